@@ -1,0 +1,40 @@
+# `make run` and `make test` are the two commands of the README's quick start.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench system-packages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Debian packages the tests need (btrfs-progs for the btrfs driver's real loop-mounted tests).
+system-packages:
+	@if ! command -v mkfs.btrfs >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq btrfs-progs >/dev/null; \
+	  else echo "note: btrfs-progs missing and cannot be installed; btrfs tests will report it"; fi; \
+	fi
+
+run: $(STAMP)
+	$(BIN)/mlfabric demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+test: $(STAMP) system-packages
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/volumes.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info test-artifacts

@@ -1,0 +1,48 @@
+"""Versioned schema migrations. Each step moves the schema from version N-1 to N and
+runs inside the same write transaction that records the new version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, select
+
+from mlfabric.catalog import schema
+
+Migration = Callable[[Connection], None]
+
+
+def _v1_volumes_and_snapshots(conn: Connection) -> None:
+    for table in (schema.volumes, schema.snapshots):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Migration] = [
+    _v1_volumes_and_snapshots,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    schema.schema_version.create(conn, checkfirst=True)
+    row = conn.execute(select(schema.schema_version.c.version)).first()
+    return row[0] if row else 0
+
+
+def upgrade(conn: Connection) -> int:
+    """Apply every pending migration; returns the resulting version."""
+    version = current_version(conn)
+    if version > LATEST:
+        from mlfabric.errors import MlfabricError
+
+        raise MlfabricError(
+            f"catalog schema version {version} is newer than this mlfabric ({LATEST}); "
+            "upgrade mlfabric")
+    for step in MIGRATIONS[version:]:
+        step(conn)
+    if version == 0:
+        conn.execute(schema.schema_version.insert().values(id=1, version=LATEST))
+    elif version < LATEST:
+        conn.execute(schema.schema_version.update().values(version=LATEST))
+    return LATEST

@@ -1,0 +1,1 @@
+"""The ``mlfabric`` command line: one module per noun, each command one library call."""

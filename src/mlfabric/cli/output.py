@@ -1,0 +1,108 @@
+"""Rendering for the CLI: rich tables on a terminal, JSON with ``--json``, a progress bar
+for long work (none with ``--json``/``--quiet`` or when stdout is not a terminal)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from mlfabric.progress import Progress as ProgressSink
+
+
+@dataclass
+class Options:
+    home: str | None = None
+    json: bool = False
+    quiet: bool = False
+
+
+OPTIONS = Options()
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def to_jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
+
+
+def say(text: str) -> None:
+    """A human line on stdout (suppressed by --quiet and --json)."""
+    if not (OPTIONS.quiet or OPTIONS.json):
+        console.print(text, markup=False)
+
+
+def warn(text: str) -> None:
+    if not OPTIONS.quiet:
+        err_console.print(f"warning: {text}", markup=False)
+
+
+def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    if OPTIONS.quiet:
+        return
+    t = Table(title=title, show_edge=False, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*["-" if v is None else str(v) for v in r])
+    console.print(t)
+
+
+class BarProgress(ProgressSink):
+    """Draws one rich bar per phase on stderr."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: Any = None
+
+    def start(self, description: str, total: int | None = None) -> None:
+        self.finish()
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+        if total is not None:
+            columns += [BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+        else:
+            columns += [MofNCompleteColumn()]
+        columns.append(TimeElapsedColumn())
+        self._bar = Progress(*columns, console=err_console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, nbytes if self._bar.tasks[0].total is not None else n)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def progress() -> ProgressSink:
+    """A progress sink fit for the current output mode."""
+    if OPTIONS.json or OPTIONS.quiet or not err_console.is_terminal:
+        return ProgressSink()
+    return BarProgress()

@@ -1,0 +1,119 @@
+"""``mlfabric volume create|list|show|path|usage|clone|delete``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+
+from mlfabric import volumes
+from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, warn
+from mlfabric.units import format_size
+
+app = typer.Typer(no_args_is_help=True, help="Versioned data volumes.")
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _size(n: int | None) -> str | None:
+    return None if n is None else format_size(n)
+
+
+def _show(v: volumes.Volume) -> None:
+    if OPTIONS.json:
+        emit_json(v)
+        return
+    rows = [["name", v.name], ["path", v.path], ["driver", v.driver],
+            ["created", _when(v.created_at)], ["size", _size(v.size_limit)],
+            ["labels", ", ".join(f"{k}={x}" for k, x in v.labels.items()) or None],
+            ["snapshots", v.snapshots], ["read-only", "yes" if v.read_only else "no"],
+            ["cloned from", v.origin], ["clone mode", v.clone_mode]]
+    table(["field", "value"], rows)
+
+
+@app.command("create")
+def create(name: str, size: str | None = typer.Option(None, "--size", help="e.g. 50Gi, 500MB"),
+           label: list[str] | None = typer.Option(None, "--label", help="k=v (repeatable)")
+           ) -> None:
+    """Create an empty volume."""
+    v = volumes.create(name, size=size, labels=label, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(v)
+    else:
+        say(f"created volume {v.name} at {v.path}")
+
+
+@app.command("list")
+def list_() -> None:
+    """List volumes."""
+    vs = volumes.list(home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(vs)
+        return
+    table(["NAME", "DRIVER", "SIZE", "SNAPSHOTS", "ORIGIN", "LABELS", "CREATED"],
+          [[v.name, v.driver + (" (ro)" if v.read_only else ""), _size(v.size_limit),
+            v.snapshots, v.origin, ",".join(f"{k}={x}" for k, x in v.labels.items()) or None,
+            _when(v.created_at)] for v in vs])
+
+
+@app.command("show")
+def show(name: str) -> None:
+    """Show a volume, its lineage and snapshot count."""
+    _show(volumes.show(name, home=OPTIONS.home))
+
+
+@app.command("path")
+def path(name: str) -> None:
+    """Print the volume's data directory."""
+    p = volumes.path(name, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json({"name": name, "path": p})
+    else:
+        print(p)
+
+
+@app.command("usage")
+def usage(name: str) -> None:
+    """Logical bytes, bytes stored by snapshots, dedup ratio."""
+    u = volumes.usage(name, home=OPTIONS.home)
+    if u.warning:
+        warn(u.warning)
+    if OPTIONS.json:
+        emit_json(u)
+        return
+    table(["field", "value"], [
+        ["volume", u.volume], ["files", u.files], ["logical", format_size(u.logical_bytes)],
+        ["size limit", _size(u.size_limit)], ["snapshots", u.snapshots],
+        ["snapshots (logical)", format_size(u.snapshot_logical_bytes)],
+        ["stored (after dedup)", format_size(u.stored_bytes)],
+        ["dedup ratio", f"{u.dedup_ratio:.2f}x"]])
+
+
+@app.command("clone")
+def clone(name: str,
+          source: str = typer.Option(..., "--from", help="VOLUME or VOLUME@SNAPSHOT"),
+          mode: str = typer.Option("auto", "--mode", help="auto|reflink|copy|link (link: "
+                                   "read-only, hard links to the snapshot's objects)"),
+          label: list[str] | None = typer.Option(None, "--label", help="k=v (repeatable)")
+          ) -> None:
+    """Create a volume from a snapshot (takes one first when none is given)."""
+    v = volumes.clone(name, source, mode=mode, labels=label, home=OPTIONS.home,
+                      progress=progress())
+    if OPTIONS.json:
+        emit_json(v)
+    else:
+        say(f"cloned {v.origin} to volume {v.name} at {v.path}"
+            + (" (read-only)" if v.read_only else ""))
+
+
+@app.command("delete")
+def delete(name: str, force: bool = typer.Option(False, "--force",
+                                                 help="Also delete its snapshots.")) -> None:
+    """Delete a volume."""
+    v = volumes.delete(name, force=force, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(v)
+    else:
+        say(f"deleted volume {v.name}")

@@ -1,0 +1,60 @@
+"""Where mlfabric keeps its state, from flags and environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlfabric.errors import InvalidInput
+
+DRIVERS = ("auto", "local", "btrfs")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings (``MLFABRIC_HOME``, ``_CATALOG_URL``, ``_STORAGE_DRIVER``)."""
+
+    home: Path
+    catalog_url: str
+    storage_driver: str = "auto"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.home / "objects"
+
+    @property
+    def volumes_dir(self) -> Path:
+        return self.home / "volumes"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.home / "locks"
+
+    @property
+    def tmp_dir(self) -> Path:
+        """Scratch space on the volumes' file system (renames from here are atomic)."""
+        return self.volumes_dir / ".tmp"
+
+
+def load_config(home: str | os.PathLike[str] | None = None) -> Config:
+    """Resolve settings: explicit ``home`` beats ``MLFABRIC_HOME`` beats ``~/.mlfabric``."""
+    raw_home = home or os.environ.get("MLFABRIC_HOME") or "~/.mlfabric"
+    home_path = Path(raw_home).expanduser().absolute()
+    if home_path.exists() and not home_path.is_dir():
+        raise InvalidInput(f"home '{home_path}' exists and is not a directory", field="home")
+    url = os.environ.get("MLFABRIC_CATALOG_URL") or f"sqlite:///{home_path / 'catalog.db'}"
+    driver = os.environ.get("MLFABRIC_STORAGE_DRIVER", "auto").strip().lower() or "auto"
+    if driver not in DRIVERS:
+        raise InvalidInput(
+            f"invalid MLFABRIC_STORAGE_DRIVER '{driver}': expected one of {', '.join(DRIVERS)}",
+            field="storage_driver")
+    return Config(home=home_path, catalog_url=url, storage_driver=driver)

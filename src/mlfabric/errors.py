@@ -1,0 +1,65 @@
+"""The one exception root of mlfabric and its few data-carrying subclasses.
+
+Front ends turn any ``MlfabricError`` into one line ``error: <message>`` and exit 1.
+"""
+
+from __future__ import annotations
+
+
+class MlfabricError(Exception):
+    """Root of every error mlfabric raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(MlfabricError, ValueError):
+    """A user-supplied value is malformed (name, size, reference, option)."""
+
+    def __init__(self, message: str, *, field: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+class NotFound(MlfabricError, KeyError):
+    """A named thing (volume, snapshot, ...) does not exist."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} '{name}' not found")
+        self.kind = kind
+        self.name = name
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class AlreadyExists(MlfabricError, FileExistsError):
+    """A named thing already exists."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} '{name}' already exists")
+        self.kind = kind
+        self.name = name
+
+
+class Busy(MlfabricError, RuntimeError):
+    """A resource is in use (locked, leased, has dependents)."""
+
+    def __init__(self, message: str, *, resource: str | None = None) -> None:
+        super().__init__(message)
+        self.resource = resource
+
+
+class CorruptData(MlfabricError, OSError):
+    """Stored data does not match its recorded content hash."""
+
+    def __init__(self, message: str, *, paths: list[str] | None = None,
+                 objects: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.paths = list(paths or [])
+        self.objects = list(objects or [])

@@ -1,0 +1,116 @@
+"""The default driver: plain directories, snapshots as manifests in the object store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlfabric.errors import MlfabricError
+from mlfabric.progress import Progress
+from mlfabric.storage.drivers.base import RestoreData, SnapshotData
+from mlfabric.storage.fsops import fs_now_ns, remove_tree
+from mlfabric.storage.manifest import Manifest
+from mlfabric.storage.materialize import apply_tree, plan_tree
+from mlfabric.storage.scan import IndexRow, ScanResult, StatIndex, scan_tree, smudge
+
+if TYPE_CHECKING:
+    from mlfabric.storage.context import Storage
+
+
+class LocalDriver:
+    name = "local"
+
+    def create_volume(self, storage: Storage, path: Path) -> None:
+        path.mkdir(mode=0o755)
+
+    def delete_volume(self, storage: Storage, path: Path) -> None:
+        remove_tree(path)
+
+    def recover(self, storage: Storage, path: Path) -> None:
+        """Restores and clones stage under the tmp area: nothing to finish in place."""
+
+    # -- snapshots --------------------------------------------------------------------
+    def _scan(self, storage: Storage, volume: Any, progress: Progress, *, store: bool
+              ) -> tuple[ScanResult, int]:
+        path = storage.volume_path(volume.name)
+        if not path.is_dir():
+            raise MlfabricError(f"volume '{volume.name}' data directory {path} is missing")
+        marker = fs_now_ns(storage.config.tmp_dir)
+        old = StatIndex.load(storage.index_path(volume.id))
+        result = scan_tree(path, old, marker_ns=marker, store=storage.store if store else None,
+                           progress=progress)
+        return result, marker
+
+    def snapshot(self, storage: Storage, volume: Any, name: str,
+                 progress: Progress) -> SnapshotData:
+        result, _ = self._scan(storage, volume, progress, store=True)
+        index = result.index
+        if result.unchanged and index.manifest_oid and storage.store.exists(index.manifest_oid):
+            manifest_oid = index.manifest_oid
+            manifest = None
+        else:
+            manifest = index.manifest()
+            manifest_oid = storage.store.put_bytes(manifest.to_bytes())
+            index.manifest_oid = manifest_oid
+        files = sum(1 for r in index.rows.values() if r[5] == "f")
+        nbytes = sum(r[0] for r in index.rows.values() if r[5] == "f")
+        index_path = storage.index_path(volume.id)
+
+        def after_commit() -> None:
+            if not result.unchanged:
+                index.save(index_path)
+
+        return SnapshotData(manifest_oid, files, nbytes, warnings=result.warnings,
+                            hashed_files=result.hashed_files, after_commit=after_commit)
+
+    def manifest(self, storage: Storage, volume: Any, snapshot: Any) -> Manifest:
+        return Manifest.from_bytes(storage.store.read_bytes(snapshot.manifest_oid),
+                                   name=f"manifest of {volume.name}@{snapshot.name}")
+
+    def live_manifest(self, storage: Storage, volume: Any, progress: Progress) -> Manifest:
+        result, _ = self._scan(storage, volume, progress, store=False)
+        return result.index.manifest()
+
+    def restore(self, storage: Storage, volume: Any, snapshot: Any,
+                progress: Progress) -> RestoreData:
+        target = self.manifest(storage, volume, snapshot)
+        # The safety snapshot (if any) just refreshed the index: this scan reads nothing new.
+        scan, _ = self._scan(storage, volume, progress, store=True)
+        plan = plan_tree(scan.index.manifest(), target)
+        rows = apply_tree(storage.volume_path(volume.name), plan, storage.store, mode="copy",
+                          tmp_dir=storage.config.tmp_dir, progress=progress)
+        marker = fs_now_ns(storage.config.tmp_dir)
+        new_rows = {p: r for p, r in scan.index.rows.items() if p in target.entries}
+        new_rows.update(rows)
+        index = StatIndex(smudge(new_rows, marker))
+        index.manifest_oid = snapshot.manifest_oid if set(new_rows) == set(target.entries) else None
+        index.save(storage.index_path(volume.id))
+        return RestoreData(len(plan.write), len(plan.remove), len(plan.fix_meta))
+
+    def clone(self, storage: Storage, volume: Any, snapshot: Any, dest: Path, mode: str,
+              progress: Progress) -> dict[str, IndexRow]:
+        target = self.manifest(storage, volume, snapshot)
+        staging = storage.config.tmp_dir / f"clone-{dest.name}-{os.getpid()}"
+        remove_tree(staging)
+        staging.mkdir(mode=0o755)
+        try:
+            rows = apply_tree(staging, plan_tree(Manifest(), target), storage.store, mode=mode,
+                              progress=progress)
+            os.rename(staging, dest)
+            return rows
+        except BaseException:
+            remove_tree(staging)
+            raise
+
+    def delete_snapshot(self, storage: Storage, snapshot: Any) -> None:
+        """Manifests and objects stay until ``gc`` finds them unreachable."""
+
+    def check_snapshot(self, storage: Storage, volume: Any, snapshot: Any) -> list[str]:
+        return []  # its bytes are store objects, which verify re-hashes
+
+    def object_ids(self, storage: Storage, snapshot: Any) -> set[str]:
+        if not snapshot.manifest_oid:
+            return set()
+        m = Manifest.from_bytes(storage.store.read_bytes(snapshot.manifest_oid))
+        return m.object_ids() | {snapshot.manifest_oid}

@@ -1,0 +1,191 @@
+"""Bring a directory tree to the state of a manifest: plan (pure), then apply.
+
+Used by restore (update a live tree in place, each file via temp name + rename) and by
+clone (fill a fresh staging tree). Bytes come from the object store: copied while
+hashed, reflinked, or hard-linked (read-only clones only). A damaged object is never
+served: the apply fails naming the affected files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlfabric.errors import CorruptData, InvalidInput
+from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage.fsops import CHUNK, remove_tree, try_reflink
+from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
+from mlfabric.storage.objects import ObjectStore
+from mlfabric.storage.scan import IndexRow
+
+MODES = ("auto", "reflink", "copy", "link")
+
+
+@dataclass
+class TreePlan:
+    """What to change, in the order it is applied."""
+
+    remove: list[str] = field(default_factory=list)      # deepest first
+    mkdirs: list[Entry] = field(default_factory=list)    # shallowest first
+    write: list[Entry] = field(default_factory=list)     # files and symlinks
+    fix_meta: list[Entry] = field(default_factory=list)  # same content, mode or mtime differs
+    dir_modes: list[Entry] = field(default_factory=list)  # deepest first, applied last
+
+    @property
+    def write_bytes(self) -> int:
+        return sum(e.size for e in self.write if e.kind == FILE)
+
+
+def plan_tree(current: Manifest, target: Manifest) -> TreePlan:
+    """The changes that turn ``current`` into ``target`` (no I/O)."""
+    plan = TreePlan()
+    cur, tgt = current.entries, target.entries
+    for path in sorted(cur, reverse=True):
+        t = tgt.get(path)
+        if t is None or t.kind != cur[path].kind:
+            plan.remove.append(path)
+    for path in sorted(tgt):
+        t = tgt[path]
+        c = cur.get(path)
+        same_kind = c is not None and c.kind == t.kind
+        if t.kind == DIR:
+            if not same_kind:
+                plan.mkdirs.append(t)
+            plan.dir_modes.append(t)
+        elif not same_kind or c.ref != t.ref:
+            plan.write.append(t)
+        elif t.kind == FILE and (c.mode != t.mode or c.mtime_ns != t.mtime_ns):
+            plan.fix_meta.append(t)
+    # Removing a directory removes its children: drop the redundant child entries.
+    removed_dirs = {p for p in plan.remove if cur[p].kind == DIR}
+    plan.remove = [p for p in plan.remove
+                   if not any(p.startswith(d + "/") for d in removed_dirs)]
+    plan.dir_modes.sort(key=lambda e: e.path, reverse=True)
+    return plan
+
+
+def check_objects(store: ObjectStore, entries: list[Entry]) -> None:
+    """Fail before touching anything if an object is missing or visibly altered."""
+    bad = [e for e in entries if e.kind == FILE and not store.looks_intact(e.ref, e.size)]
+    if bad:
+        names = ", ".join(e.path for e in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        raise CorruptData(
+            f"snapshot data is damaged or missing for {len(bad)} file(s): {names} "
+            "(run 'mlfabric verify')", paths=[e.path for e in bad],
+            objects=sorted({e.ref for e in bad}))
+
+
+class _Writer:
+    def __init__(self, store: ObjectStore, mode: str) -> None:
+        if mode not in MODES:
+            raise InvalidInput(f"invalid mode '{mode}': expected one of {', '.join(MODES)}",
+                               field="mode", value=mode)
+        self.store = store
+        self.mode = mode
+        self.reflink_ok: bool | None = None if mode == "auto" else (mode == "reflink")
+        self.damaged: list[Entry] = []
+
+    def write_file(self, e: Entry, dest: Path) -> None:
+        src = self.store.path(e.ref)
+        if self.mode == "link":
+            os.link(src, dest)
+            return
+        with open(src, "rb") as fsrc:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                if self.reflink_ok is not False and try_reflink(fsrc.fileno(), fd):
+                    self.reflink_ok = True
+                else:
+                    if self.mode == "reflink":
+                        raise InvalidInput(
+                            "--mode reflink: this file system does not support reflinks "
+                            "(use --mode auto or copy)", field="mode")
+                    self.reflink_ok = False
+                    self._copy_verified(e, fsrc, fd)
+            finally:
+                os.close(fd)
+        os.chmod(dest, stat.S_IMODE(e.mode))
+        os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+
+    def _copy_verified(self, e: Entry, fsrc, fd: int) -> None:  # type: ignore[no-untyped-def]
+        h = hashlib.sha256()
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := fsrc.readinto(buf):
+            h.update(view[:n])
+            os.write(fd, view[:n])
+        if "sha256:" + h.hexdigest() != e.ref:
+            self.damaged.append(e)
+
+
+def _place(e: Entry, dest: Path, writer: _Writer, tmp_dir: Path | None) -> None:
+    """Create ``dest`` (file or symlink) from ``e``; via a temp name when replacing."""
+    target = dest if tmp_dir is None else tmp_dir / f"m-{os.getpid()}-{os.urandom(6).hex()}"
+    try:
+        if e.kind == LINK:
+            os.symlink(e.ref, target)
+        else:
+            writer.write_file(e, target)
+        if tmp_dir is not None:
+            if dest.is_dir() and not dest.is_symlink():
+                remove_tree(dest)
+            os.replace(target, dest)
+    except BaseException:
+        if tmp_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target)
+        raise
+
+
+def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "auto",
+               tmp_dir: Path | None = None, progress: Progress = NO_PROGRESS
+               ) -> dict[str, IndexRow]:
+    """Apply ``plan`` under ``root``. ``tmp_dir`` (same file system) makes each replacement
+    atomic; without it files are created directly (a fresh staging tree). Returns stat
+    index rows for every path written or fixed, so the next snapshot need not re-read them."""
+    writer = _Writer(store, mode)
+    check_objects(store, plan.write)
+    rows: dict[str, IndexRow] = {}
+    progress.start("writing", plan.write_bytes)
+    for path in plan.remove:
+        remove_tree(root / path)
+    for e in plan.mkdirs:
+        (root / e.path).mkdir(mode=0o700, exist_ok=True)
+    for e in plan.write:
+        dest = root / e.path
+        _place(e, dest, writer, tmp_dir)
+        if writer.damaged:
+            break
+        st = os.lstat(dest)
+        rows[e.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode,
+                        e.kind, e.ref, True)
+        progress.advance(1, e.size if e.kind == FILE else 0)
+    if writer.damaged:
+        bad = writer.damaged
+        for e in bad:
+            store.quarantine(e.ref)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(root / e.path)
+        raise CorruptData(
+            f"snapshot data is damaged for {len(bad)} file(s): "
+            f"{', '.join(e.path for e in bad[:10])}; the damaged objects were quarantined",
+            paths=[e.path for e in bad], objects=[e.ref for e in bad])
+    for e in plan.fix_meta:
+        dest = root / e.path
+        if mode != "link":
+            os.chmod(dest, stat.S_IMODE(e.mode))
+            os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+        st = os.lstat(dest)
+        rows[e.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode,
+                        e.kind, e.ref, True)
+    for e in plan.dir_modes:
+        dest = root / e.path
+        os.chmod(dest, stat.S_IMODE(e.mode))
+        st = os.lstat(dest)
+        rows[e.path] = (0, 0, 0, st.st_ino, st.st_mode, DIR, "", True)
+    progress.finish()
+    return rows

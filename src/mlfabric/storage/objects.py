@@ -1,0 +1,168 @@
+"""Content-addressed object store: ``objects/ab/cdef...``, id ``sha256:<hex>``.
+
+Objects are written to a temp name, fsynced, made read-only and renamed into place.
+Every object's mtime is set to 0: objects are never legitimately rewritten, so a
+non-zero mtime is a cheap sign that someone wrote through a hard link (root ignores
+the read-only bit). ``verify`` re-hashes for the thorough check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from mlfabric.errors import CorruptData, InvalidInput
+from mlfabric.storage.fsops import CHUNK, fsync_dir, try_reflink
+
+ALGO = "sha256"
+_PREFIX = ALGO + ":"
+OBJECT_MODE = 0o444
+
+
+def _hex(oid: str) -> str:
+    if not oid.startswith(_PREFIX) or len(oid) != len(_PREFIX) + 64:
+        raise InvalidInput(f"malformed object id '{oid}'", field="oid", value=oid)
+    return oid[len(_PREFIX):]
+
+
+class ObjectStore:
+    """A directory of immutable, content-addressed files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.quarantine_dir = root / "quarantine"
+
+    def ensure(self) -> None:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, oid: str) -> Path:
+        h = _hex(oid)
+        return self.root / h[:2] / h[2:]
+
+    def exists(self, oid: str) -> bool:
+        return self.path(oid).exists()
+
+    def _tmp_file(self) -> tuple[int, Path]:
+        self.ensure()
+        name = self.tmp / f"{os.getpid()}-{time.monotonic_ns()}-{os.urandom(4).hex()}"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return fd, name
+
+    def _commit(self, tmp: Path, oid: str) -> None:
+        """Move a finished temp file into place (or drop it if the object already exists)."""
+        dest = self.path(oid)
+        if dest.exists():
+            tmp.unlink()
+            return
+        os.chmod(tmp, OBJECT_MODE)
+        os.utime(tmp, ns=(0, 0))
+        dest.parent.mkdir(exist_ok=True)
+        os.rename(tmp, dest)
+        fsync_dir(dest.parent)
+
+    def put_bytes(self, data: bytes) -> str:
+        oid = _PREFIX + hashlib.sha256(data).hexdigest()
+        if self.exists(oid):
+            return oid
+        fd, tmp = self._tmp_file()
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._commit(tmp, oid)
+        return oid
+
+    def put_file(self, src: Path) -> tuple[str, int]:
+        """Store a file's content; returns (oid, size). Reflinks then hashes the clone where
+        possible (the stored bytes are exactly what was hashed), else copies while hashing."""
+        fd, tmp = self._tmp_file()
+        try:
+            with open(src, "rb") as fsrc:
+                h = hashlib.sha256()
+                size = 0
+                if try_reflink(fsrc.fileno(), fd):
+                    with open(tmp, "rb") as fclone:
+                        while chunk := fclone.read(CHUNK):
+                            h.update(chunk)
+                            size += len(chunk)
+                else:
+                    buf = bytearray(CHUNK)
+                    view = memoryview(buf)
+                    while n := fsrc.readinto(buf):
+                        h.update(view[:n])
+                        os.write(fd, view[:n])
+                        size += n
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        oid = _PREFIX + h.hexdigest()
+        self._commit(tmp, oid)
+        return oid, size
+
+    def read_bytes(self, oid: str) -> bytes:
+        data = self.path(oid).read_bytes()
+        if _PREFIX + hashlib.sha256(data).hexdigest() != oid:
+            raise CorruptData(f"object {oid} is damaged", objects=[oid])
+        return data
+
+    def hash_file(self, oid: str) -> str | None:
+        """The actual content hash of a stored object, None if it is missing."""
+        try:
+            return hash_path(self.path(oid))
+        except FileNotFoundError:
+            return None
+
+    def looks_intact(self, oid: str, size: int) -> bool:
+        """Cheap check (no read): present, expected size, never written since stored."""
+        try:
+            st = os.stat(self.path(oid))
+        except FileNotFoundError:
+            return False
+        return st.st_size == size and st.st_mtime_ns == 0
+
+    def quarantine(self, oid: str) -> Path | None:
+        """Move a damaged object aside so it is never served again."""
+        src = self.path(oid)
+        self.ensure()
+        dest = self.quarantine_dir / f"{_hex(oid)}.{time.time_ns()}"
+        try:
+            os.rename(src, dest)
+        except FileNotFoundError:
+            return None
+        return dest
+
+    def delete(self, oid: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(oid).unlink()
+
+    def iter_objects(self) -> Iterator[tuple[str, os.stat_result]]:
+        """Every stored object with its stat (temp and quarantine areas excluded)."""
+        if not self.root.exists():
+            return
+        for d in os.scandir(self.root):
+            if len(d.name) != 2 or not d.is_dir(follow_symlinks=False):
+                continue
+            for f in os.scandir(d.path):
+                if len(f.name) == 62:
+                    yield _PREFIX + d.name + f.name, f.stat(follow_symlinks=False)
+
+
+def hash_path(path: Path | str) -> str:
+    """sha256 of a file's content as an object id."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return _PREFIX + h.hexdigest()

@@ -1,0 +1,204 @@
+"""Scanning a live tree into a manifest, hashing only files whose stat changed.
+
+The stat index maps path -> (size, mtime_ns, ctime_ns, inode, mode) plus the content id
+last seen. A file whose stat key matches its index entry is not read again. Git's
+racy-clean rule: an entry whose mtime or ctime is not older than the moment the scan
+began (measured on the file system's own clock) may have changed again within the
+timestamp granularity, so it is stored untrusted and re-hashed by the next scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlfabric.errors import MlfabricError
+from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
+from mlfabric.storage.objects import ObjectStore, hash_path
+
+# path -> (size, mtime_ns, ctime_ns, ino, mode, kind, ref, trusted)
+IndexRow = tuple[int, int, int, int, int, str, str, bool]
+_INDEX_VERSION = 1
+_HASH_WORKERS = 4
+
+
+@dataclass
+class StatIndex:
+    """The per-volume stat cache; ``manifest_oid`` is the manifest the rows describe exactly."""
+
+    rows: dict[str, IndexRow] = field(default_factory=dict)
+    manifest_oid: str | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> StatIndex:
+        """Load an index; a missing or unreadable one is empty (it only costs re-hashing)."""
+        try:
+            with open(path, "rb") as f:
+                doc = marshal.load(f)
+            if doc.get("version") != _INDEX_VERSION:
+                return cls()
+            return cls(doc["rows"], doc.get("manifest_oid"))
+        except (OSError, EOFError, ValueError, TypeError, KeyError):
+            return cls()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            marshal.dump({"version": _INDEX_VERSION, "rows": self.rows,
+                          "manifest_oid": self.manifest_oid}, f)
+        os.replace(tmp, path)
+
+    def object_ids(self) -> set[str]:
+        ids = {r[6] for r in self.rows.values() if r[5] == FILE}
+        if self.manifest_oid:
+            ids.add(self.manifest_oid)
+        return ids
+
+    def manifest(self) -> Manifest:
+        return Manifest({p: Entry(p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
+                         for p, r in self.rows.items()})
+
+
+@dataclass
+class ScanResult:
+    index: StatIndex
+    unchanged: bool
+    hashed_files: int = 0
+    hashed_bytes: int = 0
+    warnings: list[str] = field(default_factory=list)
+    # Objects found rewritten in place through a hard link of a ``--mode link`` clone.
+    tampered_objects: list[str] = field(default_factory=list)
+
+
+def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+
+
+def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore | None,
+              progress: Progress = NO_PROGRESS) -> ScanResult:
+    """Walk ``root``; reuse index rows whose stat key matches, hash (and, with ``store``,
+    store) the rest. Returns the new index; ``unchanged`` means it equals ``old`` exactly."""
+    rows: dict[str, IndexRow] = {}
+    old_rows = old.rows
+    pending: list[tuple[str, str, os.stat_result]] = []
+    warnings: list[str] = []
+    matched = 0
+    progress.start("scanning", None)
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:
+        dirpath, prefix = stack.pop()
+        try:
+            it = os.scandir(dirpath)
+        except OSError as exc:
+            raise MlfabricError(f"cannot read directory '{dirpath}': {exc.strerror}") from exc
+        with it:
+            for de in it:
+                rel = prefix + de.name
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                mode = st.st_mode
+                prev = old_rows.get(rel)
+                if stat.S_ISREG(mode):
+                    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, mode)
+                    if prev is not None and prev[7] and prev[:5] == key:
+                        rows[rel] = prev
+                        matched += 1
+                    else:
+                        pending.append((rel, de.path, st))
+                elif stat.S_ISDIR(mode):
+                    key = (0, 0, 0, st.st_ino, mode)
+                    if prev is not None and prev[:5] == key:
+                        rows[rel] = prev
+                        matched += 1
+                    else:
+                        rows[rel] = (*key, DIR, "", True)
+                    stack.append((de.path, rel + "/"))
+                elif stat.S_ISLNK(mode):
+                    target = os.readlink(de.path)
+                    key = _key(st)
+                    if prev is not None and prev[:5] == key and prev[6] == target:
+                        rows[rel] = prev
+                        matched += 1
+                    else:
+                        rows[rel] = (*key, LINK, target, True)
+                else:
+                    warnings.append(f"skipped special file '{rel}' (not a file, dir or link)")
+        progress.advance(0)
+    progress.finish()
+
+    result = ScanResult(StatIndex(rows), unchanged=False, warnings=warnings)
+    if pending:
+        _hash_pending(pending, old_rows, rows, result, store, marker_ns, progress)
+    result.unchanged = (not pending and matched == len(old_rows) == len(rows)
+                        and old.manifest_oid is not None)
+    if result.unchanged:
+        result.index.manifest_oid = old.manifest_oid
+    return result
+
+
+def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict[str, IndexRow],
+                  rows: dict[str, IndexRow], result: ScanResult, store: ObjectStore | None,
+                  marker_ns: int, progress: Progress) -> None:
+    progress.start("hashing", sum(st.st_size for _, _, st in pending))
+
+    def work(item: tuple[str, str, os.stat_result]) -> tuple[str, int, os.stat_result] | None:
+        rel, path, st = item
+        try:
+            if store is not None:
+                oid, size = store.put_file(Path(path))
+            else:
+                oid, size = hash_path(path), st.st_size
+            after = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # deleted while we scanned: it is simply not in this snapshot
+        except OSError as exc:
+            raise MlfabricError(f"cannot read '{rel}': {exc.strerror}") from exc
+        return oid, size, after
+
+    workers = min(_HASH_WORKERS, len(pending))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # map() re-raises the first worker exception here: none is lost.
+        for (rel, _path, st), out in zip(pending, pool.map(work, pending), strict=True):
+            if out is None:
+                continue
+            oid, size, after = out
+            # Stable while read and older than the scan's start: trust the stat key next time.
+            trusted = _key(after) == _key(st) and max(st.st_mtime_ns, st.st_ctime_ns) < marker_ns
+            rows[rel] = (size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode, FILE, oid,
+                         trusted)
+            result.hashed_files += 1
+            result.hashed_bytes += size
+            prev = old_rows.get(rel)
+            if store is not None and prev is not None and prev[5] == FILE and prev[6] != oid:
+                _check_shared_inode(prev[6], st, rel, store, result)
+            progress.advance(1, size)
+    progress.finish()
+
+
+def _check_shared_inode(old_oid: str, st: os.stat_result, rel: str, store: ObjectStore,
+                        result: ScanResult) -> None:
+    """A changed file that *is* its old object (a hard link of a link clone) means the
+    object itself was rewritten: report it and quarantine it so it is never served."""
+    with contextlib.suppress(FileNotFoundError):
+        ost = os.stat(store.path(old_oid))
+        if (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino):
+            store.quarantine(old_oid)
+            result.tampered_objects.append(old_oid)
+            result.warnings.append(
+                f"'{rel}' was written in place although it shares storage with snapshot "
+                f"object {old_oid[:19]}…; that object was quarantined (run 'mlfabric verify')")
+
+
+def smudge(rows: dict[str, IndexRow], marker_ns: int) -> dict[str, IndexRow]:
+    """Mark rows racily clean (changed at or after ``marker_ns``) as untrusted."""
+    return {p: (r if r[5] != FILE or max(r[1], r[2]) < marker_ns else (*r[:7], False))
+            for p, r in rows.items()}

@@ -1,0 +1,96 @@
+"""``verify [VOLUME]``: re-hash every object committed snapshots need; quarantine damaged
+ones so they are never served, and name the snapshots and files affected."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from mlfabric.catalog import schema
+from mlfabric.errors import CorruptData
+from mlfabric.names import validate_name
+from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.manifest import Manifest
+from mlfabric.storage.models import DamagedSnapshot, VerifyReport
+from mlfabric.storage.scan import StatIndex
+
+
+def _forget_in_indexes(st: Storage, bad: set[str]) -> None:
+    """Stat index rows must never point at a quarantined object: drop them."""
+    for f in st.config.index_dir.glob("*.idx"):
+        idx = StatIndex.load(f)
+        if idx.object_ids() & bad:
+            idx.rows = {p: r for p, r in idx.rows.items() if r[6] not in bad}
+            idx.manifest_oid = None
+            idx.save(f)
+
+
+def verify(volume: str | None = None, *, home: str | None = None,
+           progress: Progress = NO_PROGRESS) -> VerifyReport:
+    """Check that every snapshot (of ``volume``, or all) can be restored byte for byte."""
+    if volume is not None:
+        validate_name(volume, "volume name")
+    st = open_storage(home)
+
+    def _q(conn):  # type: ignore[no-untyped-def]
+        vq = select(schema.volumes)
+        if volume is not None:
+            st.volume_row(conn, volume)
+            vq = vq.where(schema.volumes.c.name == volume)
+        vols = {r.id: r for r in conn.execute(vq)}
+        snaps = conn.execute(select(schema.snapshots).where(
+            schema.snapshots.c.volume_id.in_(list(vols)))).all()
+        return vols, snaps
+
+    with st.locked():
+        vols, snaps = st.catalog.run_read(_q)
+        needed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # oid -> [(snap, path)]
+        sizes: dict[str, int] = {}
+        damaged: dict[str, list[str]] = defaultdict(list)
+        warnings: list[str] = []
+        for snap in snaps:
+            vol = vols[snap.volume_id]
+            ref = f"{vol.name}@{snap.name}"
+            driver = st.driver(vol.driver)
+            damaged[ref] += driver.check_snapshot(st, vol, snap)
+            if not snap.manifest_oid or vol.driver != "local":
+                continue
+            needed[snap.manifest_oid].append((ref, "<manifest>"))
+            try:
+                manifest = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid))
+            except (CorruptData, FileNotFoundError):
+                continue  # the manifest object itself is reported below
+            for e in manifest.files:
+                needed[e.ref].append((ref, e.path))
+                sizes[e.ref] = e.size
+        for vol in vols.values():
+            if not st.volume_path(vol.name).is_dir():
+                warnings.append(f"volume '{vol.name}': data directory is missing")
+
+        missing: list[str] = []
+        corrupt: list[str] = []
+        quarantined: list[str] = []
+        progress.start("verifying", sum(sizes.values()))
+        for oid in sorted(needed):
+            actual = st.store.hash_file(oid)
+            if actual is None:
+                missing.append(oid)
+            elif actual != oid:
+                corrupt.append(oid)
+                if st.store.quarantine(oid):
+                    quarantined.append(oid)
+            progress.advance(1, sizes.get(oid, 0))
+        progress.finish()
+        for oid in missing + corrupt:
+            for ref, p in needed[oid]:
+                damaged[ref].append(p)
+        if quarantined:
+            _forget_in_indexes(st, set(quarantined))
+    report = [DamagedSnapshot(ref, sorted(set(paths))) for ref, paths in sorted(damaged.items())
+              if paths]
+    return VerifyReport(ok=not report and not warnings, snapshots_checked=len(snaps),
+                        objects_checked=len(needed), missing_objects=missing,
+                        corrupt_objects=corrupt, quarantined=quarantined,
+                        damaged_snapshots=report, warnings=warnings)

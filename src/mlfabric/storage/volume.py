@@ -1,0 +1,165 @@
+"""Volume operations: create, list, show, path, usage, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from mlfabric.catalog import schema
+from mlfabric.errors import AlreadyExists, Busy
+from mlfabric.names import parse_labels, validate_name
+from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.fsops import remove_tree
+from mlfabric.storage.manifest import Manifest
+from mlfabric.storage.models import Usage, Volume
+from mlfabric.units import format_size, parse_size
+
+V, S = schema.volumes, schema.snapshots
+
+
+def insert_volume(st: Storage, name: str, **values: Any) -> Volume:
+    """Commit a volume row (the commit point of create and clone)."""
+
+    def _insert(conn):  # type: ignore[no-untyped-def]
+        if conn.execute(select(V.c.id).where(V.c.name == name)).first():
+            raise AlreadyExists("volume", name)
+        conn.execute(V.insert().values(name=name, created_at=time.time(), **values))
+        return st.volume_row(conn, name)
+
+    return st.to_volume(st.catalog.run_write(_insert))
+
+
+def remove_orphan_dir(st: Storage, name: str) -> None:
+    """A volume directory without a catalog row is a leftover of a crash: drop it.
+    Callers hold the volume's lock and have checked that no row exists."""
+    path = st.volume_path(name)
+    if path.exists() or path.is_symlink():
+        for driver in ("btrfs", "local"):
+            with contextlib.suppress(Exception):
+                st.driver(driver).delete_volume(st, path)
+                break
+        remove_tree(path)
+
+
+def create(name: str, *, size: str | int | None = None, labels: list[str] | None = None,
+           home: str | None = None) -> Volume:
+    """Create an empty volume (a plain directory, or a btrfs subvolume)."""
+    validate_name(name, "volume name")
+    size_limit = parse_size(size) if size is not None else None
+    label_map = parse_labels(labels)
+    st = open_storage(home)
+    with st.locked(name):
+        if st.catalog.run_read(lambda c: c.execute(select(V.c.id).where(V.c.name == name)).first()):
+            raise AlreadyExists("volume", name)
+        remove_orphan_dir(st, name)
+        driver_name = st.default_driver()
+        path = st.volume_path(name)
+        st.driver(driver_name).create_volume(st, path)
+        try:
+            return insert_volume(st, name, size_limit=size_limit, labels=label_map,
+                                 driver=driver_name, read_only=False)
+        except BaseException:
+            remove_orphan_dir(st, name)
+            raise
+
+
+def _snapshot_counts(conn) -> dict[int, int]:  # type: ignore[no-untyped-def]
+    rows = conn.execute(select(S.c.volume_id, func.count()).group_by(S.c.volume_id))
+    return {vid: n for vid, n in rows}
+
+
+def list_volumes(*, home: str | None = None) -> list[Volume]:
+    """Every volume, by name."""
+    st = open_storage(home)
+
+    def _q(conn):  # type: ignore[no-untyped-def]
+        counts = _snapshot_counts(conn)
+        return [st.to_volume(r, counts.get(r.id, 0))
+                for r in conn.execute(select(V).order_by(V.c.name))]
+
+    return st.catalog.run_read(_q)
+
+
+def show(name: str, *, home: str | None = None) -> Volume:
+    """One volume with its lineage and snapshot count."""
+    validate_name(name, "volume name")
+    st = open_storage(home)
+
+    def _q(conn):  # type: ignore[no-untyped-def]
+        row = st.volume_row(conn, name)
+        return st.to_volume(row, _snapshot_counts(conn).get(row.id, 0))
+
+    return st.catalog.run_read(_q)
+
+
+def path(name: str, *, home: str | None = None) -> str:
+    """The data directory users and jobs read and write."""
+    return show(name, home=home).path
+
+
+def delete(name: str, *, force: bool = False, home: str | None = None) -> Volume:
+    """Delete a volume; with snapshots only when ``force`` (they go with it)."""
+    validate_name(name, "volume name")
+    st = open_storage(home)
+    with st.locked(name):
+
+        def _delete(conn):  # type: ignore[no-untyped-def]
+            row = st.volume_row(conn, name)
+            snaps = conn.execute(select(S).where(S.c.volume_id == row.id)).all()
+            if snaps and not force:
+                raise Busy(f"volume '{name}' has {len(snaps)} snapshot(s); use --force to "
+                           "delete it with its snapshots", resource=name)
+            conn.execute(V.delete().where(V.c.id == row.id))
+            conn.execute(S.delete().where(S.c.volume_id == row.id))
+            return row, snaps
+
+        # The catalog commit is the point of no return; files are removed after it, and a
+        # crash in between leaves only orphans that gc (or a re-create) cleans up.
+        row, snaps = st.catalog.run_write(_delete)
+        driver = st.driver(row.driver)
+        for snap in snaps:
+            driver.delete_snapshot(st, snap)
+        driver.delete_volume(st, st.volume_path(name))
+        st.index_path(row.id).unlink(missing_ok=True)
+        return st.to_volume(row, len(snaps))
+
+
+def usage(name: str, *, home: str | None = None) -> Usage:
+    """Logical size of the live tree, and what its snapshots store after dedup."""
+    validate_name(name, "volume name")
+    st = open_storage(home)
+
+    def _q(conn):  # type: ignore[no-untyped-def]
+        row = st.volume_row(conn, name)
+        return row, conn.execute(select(S).where(S.c.volume_id == row.id)).all()
+
+    row, snaps = st.catalog.run_read(_q)
+    logical, files = 0, 0
+    for dirpath, _dirs, names in os.walk(st.volume_path(name)):
+        for n in names:
+            with contextlib.suppress(FileNotFoundError):
+                s = os.lstat(os.path.join(dirpath, n))
+                if stat.S_ISREG(s.st_mode):
+                    logical += s.st_size
+                    files += 1
+    driver = st.driver(row.driver)
+    sizes: dict[str, int] = {}
+    snap_logical = 0
+    for snap in snaps:
+        manifest: Manifest = driver.manifest(st, row, snap)
+        snap_logical += manifest.total_bytes
+        for e in manifest.files:
+            sizes[e.ref] = e.size
+    stored = sum(sizes.values())
+    over = row.size_limit is not None and logical > row.size_limit
+    warning = (f"volume '{name}' uses {format_size(logical)}, over its size "
+               f"{format_size(row.size_limit)}" if over else None)
+    return Usage(volume=name, logical_bytes=logical, files=files, snapshots=len(snaps),
+                 snapshot_logical_bytes=snap_logical, stored_bytes=stored,
+                 dedup_ratio=round(snap_logical / stored, 3) if stored else 1.0,
+                 size_limit=row.size_limit, over_size=over, warning=warning)
