@@ -63,3 +63,27 @@ def write_tree(root: Path, n_files: int, *, dirs: int = 10, size: int = 200,
         p.write_bytes((f"{seed}:{i}:".encode() * (size // 8 + 1))[:size])
         paths.append(p.relative_to(root).as_posix())
     return paths
+
+
+def require_root(why: str) -> None:
+    """Root-only tests fail loudly in CI (which runs as root) and skip elsewhere."""
+    import pytest
+
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"this test needs root ({why}), and CI runs as root")
+    pytest.skip(f"needs root: {why}")
+
+
+def loop_mount(image: Path, mountpoint: Path, mkfs: list[str], size: str = "256M") -> None:
+    """Create a file-system image and loop-mount it (root)."""
+    subprocess.run(["truncate", "-s", size, str(image)], check=True)
+    subprocess.run([*mkfs, str(image)], check=True, capture_output=True)
+    mountpoint.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-o", "loop", str(image), str(mountpoint)], check=True,
+                   capture_output=True)
+
+
+def unmount(mountpoint: Path) -> None:
+    subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)

@@ -9,7 +9,6 @@ timestamp granularity, so it is stored untrusted and re-hashed by the next scan.
 
 from __future__ import annotations
 
-import contextlib
 import marshal
 import os
 import stat
@@ -82,9 +81,11 @@ def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
 
 
 def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore | None,
-              progress: Progress = NO_PROGRESS) -> ScanResult:
+              progress: Progress = NO_PROGRESS, shared_inodes: bool = False) -> ScanResult:
     """Walk ``root``; reuse index rows whose stat key matches, hash (and, with ``store``,
-    store) the rest. Returns the new index; ``unchanged`` means it equals ``old`` exactly."""
+    store) the rest. Returns the new index; ``unchanged`` means it equals ``old`` exactly.
+    ``shared_inodes``: the tree hard-links store objects (a link clone), so a file changed
+    without being replaced (same inode) was written in place through shared storage."""
     rows: dict[str, IndexRow] = {}
     old_rows = old.rows
     pending: list[tuple[str, str, os.stat_result]] = []
@@ -137,7 +138,8 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
 
     result = ScanResult(StatIndex(rows), unchanged=False, warnings=warnings)
     if pending:
-        _hash_pending(pending, old_rows, rows, result, store, marker_ns, progress)
+        _hash_pending(pending, old_rows, rows, result, store, marker_ns, progress,
+                      shared_inodes)
     result.unchanged = (not pending and matched == len(old_rows) == len(rows)
                         and old.manifest_oid is not None)
     if result.unchanged:
@@ -147,7 +149,7 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
 
 def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict[str, IndexRow],
                   rows: dict[str, IndexRow], result: ScanResult, store: ObjectStore | None,
-                  marker_ns: int, progress: Progress) -> None:
+                  marker_ns: int, progress: Progress, shared_inodes: bool) -> None:
     progress.start("hashing", sum(st.st_size for _, _, st in pending))
 
     def work(item: tuple[str, str, os.stat_result]) -> tuple[str, int, os.stat_result] | None:
@@ -178,24 +180,41 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict
             result.hashed_files += 1
             result.hashed_bytes += size
             prev = old_rows.get(rel)
-            if store is not None and prev is not None and prev[5] == FILE and prev[6] != oid:
-                _check_shared_inode(prev[6], st, rel, store, result)
+            if (store is not None and prev is not None and prev[5] == FILE and prev[6] != oid
+                    and (shared_inodes or st.st_nlink > 1)):
+                _check_shared_inode(prev, st, rel, store, result, shared_inodes)
             progress.advance(1, size)
     progress.finish()
 
 
-def _check_shared_inode(old_oid: str, st: os.stat_result, rel: str, store: ObjectStore,
-                        result: ScanResult) -> None:
+def _check_shared_inode(prev: IndexRow, st: os.stat_result, rel: str, store: ObjectStore,
+                        result: ScanResult, shared_inodes: bool) -> None:
     """A changed file that *is* its old object (a hard link of a link clone) means the
     object itself was rewritten: report it and quarantine it so it is never served."""
-    with contextlib.suppress(FileNotFoundError):
+    old_oid = prev[6]
+    try:
         ost = os.stat(store.path(old_oid))
-        if (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino):
-            store.quarantine(old_oid)
-            result.tampered_objects.append(old_oid)
-            result.warnings.append(
-                f"'{rel}' was written in place although it shares storage with snapshot "
-                f"object {old_oid[:19]}…; that object was quarantined (run 'mlfabric verify')")
+        same = (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino)
+    except FileNotFoundError:  # already quarantined (by verify): judge by the inode we linked
+        same = shared_inodes and prev[3] == st.st_ino
+    if not same:
+        return
+    if store.quarantine(old_oid):
+        result.tampered_objects.append(old_oid)
+    result.warnings.append(
+        f"'{rel}' was written in place although it shares storage with snapshot "
+        f"object {old_oid[:19]}…; that object is quarantined (run 'mlfabric verify')")
+
+
+def forget_objects(index_dir: Path, bad: set[str]) -> None:
+    """Stat index rows must never point at a quarantined object: drop them (the files are
+    re-read, and identical bytes found anywhere re-create the object)."""
+    for f in index_dir.glob("*.idx"):
+        idx = StatIndex.load(f)
+        if idx.object_ids() & bad:
+            idx.rows = {p: r for p, r in idx.rows.items() if r[6] not in bad}
+            idx.manifest_oid = None
+            idx.save(f)
 
 
 def smudge(rows: dict[str, IndexRow], marker_ns: int) -> dict[str, IndexRow]:

@@ -11,20 +11,10 @@ from mlfabric.catalog import schema
 from mlfabric.errors import CorruptData
 from mlfabric.names import validate_name
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.context import open_storage
 from mlfabric.storage.manifest import Manifest
 from mlfabric.storage.models import DamagedSnapshot, VerifyReport
-from mlfabric.storage.scan import StatIndex
-
-
-def _forget_in_indexes(st: Storage, bad: set[str]) -> None:
-    """Stat index rows must never point at a quarantined object: drop them."""
-    for f in st.config.index_dir.glob("*.idx"):
-        idx = StatIndex.load(f)
-        if idx.object_ids() & bad:
-            idx.rows = {p: r for p, r in idx.rows.items() if r[6] not in bad}
-            idx.manifest_oid = None
-            idx.save(f)
+from mlfabric.storage.scan import forget_objects
 
 
 def verify(volume: str | None = None, *, home: str | None = None,
@@ -87,7 +77,7 @@ def verify(volume: str | None = None, *, home: str | None = None,
             for ref, p in needed[oid]:
                 damaged[ref].append(p)
         if quarantined:
-            _forget_in_indexes(st, set(quarantined))
+            forget_objects(st.config.index_dir, set(quarantined))
     report = [DamagedSnapshot(ref, sorted(set(paths))) for ref, paths in sorted(damaged.items())
               if paths]
     return VerifyReport(ok=not report and not warnings, snapshots_checked=len(snaps),

@@ -12,7 +12,14 @@ from mlfabric.storage.drivers.base import RestoreData, SnapshotData
 from mlfabric.storage.fsops import fs_now_ns, remove_tree
 from mlfabric.storage.manifest import Manifest
 from mlfabric.storage.materialize import apply_tree, plan_tree
-from mlfabric.storage.scan import IndexRow, ScanResult, StatIndex, scan_tree, smudge
+from mlfabric.storage.scan import (
+    IndexRow,
+    ScanResult,
+    StatIndex,
+    forget_objects,
+    scan_tree,
+    smudge,
+)
 
 if TYPE_CHECKING:
     from mlfabric.storage.context import Storage
@@ -33,13 +40,17 @@ class LocalDriver:
     # -- snapshots --------------------------------------------------------------------
     def _scan(self, storage: Storage, volume: Any, progress: Progress, *, store: bool
               ) -> tuple[ScanResult, int]:
+        """Scan the live tree; quarantined objects found on the way are forgotten by every
+        stat index, so no later snapshot refers to them."""
         path = storage.volume_path(volume.name)
         if not path.is_dir():
             raise MlfabricError(f"volume '{volume.name}' data directory {path} is missing")
         marker = fs_now_ns(storage.config.tmp_dir)
         old = StatIndex.load(storage.index_path(volume.id))
         result = scan_tree(path, old, marker_ns=marker, store=storage.store if store else None,
-                           progress=progress)
+                           progress=progress, shared_inodes=bool(volume.read_only))
+        if result.tampered_objects:
+            forget_objects(storage.config.index_dir, set(result.tampered_objects))
         return result, marker
 
     def snapshot(self, storage: Storage, volume: Any, name: str,
