@@ -14,12 +14,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the tests need (btrfs-progs for the btrfs driver's real loop-mounted tests).
+# Debian packages the tests need: btrfs-progs (the btrfs driver's loop-mounted tests) and
+# postgresql (a private server the catalog tests start themselves).
+SYSTEM_PACKAGES := btrfs-progs postgresql
 system-packages:
-	@if ! command -v mkfs.btrfs >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v mkfs.btrfs >/dev/null 2>&1 || missing="$$missing btrfs-progs"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq btrfs-progs >/dev/null; \
-	  else echo "note: btrfs-progs missing and cannot be installed; btrfs tests will report it"; fi; \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing$$missing (needs root to install); those tests will fail"; fi; \
 	fi
 
 run: $(STAMP)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MLFABRIC_HOME", str(tmp_path / "default-home"))
     monkeypatch.delenv("MLFABRIC_CATALOG_URL", raising=False)
     monkeypatch.delenv("MLFABRIC_STORAGE_DRIVER", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[tuple[str, int]]:
+    """A private PostgreSQL server (Debian package) on 127.0.0.1, for the whole session."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server.host, server.port
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: tuple[str, int], request: pytest.FixtureRequest) -> str:
+    """A fresh database on the session's PostgreSQL server, as a SQLAlchemy URL."""
+    from tests.postgres import create_database
+
+    return create_database(*postgres_server, request.node.name)

@@ -1,0 +1,70 @@
+"""The catalog on SQLite and on a real PostgreSQL server; versioned migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from mlfabric import snapshots, store, volumes
+from mlfabric.catalog import Catalog, migrations
+from mlfabric.errors import AlreadyExists, MlfabricError
+from tests.helpers import run_cli, tree_digest, write_tree
+
+
+def test_fresh_catalog_is_at_latest_version_and_in_wal_mode(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    Catalog(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select version from schema_version")).scalar() == \
+            migrations.LATEST
+        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+    engine.dispose()
+
+
+def test_older_catalog_is_migrated_and_newer_one_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a catalog from before any migration ran
+        conn.execute(text("create table schema_version (id integer primary key, "
+                          "version integer not null)"))
+    Catalog(url)
+    with engine.begin() as conn:
+        assert conn.execute(text("select version from schema_version")).scalar() == \
+            migrations.LATEST
+        assert conn.execute(text("select count(*) from volumes")).scalar() == 0
+        conn.execute(text("update schema_version set version = 999"))
+    engine.dispose()
+    with pytest.raises(MlfabricError, match="newer than this mlfabric"):
+        Catalog(url)
+
+
+def test_volume_workflow_on_postgres(home: Path, postgres_url: str,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFABRIC_CATALOG_URL", postgres_url)
+    volumes.create("data", labels=["project=a"], home=home)
+    root = Path(volumes.path("data", home=home))
+    write_tree(root, 50)
+    snapshots.create("data", name="s1", home=home)
+    at_s1 = tree_digest(root)
+    (root / "d0" / "sub0" / "file-00000.bin").write_bytes(b"changed")
+    snapshots.create("data", name="s2", home=home)
+    assert snapshots.diff("data@s1", "data@s2", home=home).modified == ["d0/sub0/file-00000.bin"]
+    with pytest.raises(AlreadyExists):
+        snapshots.create("data", name="s1", home=home)
+    c = volumes.clone("c", "data@s1", home=home)
+    assert tree_digest(c.path) == at_s1 and c.origin == "data@s1"
+    snapshots.restore("data@s1", home=home)
+    assert tree_digest(root) == at_s1
+    assert store.verify(home=home).ok
+    assert store.gc(grace=0, home=home).objects_removed == 0
+    assert not (home / "catalog.db").exists()  # the catalog really lives in PostgreSQL
+
+    # The CLI reaches the same server through the environment variable.
+    procs = [run_cli(home, "--json", "snapshot", "create", "data", env={
+        "MLFABRIC_CATALOG_URL": postgres_url}) for _ in range(3)]
+    assert all(p.code == 0 for p in procs), [p.err for p in procs]
+    names = [s.name for s in snapshots.list("data", home=home)]
+    assert len(names) == len(set(names)) == 3 + 3  # s1, s2, the safety snapshot, 3 new
