@@ -61,7 +61,7 @@ def remove_tree(path: Path) -> None:
 def fs_now_ns(tmp_dir: Path) -> int:
     """The file system's idea of "now" (its timestamp granularity included), via a marker file."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    marker = tmp_dir / f"marker-{os.getpid()}"
+    marker = tmp_dir / f"marker-{os.getpid()}-{os.urandom(4).hex()}"
     with open(marker, "wb") as f:
         f.write(b"x")
     try:
