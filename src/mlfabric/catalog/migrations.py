@@ -17,8 +17,14 @@ def _v1_volumes_and_snapshots(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v2_transfer_journal(conn: Connection) -> None:
+    for table in (schema.transfer_jobs, schema.transfer_files):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_volumes_and_snapshots,
+    _v2_transfer_journal,
 ]
 
 LATEST = len(MIGRATIONS)

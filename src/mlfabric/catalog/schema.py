@@ -57,3 +57,43 @@ snapshots = Table(
     Column("driver_ref", String(4096), nullable=True),
     UniqueConstraint("volume_id", "name", name="uq_snapshot_volume_name"),
 )
+
+# Bulk transfer journal: one row per run of ``transfer copy|sync`` ...
+transfer_jobs = Table(
+    "transfer_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # sha256 of "SRC\nDST" (canonical locations): the key every run of one pair shares.
+    Column("pair", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("src", String(4096), nullable=False),
+    Column("dst", String(4096), nullable=False),
+    # Transfer flags only (checksum, delete, workers); file-system options may hold
+    # secrets and are never stored.
+    Column("options", JSON, nullable=False, default=dict),
+    Column("state", String(16), nullable=False),
+    Column("pid", Integer, nullable=True),
+    Column("host", String(255), nullable=True),
+    Column("proc_start", String(64), nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Column("summary", JSON, nullable=True),
+)
+
+# ... and one row per file a run finished copying: what the source was and what the
+# destination became, so a re-run (or a resumed one) skips files already done.
+transfer_files = Table(
+    "transfer_files",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of pair + "\n" + path
+    Column("pair", String(64), nullable=False, index=True),
+    Column("path", String(4096), nullable=False),
+    Column("src_size", BigInteger, nullable=False),
+    Column("src_mtime", Float, nullable=True),
+    Column("dst_size", BigInteger, nullable=False),
+    Column("dst_token", String(512), nullable=True),
+    Column("checksum", String(80), nullable=True),
+    Column("job_id", Integer, nullable=True),
+    Column("copied_at", Float, nullable=False),
+)

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from mlfabric.cli import demo, snapshot, store, volume
+from mlfabric.cli import demo, snapshot, store, transfer, volume
 from mlfabric.cli.output import OPTIONS, err_console
 from mlfabric.errors import MlfabricError
 
@@ -18,6 +18,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="mlfabric: versioned data volumes, datasets, GPU scheduling, serving.")
 app.add_typer(volume.app, name="volume")
 app.add_typer(snapshot.app, name="snapshot")
+app.add_typer(transfer.app, name="transfer")
 app.command("gc")(store.gc)
 app.command("verify")(store.verify)
 app.command("demo")(demo.demo)

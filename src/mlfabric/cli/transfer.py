@@ -1,0 +1,190 @@
+"""``mlfabric transfer scan|copy|sync|verify``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from mlfabric import transfer
+from mlfabric.cli.output import OPTIONS, BarProgress, emit_json, err_console, progress, say, table
+from mlfabric.errors import MlfabricError
+from mlfabric.progress import Progress as ProgressSink
+from mlfabric.units import format_size
+
+app = typer.Typer(no_args_is_help=True, help="Bulk data movement between file systems and "
+                  "object stores: local paths, file://, memory://, s3://, hdfs://.")
+
+_ENDPOINT_HELP = "S3 endpoint URL (MinIO, Ceph, ...); default AWS or $AWS_ENDPOINT_URL."
+_OPTION_HELP = ("k=v for the fsspec file system, e.g. client_kwargs.region_name=eu-west-1 "
+                "(repeatable; values may be JSON). Credentials come from the environment.")
+_TIMEOUT_HELP = "Seconds a remote request may wait to connect or for an answer."
+_WORKERS_HELP = "Files copied in parallel."
+_MAX_LISTED = 20
+
+
+class TransferBar(ProgressSink):
+    """A rich bar with files, bytes and throughput (files only while listing)."""
+
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._bytes = False
+        self._files = 0
+
+    def start(self, description: str, total: int | None = None) -> None:
+        self.finish()
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
+        self._bytes = total is not None
+        if self._bytes:
+            columns += [BarColumn(), TextColumn("{task.fields[files]} files"),
+                        DownloadColumn(), TransferSpeedColumn()]
+        else:
+            columns.append(TextColumn("{task.fields[files]} files"))
+        columns.append(TimeElapsedColumn())
+        self._files = 0
+        self._bar = Progress(*columns, console=err_console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total, files=0)
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        if self._bar is not None:
+            self._files += n
+            self._bar.update(self._task, advance=nbytes if self._bytes else 0,
+                             files=self._files)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _progress() -> ProgressSink:
+    sink = progress()
+    return TransferBar() if isinstance(sink, BarProgress) else sink
+
+
+def _remote(endpoint_url: str | None, option: list[str] | None,
+            timeout: float) -> dict[str, Any]:
+    return {"endpoint_url": endpoint_url, "options": option or [], "timeout": timeout}
+
+
+def _report(r: transfer.TransferResult) -> None:
+    """Render a copy/sync result; raise when any file failed."""
+    if OPTIONS.json:
+        emit_json(r)
+    elif r.dry_run:
+        changes = [s for s in r.plan if s["action"] != "skip"]
+        table(["ACTION", "PATH", "SIZE", "REASON"],
+              [[s["action"], s["path"], format_size(s["size"]), s["reason"]]
+               for s in changes])
+        say(f"dry run: would copy {len(changes) - r.to_delete} files, skip {r.skipped}, "
+            f"delete {r.to_delete}")
+    else:
+        verb = "synced" if r.kind == "sync" else "copied"
+        speed = f" ({format_size(r.bytes_per_s)}/s)" if r.copied_bytes else ""
+        say(f"{verb} {r.src} -> {r.dst}: {r.copied} copied "
+            f"({format_size(r.copied_bytes)}), {r.skipped} unchanged, {r.deleted} deleted, "
+            f"{len(r.errors)} failed in {r.elapsed_s:.1f}s{speed}")
+        if r.resumed_from:
+            say("resumed after interrupted run(s) " + ", ".join(map(str, r.resumed_from)))
+    if r.errors and not (OPTIONS.json or OPTIONS.quiet):
+        for e in r.errors[:_MAX_LISTED]:
+            err_console.print(f"failed ({e.phase}) {e.path}: {e.message}", markup=False)
+        if len(r.errors) > _MAX_LISTED:
+            err_console.print(f"... and {len(r.errors) - _MAX_LISTED} more", markup=False)
+    r.check()
+
+
+@app.command("scan")
+def scan(src: str = typer.Argument(..., help="Path or URL to scan."),
+         endpoint_url: str | None = typer.Option(None, "--endpoint-url", help=_ENDPOINT_HELP),
+         option: list[str] | None = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+         timeout: float = typer.Option(transfer.DEFAULT_TIMEOUT, "--timeout",
+                                       help=_TIMEOUT_HELP)) -> None:
+    """Count files and bytes, with a size histogram."""
+    r = transfer.scan(src, **_remote(endpoint_url, option, timeout), progress=_progress())
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    table(["SIZE", "FILES", "BYTES"],
+          [[b.label, b.files, format_size(b.bytes)] for b in r.histogram if b.files])
+    say(f"{r.url}: {r.files} files, {format_size(r.bytes)}")
+
+
+@app.command("copy")
+def copy(src: str = typer.Argument(..., help="Source path or URL."),
+         dst: str = typer.Argument(..., help="Destination folder or URL."),
+         workers: int = typer.Option(transfer.DEFAULT_WORKERS, "--workers", "-j", min=1,
+                                     max=256, help=_WORKERS_HELP),
+         dry_run: bool = typer.Option(False, "--dry-run", help="Only print the plan."),
+         endpoint_url: str | None = typer.Option(None, "--endpoint-url", help=_ENDPOINT_HELP),
+         option: list[str] | None = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+         timeout: float = typer.Option(transfer.DEFAULT_TIMEOUT, "--timeout",
+                                       help=_TIMEOUT_HELP)) -> None:
+    """Copy every file, replacing what the destination has."""
+    _report(transfer.copy(src, dst, workers=workers, dry_run=dry_run, home=OPTIONS.home,
+                          progress=_progress(), **_remote(endpoint_url, option, timeout)))
+
+
+@app.command("sync")
+def sync(src: str = typer.Argument(..., help="Source path or URL."),
+         dst: str = typer.Argument(..., help="Destination folder or URL."),
+         checksum: bool = typer.Option(False, "--checksum", help="Compare content hashes "
+                                       "instead of size and mtime."),
+         delete: bool = typer.Option(False, "--delete", help="Delete destination files the "
+                                     "source lacks (only after a copy phase without errors)."),
+         workers: int = typer.Option(transfer.DEFAULT_WORKERS, "--workers", "-j", min=1,
+                                     max=256, help=_WORKERS_HELP),
+         dry_run: bool = typer.Option(False, "--dry-run", help="Only print the plan."),
+         endpoint_url: str | None = typer.Option(None, "--endpoint-url", help=_ENDPOINT_HELP),
+         option: list[str] | None = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+         timeout: float = typer.Option(transfer.DEFAULT_TIMEOUT, "--timeout",
+                                       help=_TIMEOUT_HELP)) -> None:
+    """Copy new and changed files (resumable); optionally delete extra ones."""
+    _report(transfer.sync(src, dst, checksum=checksum, delete=delete, workers=workers,
+                          dry_run=dry_run, home=OPTIONS.home, progress=_progress(),
+                          **_remote(endpoint_url, option, timeout)))
+
+
+@app.command("verify")
+def verify(src: str = typer.Argument(..., help="Source path or URL."),
+           dst: str = typer.Argument(..., help="Destination folder or URL."),
+           checksum: bool = typer.Option(False, "--checksum", help="Compare content hashes."),
+           by_bytes: bool = typer.Option(False, "--bytes", help="Compare content byte by "
+                                         "byte."),
+           workers: int = typer.Option(transfer.DEFAULT_WORKERS, "--workers", "-j", min=1,
+                                       max=256, help=_WORKERS_HELP),
+           endpoint_url: str | None = typer.Option(None, "--endpoint-url",
+                                                   help=_ENDPOINT_HELP),
+           option: list[str] | None = typer.Option(None, "--option", "-o", help=_OPTION_HELP),
+           timeout: float = typer.Option(transfer.DEFAULT_TIMEOUT, "--timeout",
+                                         help=_TIMEOUT_HELP)) -> None:
+    """Check every source file is at the destination with the same size (or content)."""
+    if checksum and by_bytes:
+        raise typer.BadParameter("use either --checksum or --bytes")
+    mode = "checksum" if checksum else "bytes" if by_bytes else "size"
+    r = transfer.verify(src, dst, mode=mode, workers=workers, progress=_progress(),
+                        **_remote(endpoint_url, option, timeout))
+    if OPTIONS.json:
+        emit_json(r)
+    else:
+        for m in r.mismatches[:_MAX_LISTED]:
+            say(f"{m.reason}: {m.path}")
+        if len(r.mismatches) > _MAX_LISTED:
+            say(f"... and {len(r.mismatches) - _MAX_LISTED} more")
+        say(f"verified {r.files} files ({format_size(r.bytes)}) by {r.mode}: "
+            + ("identical" if r.ok else f"{len(r.mismatches)} differ")
+            + (f"; {len(r.extra)} extra at the destination" if r.extra else ""))
+    if not r.ok:
+        raise MlfabricError(f"verify found {len(r.mismatches)} difference(s) between "
+                            f"{r.src} and {r.dst}")

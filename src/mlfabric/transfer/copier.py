@@ -1,0 +1,79 @@
+"""Copy files between locations on worker threads, each one atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+
+from mlfabric.progress import Progress
+from mlfabric.transfer.content import CHUNK, HASH
+from mlfabric.transfer.listing import Tree, token_of
+from mlfabric.transfer.parallel import Outcome, run_parallel
+from mlfabric.transfer.plan import Entry, JournalRecord
+from mlfabric.transfer.urls import Location
+from mlfabric.transfer.writers import keeps_mtime, open_pending
+
+
+class SourceChanged(OSError):
+    """The source file's size changed while it was being copied."""
+
+
+class LockedProgress(Progress):
+    """Serializes calls from worker threads into one progress sink."""
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+
+    def start(self, description: str, total: int | None = None) -> None:
+        with self._lock:
+            self.inner.start(description, total)
+
+    def advance(self, n: int = 1, nbytes: int = 0) -> None:
+        with self._lock:
+            self.inner.advance(n, nbytes)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.inner.finish()
+
+
+def copy_file(src: Tree, dst: Location, entry: Entry, *, job_id: int,
+              on_bytes: Callable[[int], None]) -> JournalRecord:
+    """Copy one file; the destination shows the old file or the whole new one."""
+    pending = open_pending(dst, entry.path, job_id=job_id, size=entry.size,
+                           mtime=entry.mtime if keeps_mtime(dst) else None)
+    h = hashlib.new(HASH)
+    n = 0
+    try:
+        with src.loc.fs.open(src.full_path(entry.path), "rb", block_size=CHUNK) as f:
+            while chunk := f.read(CHUNK):
+                pending.file.write(chunk)
+                h.update(chunk)
+                n += len(chunk)
+                on_bytes(len(chunk))
+        if n != entry.size:
+            raise SourceChanged(f"source changed while copying ({entry.size} bytes listed, "
+                                f"{n} read); run again")
+        pending.commit()
+    except BaseException:
+        pending.abort()
+        raise
+    info = dst.fs.info(dst.join(entry.path))
+    return JournalRecord(path=entry.path, src_size=entry.size, src_mtime=entry.mtime,
+                         dst_size=int(info.get("size") or 0), dst_token=token_of(info),
+                         checksum=f"{HASH}:{h.hexdigest()}")
+
+
+def copy_files(src: Tree, dst: Location, entries: list[Entry], *, job_id: int, workers: int,
+               progress: Progress) -> Iterator[Outcome[Entry, JournalRecord]]:
+    """Copy ``entries`` with ``workers`` threads; yields every outcome, failures too."""
+
+    def one(entry: Entry) -> JournalRecord:
+        result = copy_file(src, dst, entry, job_id=job_id,
+                           on_bytes=lambda k: progress.advance(0, k))
+        progress.advance(1, 0)
+        return result
+
+    return run_parallel(one, entries, workers)

@@ -1,0 +1,289 @@
+"""``transfer copy`` and ``transfer sync``: list, plan, copy in parallel, then delete.
+
+Deletes run only after a copy phase without a single error, so a failed run never
+removes a destination file whose replacement did not arrive. Finished copies are
+written to the journal in batches as they complete (and on interrupt), so a re-run after
+a kill skips them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlfabric.errors import InvalidInput
+from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.transfer.content import hash_file
+from mlfabric.transfer.copier import LockedProgress, copy_files
+from mlfabric.transfer.journal import Journal
+from mlfabric.transfer.listing import Tree, list_tree, temp_job
+from mlfabric.transfer.models import FileError, TransferResult
+from mlfabric.transfer.parallel import MAX_WORKERS, run_parallel
+from mlfabric.transfer.plan import (
+    Compare,
+    Entry,
+    JournalRecord,
+    Plan,
+    Step,
+    checksum_candidates,
+    plan_sync,
+    with_checksums,
+)
+from mlfabric.transfer.urls import (
+    DEFAULT_TIMEOUT,
+    Location,
+    describe,
+    open_pair,
+    pair_key,
+    probe_destination,
+    probe_source,
+)
+from mlfabric.transfer.writers import keeps_mtime
+
+DEFAULT_WORKERS = 8
+_FLUSH_FILES = 256
+_FLUSH_S = 1.0
+_SUMMARY_ERRORS = 100
+
+
+def copy(src: str, dst: str, *, workers: int = DEFAULT_WORKERS, dry_run: bool = False,
+         endpoint_url: str | None = None,
+         options: Sequence[str] | Mapping[str, Any] | None = None,
+         timeout: float = DEFAULT_TIMEOUT, home: str | os.PathLike[str] | None = None,
+         progress: Progress = NO_PROGRESS) -> TransferResult:
+    """Copy every file of ``src`` to ``dst``, replacing files already there."""
+    return _transfer("copy", src, dst, compare="all", delete=False, workers=workers,
+                     dry_run=dry_run, endpoint_url=endpoint_url, options=options,
+                     timeout=timeout, home=home, progress=progress)
+
+
+def sync(src: str, dst: str, *, checksum: bool = False, delete: bool = False,
+         workers: int = DEFAULT_WORKERS, dry_run: bool = False,
+         endpoint_url: str | None = None,
+         options: Sequence[str] | Mapping[str, Any] | None = None,
+         timeout: float = DEFAULT_TIMEOUT, home: str | os.PathLike[str] | None = None,
+         progress: Progress = NO_PROGRESS) -> TransferResult:
+    """Make ``dst`` mirror ``src``: copy new and changed files (by size and mtime, or by
+    content with ``checksum``), then delete extra files with ``delete``."""
+    return _transfer("sync", src, dst, compare="checksum" if checksum else "size-mtime",
+                     delete=delete, workers=workers, dry_run=dry_run,
+                     endpoint_url=endpoint_url, options=options, timeout=timeout, home=home,
+                     progress=progress)
+
+
+@dataclass
+class _Run:
+    """State of one run as it goes through its phases."""
+
+    src: Tree
+    dst: Tree
+    pair: str
+    workers: int
+    progress: Progress
+    journal: Journal
+    job_id: int = 0
+    copied: int = 0
+    copied_bytes: int = 0
+    deleted: int = 0
+    errors: list[FileError] = field(default_factory=list)
+
+    def error(self, path: str, phase: str, exc: BaseException, loc: Location) -> None:
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit in a worker
+            raise exc
+        self.errors.append(FileError(path, phase, describe(exc, loc, path)))
+
+
+def _blame(src: Location, dst: Location) -> Location:
+    """The side whose endpoint a failed copy most likely involves (for the message)."""
+    if dst.is_object_store or not src.is_object_store:
+        return dst
+    return src
+
+
+def _check_workers(workers: int) -> None:
+    if not 1 <= workers <= MAX_WORKERS:
+        raise InvalidInput(f"invalid workers {workers}: expected 1 to {MAX_WORKERS}",
+                           field="workers")
+
+
+def _list(loc: Location, progress: Progress, *, single_file: bool = False) -> Tree:
+    progress.start(f"listing {loc.display()}")
+    try:
+        return list_tree(loc, single_file=single_file, progress=progress)
+    finally:
+        progress.finish()
+
+
+def _hash_phase(run: _Run, paths: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Content hashes of ``paths`` on both sides; failures become errors."""
+    sums: dict[str, dict[str, str]] = {"src": {}, "dst": {}}
+    trees = {"src": run.src, "dst": run.dst}
+    total = 2 * sum(run.src.entries[p].size for p in paths)
+    run.progress.start(f"hashing {len(paths)} files on both sides", total)
+
+    def one(job: tuple[str, str]) -> str:
+        side, path = job
+        tree = trees[side]
+        digest = hash_file(tree.loc.fs, tree.full_path(path),
+                           on_bytes=lambda k: run.progress.advance(0, k))
+        run.progress.advance(1, 0)
+        return digest
+
+    jobs = [(side, p) for p in paths for side in ("src", "dst")]
+    try:
+        for out in run_parallel(one, jobs, run.workers):
+            side, path = out.item
+            if out.error is not None:
+                run.error(path, "hash", out.error, trees[side].loc)
+            else:
+                sums[side][path] = str(out.value)
+    finally:
+        run.progress.finish()
+    return sums["src"], sums["dst"]
+
+
+def _remove_temps(run: _Run) -> int:
+    """Remove temporary files left by finished or interrupted runs of this pair."""
+    ids = [job for rel in run.dst.temps if (job := temp_job(rel)) is not None]
+    owned = run.journal.owned_by(run.pair, ids)
+    removed = 0
+    for rel in run.dst.temps:
+        if temp_job(rel) in owned:
+            with contextlib.suppress(Exception):
+                run.dst.loc.fs.rm_file(run.dst.loc.join(rel))
+                removed += 1
+    return removed
+
+
+def _copy_phase(run: _Run, steps: list[Step]) -> None:
+    entries = [run.src.entries[s.path] for s in steps]
+    run.progress.start(f"copying {len(entries)} files", sum(e.size for e in entries))
+    done: list[JournalRecord] = []
+    last_flush = time.monotonic()
+    blame = _blame(run.src.loc, run.dst.loc)
+    try:
+        for out in copy_files(run.src, run.dst.loc, entries, job_id=run.job_id,
+                              workers=run.workers, progress=run.progress):
+            if out.error is not None:
+                run.error(out.item.path, "copy", out.error, blame)
+                continue
+            assert out.value is not None
+            run.copied += 1
+            run.copied_bytes += out.item.size
+            done.append(out.value)
+            if len(done) >= _FLUSH_FILES or time.monotonic() - last_flush >= _FLUSH_S:
+                run.journal.record(run.pair, run.job_id, done)
+                done, last_flush = [], time.monotonic()
+    finally:
+        # Also on an interrupt: what finished is on record, so a re-run skips it.
+        run.journal.record(run.pair, run.job_id, done)
+        run.progress.finish()
+
+
+def _prune_dirs(dst: Location, deleted: list[str]) -> None:
+    """Remove local folders that deleting files left empty (never the root)."""
+    parents = {posixpath.dirname(p) for p in deleted}
+    for rel in sorted(parents, key=lambda p: -p.count("/")):
+        while rel:
+            try:
+                os.rmdir(dst.join(rel))
+            except OSError:
+                break
+            rel = posixpath.dirname(rel)
+
+
+def _delete_phase(run: _Run, steps: list[Step]) -> None:
+    dst = run.dst.loc
+    run.progress.start(f"deleting {len(steps)} files")
+    deleted: list[str] = []
+
+    def one(path: str) -> None:
+        dst.fs.rm_file(dst.join(path))
+        run.progress.advance(1, 0)
+
+    try:
+        for out in run_parallel(one, [s.path for s in steps], run.workers):
+            if out.error is not None:
+                run.error(out.item, "delete", out.error, dst)
+            else:
+                deleted.append(out.item)
+    finally:
+        run.journal.forget(run.pair, deleted)
+        run.progress.finish()
+    if dst.is_local:
+        _prune_dirs(dst, deleted)
+    run.deleted = len(deleted)
+
+
+def _plan(run: _Run, compare: Compare, delete: bool) -> Plan:
+    src_entries: Mapping[str, Entry] = run.src.entries
+    dst_entries: Mapping[str, Entry] = run.dst.entries
+    records = run.journal.records(run.pair) if compare == "size-mtime" else {}
+    if compare == "checksum":
+        src_sums, dst_sums = _hash_phase(run, checksum_candidates(src_entries, dst_entries))
+        src_entries = with_checksums(src_entries, src_sums)
+        dst_entries = with_checksums(dst_entries, dst_sums)
+    plan = plan_sync(src_entries, dst_entries, compare=compare, delete=delete,
+                     journal=records, dst_mtime="exact" if keeps_mtime(run.dst.loc) else "upload")
+    # A file that could not be hashed is undecided: it is reported, not copied.
+    unreadable = {e.path for e in run.errors}
+    return Plan(tuple(s for s in plan.steps if s.path not in unreadable))
+
+
+def _transfer(kind: str, src_url: str, dst_url: str, *, compare: Compare, delete: bool,
+              workers: int, dry_run: bool, endpoint_url: str | None,
+              options: Sequence[str] | Mapping[str, Any] | None, timeout: float,
+              home: str | os.PathLike[str] | None, progress: Progress) -> TransferResult:
+    t0 = time.monotonic()
+    _check_workers(workers)
+    progress = LockedProgress(progress)
+    src, dst = open_pair(src_url, dst_url, endpoint_url=endpoint_url, options=options,
+                         timeout=timeout)
+    single = probe_source(src)
+    probe_destination(dst)
+    run = _Run(src=_list(src, progress, single_file=single), dst=_list(dst, progress),
+               pair=pair_key(src, dst), workers=workers, progress=progress,
+               journal=Journal.open(home))
+    plan = _plan(run, compare, delete)
+
+    def result(delete_skipped: bool = False, temps: int = 0) -> TransferResult:
+        return TransferResult(
+            kind=kind, src=src.display(), dst=dst.display(), dry_run=dry_run,
+            job_id=run.job_id or None, resumed_from=resumed, files=len(run.src.entries),
+            bytes=run.src.bytes, copied=run.copied, copied_bytes=run.copied_bytes,
+            skipped=len(plan.skips), deleted=run.deleted, to_delete=len(plan.deletes),
+            delete_skipped=delete_skipped, errors=list(run.errors), reasons=plan.reasons(),
+            elapsed_s=round(time.monotonic() - t0, 3),
+            plan=[s.to_dict() for s in plan.steps] if dry_run else [], temps_removed=temps)
+
+    resumed: list[int] = []
+    if dry_run:
+        return result()
+    started = run.journal.start(pair=run.pair, kind=kind, src=src.key, dst=dst.key,
+                                options={"compare": compare, "delete": delete,
+                                         "workers": workers})
+    run.job_id, resumed = started.job_id, started.interrupted
+    state, summary = "interrupted", None
+    try:
+        temps = _remove_temps(run)
+        if dst.is_local:
+            os.makedirs(dst.root or "/", exist_ok=True)
+        _copy_phase(run, plan.copies)
+        skip_delete = bool(plan.deletes) and bool(run.errors)
+        if plan.deletes and not skip_delete:
+            _delete_phase(run, plan.deletes)
+        out = result(delete_skipped=skip_delete, temps=temps)
+        state = "done" if out.ok else "failed"
+        summary = {k: v for k, v in out.to_dict().items() if k != "plan"}
+        summary["errors"] = summary["errors"][:_SUMMARY_ERRORS]
+        return out
+    except Exception as exc:
+        state, summary = "failed", {"error": str(exc)}
+        raise
+    finally:
+        run.journal.finish(run.job_id, state, summary)
