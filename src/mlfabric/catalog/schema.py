@@ -40,6 +40,8 @@ volumes = Table(
     # Lineage is kept by name so it survives deletion of the source snapshot.
     Column("origin_volume", String(63), nullable=True),
     Column("origin_snapshot", String(63), nullable=True),
+    # Ids are never reused: index files and snapshot paths are keyed by them.
+    sqlite_autoincrement=True,
 )
 
 snapshots = Table(
@@ -56,6 +58,7 @@ snapshots = Table(
     Column("bytes", BigInteger, nullable=True),
     Column("driver_ref", String(4096), nullable=True),
     UniqueConstraint("volume_id", "name", name="uq_snapshot_volume_name"),
+    sqlite_autoincrement=True,
 )
 
 # Bulk transfer journal: one row per run of ``transfer copy|sync`` ...

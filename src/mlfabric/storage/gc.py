@@ -57,8 +57,13 @@ def _leftovers(st: Storage, cutoff: float, dry_run: bool) -> list[str]:
         candidates += [p for p in st.config.volumes_dir.iterdir()
                        if not p.name.startswith(".") and p.name not in names]
     if st.config.index_dir.exists():
-        candidates += [p for p in st.config.index_dir.iterdir()
-                       if p.suffix == ".idx" and p.stem.isdigit() and int(p.stem) not in ids]
+        for p in st.config.index_dir.iterdir():
+            orphan = p.suffix == ".idx" and p.stem.isdigit() and int(p.stem) not in ids
+            # StatIndex.save writes ".<id>.idx.<pid>.tmp" then renames: a kill leaves it.
+            stale_tmp = (p.name.startswith(".") and p.suffix == ".tmp"
+                         and p.lstat().st_mtime < cutoff)
+            if orphan or stale_tmp:
+                candidates.append(p)
     for p in candidates:
         found.append(str(p))
         if not dry_run:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from mlfabric.errors import CorruptData
+from mlfabric.storage.bulk import paused_gc
 
 FILE, DIR, LINK = "f", "d", "l"
 FORMAT_VERSION = 1
@@ -55,10 +56,11 @@ class Manifest:
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "manifest") -> Manifest:
         try:
-            doc = json.loads(gzip.decompress(data))
-            if doc.get("version") != FORMAT_VERSION:
-                raise ValueError(f"unsupported manifest version {doc.get('version')}")
-            return cls({row[0]: Entry(*row) for row in doc["entries"]})
+            with paused_gc():
+                doc = json.loads(gzip.decompress(data))
+                if doc.get("version") != FORMAT_VERSION:
+                    raise ValueError(f"unsupported manifest version {doc.get('version')}")
+                return cls({row[0]: Entry(*row) for row in doc["entries"]})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CorruptData(f"{name} is unreadable: {exc}") from exc
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mlfabric.errors import CorruptData, InvalidInput
 from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage.bulk import paused_gc
 from mlfabric.storage.fsops import CHUNK, remove_tree, try_reflink
 from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
 from mlfabric.storage.objects import ObjectStore
@@ -89,11 +90,21 @@ class _Writer:
         self.reflink_ok: bool | None = None if mode == "auto" else (mode == "reflink")
         self.damaged: list[Entry] = []
 
-    def write_file(self, e: Entry, dest: Path) -> None:
-        src = self.store.path(e.ref)
+    def write_file(self, e: Entry, dest: str) -> os.stat_result | None:
+        """Create ``dest`` with the bytes of ``e``; returns its stat (None if damaged)."""
+        src = self.store.path_str(e.ref)
         if self.mode == "link":
-            os.link(src, dest)
-            return
+            try:
+                os.link(src, dest)
+            except FileNotFoundError:
+                self.damaged.append(e)
+                return None
+            st = os.lstat(dest)
+            # The link *is* the object: its size and zero mtime prove nobody wrote to it.
+            if st.st_size != e.size or st.st_mtime_ns != 0:
+                self.damaged.append(e)
+                return None
+            return st
         with open(src, "rb") as fsrc:
             fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
@@ -105,13 +116,15 @@ class _Writer:
                             "--mode reflink: this file system does not support reflinks "
                             "(use --mode auto or copy)", field="mode")
                     self.reflink_ok = False
-                    self._copy_verified(e, fsrc, fd)
+                    if not self._copy_verified(e, fsrc, fd):
+                        return None
             finally:
                 os.close(fd)
         os.chmod(dest, stat.S_IMODE(e.mode))
         os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
+        return os.lstat(dest)
 
-    def _copy_verified(self, e: Entry, fsrc, fd: int) -> None:  # type: ignore[no-untyped-def]
+    def _copy_verified(self, e: Entry, fsrc, fd: int) -> bool:  # type: ignore[no-untyped-def]
         h = hashlib.sha256()
         buf = bytearray(CHUNK)
         view = memoryview(buf)
@@ -120,24 +133,31 @@ class _Writer:
             os.write(fd, view[:n])
         if "sha256:" + h.hexdigest() != e.ref:
             self.damaged.append(e)
+            return False
+        return True
 
 
-def _place(e: Entry, dest: Path, writer: _Writer, tmp_dir: Path | None) -> None:
+def _place(e: Entry, dest: str, writer: _Writer, tmp_dir: str | None) -> os.stat_result | None:
     """Create ``dest`` (file or symlink) from ``e``; via a temp name when replacing."""
-    target = dest if tmp_dir is None else tmp_dir / f"m-{os.getpid()}-{os.urandom(6).hex()}"
+    if tmp_dir is None:
+        if e.kind == LINK:
+            os.symlink(e.ref, dest)
+            return os.lstat(dest)
+        return writer.write_file(e, dest)
+    target = f"{tmp_dir}/m-{os.getpid()}-{os.urandom(6).hex()}"
     try:
         if e.kind == LINK:
             os.symlink(e.ref, target)
-        else:
-            writer.write_file(e, target)
-        if tmp_dir is not None:
-            if dest.is_dir() and not dest.is_symlink():
-                remove_tree(dest)
-            os.replace(target, dest)
+        elif writer.write_file(e, target) is None:
+            os.unlink(target)
+            return None
+        if os.path.isdir(dest) and not os.path.islink(dest):
+            remove_tree(Path(dest))
+        os.replace(target, dest)
+        return os.lstat(dest)
     except BaseException:
-        if tmp_dir is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(target)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)
         raise
 
 
@@ -148,34 +168,37 @@ def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "a
     atomic; without it files are created directly (a fresh staging tree). Returns stat
     index rows for every path written or fixed, so the next snapshot need not re-read them."""
     writer = _Writer(store, mode)
-    check_objects(store, plan.write)
+    if mode != "link" or tmp_dir is not None:
+        # Fail before touching anything; link mode checks each link it makes instead.
+        check_objects(store, plan.write)
     rows: dict[str, IndexRow] = {}
+    base = str(root)
+    tmp = None if tmp_dir is None else str(tmp_dir)
     progress.start("writing", plan.write_bytes)
-    for path in plan.remove:
-        remove_tree(root / path)
-    for e in plan.mkdirs:
-        (root / e.path).mkdir(mode=0o700, exist_ok=True)
-    for e in plan.write:
-        dest = root / e.path
-        _place(e, dest, writer, tmp_dir)
-        if writer.damaged:
-            break
-        st = os.lstat(dest)
-        rows[e.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode,
-                        e.kind, e.ref, True)
-        progress.advance(1, e.size if e.kind == FILE else 0)
+    with paused_gc():
+        for path in plan.remove:
+            remove_tree(root / path)
+        for e in plan.mkdirs:
+            os.mkdir(f"{base}/{e.path}", 0o700)
+        for e in plan.write:
+            st = _place(e, f"{base}/{e.path}", writer, tmp)
+            if st is None:
+                continue
+            rows[e.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode,
+                            e.kind, e.ref, True)
+            progress.advance(1, e.size if e.kind == FILE else 0)
     if writer.damaged:
         bad = writer.damaged
         for e in bad:
             store.quarantine(e.ref)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(root / e.path)
+                os.unlink(f"{base}/{e.path}")
         raise CorruptData(
             f"snapshot data is damaged for {len(bad)} file(s): "
             f"{', '.join(e.path for e in bad[:10])}; the damaged objects were quarantined",
             paths=[e.path for e in bad], objects=[e.ref for e in bad])
     for e in plan.fix_meta:
-        dest = root / e.path
+        dest = f"{base}/{e.path}"
         if mode != "link":
             os.chmod(dest, stat.S_IMODE(e.mode))
             os.utime(dest, ns=(e.mtime_ns, e.mtime_ns))
@@ -183,7 +206,7 @@ def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "a
         rows[e.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode,
                         e.kind, e.ref, True)
     for e in plan.dir_modes:
-        dest = root / e.path
+        dest = f"{base}/{e.path}"
         os.chmod(dest, stat.S_IMODE(e.mode))
         st = os.lstat(dest)
         rows[e.path] = (0, 0, 0, st.st_ino, st.st_mode, DIR, "", True)

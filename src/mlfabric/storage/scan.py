@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mlfabric.errors import MlfabricError
 from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage.bulk import paused_gc
 from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
 from mlfabric.storage.objects import ObjectStore, hash_path
 
@@ -25,6 +26,7 @@ from mlfabric.storage.objects import ObjectStore, hash_path
 IndexRow = tuple[int, int, int, int, int, str, str, bool]
 _INDEX_VERSION = 1
 _HASH_WORKERS = 4
+_S_IFMT, _S_IFREG, _S_IFDIR = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR
 
 
 @dataclass
@@ -38,8 +40,9 @@ class StatIndex:
     def load(cls, path: Path) -> StatIndex:
         """Load an index; a missing or unreadable one is empty (it only costs re-hashing)."""
         try:
-            with open(path, "rb") as f:
-                doc = marshal.load(f)
+            data = path.read_bytes()  # marshal.load(file) reads object by object: slow
+            with paused_gc():
+                doc = marshal.loads(data)
             if doc.get("version") != _INDEX_VERSION:
                 return cls()
             return cls(doc["rows"], doc.get("manifest_oid"))
@@ -49,9 +52,10 @@ class StatIndex:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        data = marshal.dumps({"version": _INDEX_VERSION, "rows": self.rows,
+                              "manifest_oid": self.manifest_oid})
         with open(tmp, "wb") as f:
-            marshal.dump({"version": _INDEX_VERSION, "rows": self.rows,
-                          "manifest_oid": self.manifest_oid}, f)
+            f.write(data)
         os.replace(tmp, path)
 
     def object_ids(self) -> set[str]:
@@ -61,8 +65,9 @@ class StatIndex:
         return ids
 
     def manifest(self) -> Manifest:
-        return Manifest({p: Entry(p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
-                         for p, r in self.rows.items()})
+        with paused_gc():
+            return Manifest({p: Entry(p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
+                             for p, r in self.rows.items()})
 
 
 @dataclass
@@ -90,8 +95,30 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
     old_rows = old.rows
     pending: list[tuple[str, str, os.stat_result]] = []
     warnings: list[str] = []
-    matched = 0
     progress.start("scanning", None)
+    with paused_gc():
+        matched = _walk(root, old_rows, rows, pending, warnings, progress)
+    progress.finish()
+
+    result = ScanResult(StatIndex(rows), unchanged=False, warnings=warnings)
+    if pending:
+        _hash_pending(pending, old_rows, rows, result, store, marker_ns, progress,
+                      shared_inodes)
+        if store is not None:
+            store.sync()  # one flush for the batch, before anything can refer to it
+    result.unchanged = (not pending and matched == len(old_rows) == len(rows)
+                        and old.manifest_oid is not None)
+    if result.unchanged:
+        result.index.manifest_oid = old.manifest_oid
+    return result
+
+
+def _walk(root: Path, old_rows: dict[str, IndexRow], rows: dict[str, IndexRow],
+          pending: list[tuple[str, str, os.stat_result]], warnings: list[str],
+          progress: Progress) -> int:
+    """Fill ``rows`` with entries whose stat matches ``old_rows``; queue the rest in
+    ``pending``. Returns how many entries matched."""
+    matched = 0
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         dirpath, prefix = stack.pop()
@@ -108,14 +135,16 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
                     continue
                 mode = st.st_mode
                 prev = old_rows.get(rel)
-                if stat.S_ISREG(mode):
-                    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, mode)
-                    if prev is not None and prev[7] and prev[:5] == key:
+                fmt = mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
+                if fmt == _S_IFREG:
+                    if (prev is not None and prev[7] and prev[1] == st.st_mtime_ns
+                            and prev[2] == st.st_ctime_ns and prev[0] == st.st_size
+                            and prev[3] == st.st_ino and prev[4] == mode):
                         rows[rel] = prev
                         matched += 1
                     else:
                         pending.append((rel, de.path, st))
-                elif stat.S_ISDIR(mode):
+                elif fmt == _S_IFDIR:
                     key = (0, 0, 0, st.st_ino, mode)
                     if prev is not None and prev[:5] == key:
                         rows[rel] = prev
@@ -134,17 +163,7 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
                 else:
                     warnings.append(f"skipped special file '{rel}' (not a file, dir or link)")
         progress.advance(0)
-    progress.finish()
-
-    result = ScanResult(StatIndex(rows), unchanged=False, warnings=warnings)
-    if pending:
-        _hash_pending(pending, old_rows, rows, result, store, marker_ns, progress,
-                      shared_inodes)
-    result.unchanged = (not pending and matched == len(old_rows) == len(rows)
-                        and old.manifest_oid is not None)
-    if result.unchanged:
-        result.index.manifest_oid = old.manifest_oid
-    return result
+    return matched
 
 
 def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict[str, IndexRow],
@@ -156,7 +175,7 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict
         rel, path, st = item
         try:
             if store is not None:
-                oid, size = store.put_file(Path(path))
+                oid, size = store.put_file(Path(path), durable=False)
             else:
                 oid, size = hash_path(path), st.st_size
             after = os.stat(path, follow_symlinks=False)

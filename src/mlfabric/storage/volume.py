@@ -119,7 +119,10 @@ def delete(name: str, *, force: bool = False, home: str | None = None) -> Volume
             return row, snaps
 
         # The catalog commit is the point of no return; files are removed after it, and a
-        # crash in between leaves only orphans that gc (or a re-create) cleans up.
+        # crash in between leaves only orphans that gc (or a re-create) cleans up. The stat
+        # index goes first: without it a surviving volume only re-reads its files.
+        vol_id = st.catalog.run_read(lambda c: st.volume_row(c, name).id)
+        st.index_path(vol_id).unlink(missing_ok=True)
         row, snaps = st.catalog.run_write(_delete)
         driver = st.driver(row.driver)
         for snap in snaps:
