@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -15,6 +16,7 @@ from mlfabric.storage.context import Storage, open_storage
 from mlfabric.storage.fsops import remove_tree
 from mlfabric.storage.models import GcReport
 from mlfabric.storage.scan import StatIndex
+from mlfabric.storage.volume import remove_orphan_dir
 from mlfabric.units import parse_duration
 
 DEFAULT_GRACE = "1h"
@@ -41,34 +43,46 @@ def reachable_objects(st: Storage) -> set[str]:
 
 
 def _leftovers(st: Storage, cutoff: float, dry_run: bool) -> list[str]:
-    """Temp files, staging trees and orphan volume dirs or indexes that no row owns."""
-    found: list[str] = []
+    """Temp files, staging trees, and volume dirs, snapshot subvolumes or indexes that no
+    catalog row owns (left by a crash between the file work and the catalog commit)."""
 
     def _q(conn):  # type: ignore[no-untyped-def]
         rows = conn.execute(select(schema.volumes.c.id, schema.volumes.c.name)).all()
-        return {r.id for r in rows}, {r.name for r in rows}
+        refs = {r.driver_ref for r in conn.execute(select(schema.snapshots.c.driver_ref))}
+        return {r.id for r in rows}, {r.name for r in rows}, refs
 
-    ids, names = st.catalog.run_read(_q)
-    candidates = []
+    ids, names, refs = st.catalog.run_read(_q)
+    trees: list[Path] = []
     for area in (st.store.tmp, st.config.tmp_dir):
         if area.exists():
-            candidates += [p for p in area.iterdir() if p.lstat().st_mtime < cutoff]
-    if st.config.volumes_dir.exists():
-        candidates += [p for p in st.config.volumes_dir.iterdir()
-                       if not p.name.startswith(".") and p.name not in names]
+            trees += [p for p in area.iterdir() if p.lstat().st_mtime < cutoff]
     if st.config.index_dir.exists():
         for p in st.config.index_dir.iterdir():
-            orphan = p.suffix == ".idx" and p.stem.isdigit() and int(p.stem) not in ids
-            # StatIndex.save writes ".<id>.idx.<pid>.tmp" then renames: a kill leaves it.
-            stale_tmp = (p.name.startswith(".") and p.suffix == ".tmp"
-                         and p.lstat().st_mtime < cutoff)
+            head = p.name.split(".", 1)[0]
+            orphan = head.isdigit() and int(head) not in ids
+            # Index saves write ".<id>.<suffix>.<pid>...tmp" then rename: a kill leaves it.
+            stale_tmp = p.name.startswith(".") and p.suffix == ".tmp" and \
+                p.lstat().st_mtime < cutoff
             if orphan or stale_tmp:
-                candidates.append(p)
-    for p in candidates:
-        found.append(str(p))
-        if not dry_run:
+                trees.append(p)
+    volumes = ([p.name for p in st.config.volumes_dir.iterdir()
+                if not p.name.startswith(".") and p.name not in names]
+               if st.config.volumes_dir.exists() else [])
+    subvolumes = [p for root in (st.config.snapshots_dir, st.config.volumes_dir / ".snapshots")
+                  if root.is_dir() for d in root.iterdir() if d.is_dir()
+                  for p in d.iterdir() if str(p) not in refs]
+    if not dry_run:
+        for p in trees:
             remove_tree(p)
-    return found
+        for name in volumes:
+            remove_orphan_dir(st, name)  # through the drivers: it may be a subvolume
+        if subvolumes:
+            from mlfabric.storage.drivers.btrfs import remove_subvolume_or_tree
+
+            for p in subvolumes:
+                remove_subvolume_or_tree(p)
+    return ([str(p) for p in trees] + [str(st.volume_path(n)) for n in volumes]
+            + [str(p) for p in subvolumes])
 
 
 def gc(*, dry_run: bool = False, grace: str | float = DEFAULT_GRACE, home: str | None = None,

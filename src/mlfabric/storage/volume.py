@@ -14,7 +14,6 @@ from mlfabric.catalog import schema
 from mlfabric.errors import AlreadyExists, Busy
 from mlfabric.names import parse_labels, validate_name
 from mlfabric.storage.context import Storage, open_storage
-from mlfabric.storage.fsops import remove_tree
 from mlfabric.storage.manifest import Manifest
 from mlfabric.storage.models import Usage, Volume
 from mlfabric.units import format_size, parse_size
@@ -37,13 +36,9 @@ def insert_volume(st: Storage, name: str, **values: Any) -> Volume:
 def remove_orphan_dir(st: Storage, name: str) -> None:
     """A volume directory without a catalog row is a leftover of a crash: drop it.
     Callers hold the volume's lock and have checked that no row exists."""
-    path = st.volume_path(name)
-    if path.exists() or path.is_symlink():
-        for driver in ("btrfs", "local"):
-            with contextlib.suppress(Exception):
-                st.driver(driver).delete_volume(st, path)
-                break
-        remove_tree(path)
+    from mlfabric.storage.drivers.btrfs import remove_subvolume_or_tree
+
+    remove_subvolume_or_tree(st.volume_path(name))  # it may be a (read-only) subvolume
 
 
 def create(name: str, *, size: str | int | None = None, labels: list[str] | None = None,
@@ -122,13 +117,13 @@ def delete(name: str, *, force: bool = False, home: str | None = None) -> Volume
         # crash in between leaves only orphans that gc (or a re-create) cleans up. The stat
         # index goes first: without it a surviving volume only re-reads its files.
         vol_id = st.catalog.run_read(lambda c: st.volume_row(c, name).id)
-        st.index_path(vol_id).unlink(missing_ok=True)
+        for suffix in ("idx", "btrfs-idx"):
+            st.index_path(vol_id, suffix).unlink(missing_ok=True)
         row, snaps = st.catalog.run_write(_delete)
         driver = st.driver(row.driver)
         for snap in snaps:
             driver.delete_snapshot(st, snap)
         driver.delete_volume(st, st.volume_path(name))
-        st.index_path(row.id).unlink(missing_ok=True)
         return st.to_volume(row, len(snaps))
 
 
