@@ -1,0 +1,109 @@
+"""Why a job is pending or was stopped, in sentences a user can act on."""
+
+from __future__ import annotations
+
+from mlfabric.scheduler.model import MILLI, GpuRequest, JobKey, Reason
+from mlfabric.units import format_size
+
+
+def amount(milli: float) -> str:
+    """Milli-GPUs as a short GPU count: ``4``, ``4.5``, ``0.333``."""
+    return f"{milli / MILLI:.3f}".rstrip("0").rstrip(".")
+
+
+def gpus(milli: float) -> str:
+    """``1 GPU``, ``8 GPUs``, ``0.5 GPU``."""
+    text = amount(milli)
+    return f"{text} GPU" if milli <= MILLI else f"{text} GPUs"
+
+
+def duration(seconds: float) -> str:
+    """``90s``, ``15m``, ``8h``, ``1h30m``."""
+    s = round(seconds)
+    parts = [(s // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
+    return "".join(f"{n}{u}" for n, u in parts if n) or "0s"
+
+
+def job_ref(key: JobKey) -> str:
+    """``project/job``."""
+    return f"{key[0]}/{key[1]}"
+
+
+def _shape(req: GpuRequest) -> str:
+    if req.memory:
+        return f"{format_size(req.memory)} of one GPU"
+    if req.shared:
+        return f"{amount(req.milli)} of a GPU"
+    if req.processes > 1:
+        return f"{req.processes} processes x {gpus(req.whole * MILLI)}"
+    return gpus(req.whole * MILLI)
+
+
+NEW = Reason("new", "waiting for the next scheduling cycle")
+
+
+def no_nodes(pool: str) -> Reason:
+    """The project's pool has no nodes at all."""
+    return Reason("no-nodes", f"node pool {pool} has no nodes")
+
+
+def too_big(req: GpuRequest, pool: str, max_gpus: int, max_memory: int) -> Reason:
+    """The job does not fit the pool even when it is empty."""
+    if req.memory:
+        msg = (f"no GPU in pool {pool} has {format_size(req.memory)} of memory "
+               f"(the largest has {format_size(max_memory)})")
+    elif req.processes == 1:
+        msg = f"no node in pool {pool} has {req.whole} GPUs (the largest has {max_gpus})"
+    else:
+        msg = f"pool {pool} cannot hold {_shape(req)} even when empty"
+    return Reason("too-big", msg)
+
+
+def over_limit(project: str, allocated: int, limit: int, need: int) -> Reason:
+    """The job would take its project past its limit."""
+    return Reason("limit", f"project {project} would exceed its limit of {gpus(limit)} "
+                           f"({amount(allocated)} allocated, the job needs {amount(need)})")
+
+
+def over_quota(project: str, np_allocated: int, quota: int, need: int) -> Reason:
+    """A non-preemptible job that does not fit its project's quota."""
+    return Reason("quota", f"a non-preemptible job runs only within its project's quota: "
+                           f"project {project} uses {amount(np_allocated)}/{amount(quota)} "
+                           f"GPUs for such jobs and this one needs {amount(need)}; "
+                           "submit it as preemptible to run over quota")
+
+
+def at_fair_share(project: str, allocated: int, share: float, need: int, pool: str) -> Reason:
+    """The job would take its project past its fair share, and nothing is free."""
+    state = f"{amount(allocated)}/{amount(share)} GPUs"
+    if allocated + 1e-6 >= share:
+        msg = f"project {project} is at its fair share ({state})"
+    else:
+        msg = (f"project {project} would exceed its fair share ({state}, "
+               f"the job needs {amount(need)})")
+    return Reason("fair-share", f"{msg}; waiting for free GPUs in pool {pool}")
+
+
+def no_room(req: GpuRequest, pool: str) -> Reason:
+    """Within its fair share, but no room now and nothing it may reclaim."""
+    if req.memory:
+        msg = f"no GPU with {format_size(req.memory)} free in pool {pool}"
+    elif req.shared:
+        msg = f"no GPU with {amount(req.milli)} free in pool {pool}"
+    elif req.processes == 1:
+        msg = f"no node with {req.whole} free GPU{'s' if req.whole > 1 else ''} in pool {pool}"
+    else:
+        msg = f"no room for all {_shape(req)} in pool {pool} (a gang starts whole or not at all)"
+    return Reason("no-room", msg)
+
+
+def preempted(by: JobKey, own: bool) -> Reason:
+    """Preempted this cycle to make room for job ``by``."""
+    why = ("a non-preemptible job within the project's quota" if own
+           else f"project {by[0]} is below its fair share")
+    return Reason("preempted", f"preempted for {job_ref(by)} ({why}); waiting to run again")
+
+
+def evicted(message: str) -> Reason:
+    """Preempted because its node or project changed."""
+    return Reason("preempted", f"{message}; waiting to run again")
