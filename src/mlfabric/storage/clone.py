@@ -12,7 +12,7 @@ from mlfabric.storage.context import open_storage
 from mlfabric.storage.fsops import fs_now_ns
 from mlfabric.storage.materialize import MODES
 from mlfabric.storage.models import Volume
-from mlfabric.storage.scan import StatIndex, smudge
+from mlfabric.storage.scan import StatIndex, smudge_recent
 from mlfabric.storage.snapshot import create_locked, resolve
 from mlfabric.storage.volume import insert_volume, remove_orphan_dir
 
@@ -51,7 +51,7 @@ def clone(name: str, source: str, *, mode: str = "auto", labels: list[str] | Non
             raise
         if rows:
             row_id = st.catalog.run_read(lambda c: st.volume_row(c, name).id)
-            index = StatIndex(smudge(rows, fs_now_ns(st.config.tmp_dir)),
+            index = StatIndex(smudge_recent(rows, fs_now_ns(st.config.tmp_dir)),
                               manifest_oid=snap.manifest_oid)
             index.save(st.index_path(row_id))
         return vol

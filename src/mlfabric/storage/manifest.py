@@ -48,10 +48,7 @@ class Manifest:
         return {e.ref for e in self.entries.values() if e.kind == FILE}
 
     def to_bytes(self) -> bytes:
-        rows = [list(self.entries[p]) for p in sorted(self.entries)]
-        body = json.dumps({"version": FORMAT_VERSION, "entries": rows}, separators=(",", ":"))
-        # mtime=0 keeps the gzip bytes (and so the object id) a function of the content.
-        return gzip.compress(body.encode(), compresslevel=1, mtime=0)
+        return encode_rows([self.entries[p] for p in sorted(self.entries)])
 
     @classmethod
     def from_bytes(cls, data: bytes, *, name: str = "manifest") -> Manifest:
@@ -60,9 +57,17 @@ class Manifest:
                 doc = json.loads(gzip.decompress(data))
                 if doc.get("version") != FORMAT_VERSION:
                     raise ValueError(f"unsupported manifest version {doc.get('version')}")
-                return cls({row[0]: Entry(*row) for row in doc["entries"]})
+                make = Entry._make
+                return cls({row[0]: make(row) for row in doc["entries"]})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CorruptData(f"{name} is unreadable: {exc}") from exc
+
+
+def encode_rows(rows: list[tuple]) -> bytes:  # type: ignore[type-arg]
+    """Serialize entries sorted by path (tuples of Entry's fields); deterministic bytes."""
+    body = json.dumps({"version": FORMAT_VERSION, "entries": rows}, separators=(",", ":"))
+    # mtime=0 keeps the gzip bytes (and so the object id) a function of the content.
+    return gzip.compress(body.encode(), compresslevel=1, mtime=0)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from mlfabric.errors import MlfabricError
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.storage.bulk import paused_gc
-from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
+from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest, encode_rows
 from mlfabric.storage.objects import ObjectStore, hash_path
 
 # path -> (size, mtime_ns, ctime_ns, ino, mode, kind, ref, trusted)
@@ -35,6 +35,23 @@ class StatIndex:
 
     rows: dict[str, IndexRow] = field(default_factory=dict)
     manifest_oid: str | None = None
+    # Totals of the manifest, kept so an unchanged snapshot needs no pass over the rows.
+    files: int | None = None
+    bytes: int | None = None
+
+    def totals(self) -> tuple[int, int]:
+        """(files, bytes) of regular files."""
+        if self.files is None or self.bytes is None:
+            sizes = [r[0] for r in self.rows.values() if r[5] == FILE]
+            self.files, self.bytes = len(sizes), sum(sizes)
+        return self.files, self.bytes
+
+    def manifest_bytes(self) -> bytes:
+        """The serialized manifest, straight from the rows (no Entry objects built)."""
+        with paused_gc():
+            rows = [(p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
+                    for p, r in sorted(self.rows.items())]
+            return encode_rows(rows)
 
     @classmethod
     def load(cls, path: Path) -> StatIndex:
@@ -45,15 +62,17 @@ class StatIndex:
                 doc = marshal.loads(data)
             if doc.get("version") != _INDEX_VERSION:
                 return cls()
-            return cls(doc["rows"], doc.get("manifest_oid"))
+            return cls(doc["rows"], doc.get("manifest_oid"), doc.get("files"), doc.get("bytes"))
         except (OSError, EOFError, ValueError, TypeError, KeyError):
             return cls()
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        files, nbytes = self.totals()
         data = marshal.dumps({"version": _INDEX_VERSION, "rows": self.rows,
-                              "manifest_oid": self.manifest_oid})
+                              "manifest_oid": self.manifest_oid, "files": files,
+                              "bytes": nbytes})
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -110,6 +129,7 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
                         and old.manifest_oid is not None)
     if result.unchanged:
         result.index.manifest_oid = old.manifest_oid
+        result.index.files, result.index.bytes = old.files, old.bytes
     return result
 
 
@@ -234,6 +254,19 @@ def forget_objects(index_dir: Path, bad: set[str]) -> None:
             idx.rows = {p: r for p, r in idx.rows.items() if r[6] not in bad}
             idx.manifest_oid = None
             idx.save(f)
+
+
+def smudge_recent(rows: dict[str, IndexRow], marker_ns: int) -> dict[str, IndexRow]:
+    """``smudge`` for rows inserted in the order their files were written: file-system
+    timestamps only grow, so only the last rows can be racy; stop at the first old one."""
+    for path in reversed(list(rows)):
+        r = rows[path]
+        if r[5] == DIR:
+            continue
+        if max(r[1], r[2]) < marker_ns:
+            break
+        rows[path] = (*r[:7], False)
+    return rows
 
 
 def smudge(rows: dict[str, IndexRow], marker_ns: int) -> dict[str, IndexRow]:

@@ -59,13 +59,10 @@ class LocalDriver:
         index = result.index
         if result.unchanged and index.manifest_oid and storage.store.exists(index.manifest_oid):
             manifest_oid = index.manifest_oid
-            manifest = None
         else:
-            manifest = index.manifest()
-            manifest_oid = storage.store.put_bytes(manifest.to_bytes())
+            manifest_oid = storage.store.put_bytes(index.manifest_bytes())
             index.manifest_oid = manifest_oid
-        files = sum(1 for r in index.rows.values() if r[5] == "f")
-        nbytes = sum(r[0] for r in index.rows.values() if r[5] == "f")
+        files, nbytes = index.totals()
         index_path = storage.index_path(volume.id)
 
         def after_commit() -> None:
