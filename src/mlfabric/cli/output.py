@@ -3,6 +3,7 @@ for long work (none with ``--json``/``--quiet`` or when stdout is not a terminal
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from mlfabric.progress import Progress as ProgressSink
+from mlfabric.units import format_size
 
 
 @dataclass
@@ -34,6 +36,16 @@ class Options:
 OPTIONS = Options()
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def when(ts: float | None) -> str | None:
+    """Epoch seconds as local ``YYYY-MM-DD HH:MM:SS`` for tables."""
+    return None if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def size(n: int | None) -> str | None:
+    """Bytes as IEC text for tables (``-`` when unknown)."""
+    return None if n is None else format_size(n)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from mlfabric import snapshots
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, warn
-from mlfabric.units import format_size
+from mlfabric.cli.output import OPTIONS, emit_json, progress, say, size, table, warn, when
 
 app = typer.Typer(no_args_is_help=True, help="Immutable point-in-time snapshots of volumes.")
 
-
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _size(n: int | None) -> str | None:
-    return None if n is None else format_size(n)
 
 
 @app.command("create")
@@ -31,7 +21,7 @@ def create(volume: str, name: str | None = typer.Option(None, "--name",
     if OPTIONS.json:
         emit_json(s)
     else:
-        say(f"created snapshot {s.ref} ({s.files} files, {_size(s.bytes)}, "
+        say(f"created snapshot {s.ref} ({s.files} files, {size(s.bytes)}, "
             f"{s.hashed_files} read)")
 
 
@@ -43,7 +33,7 @@ def list_(volume: str) -> None:
         emit_json(ss)
         return
     table(["NAME", "KIND", "FILES", "SIZE", "CREATED"],
-          [[s.name, s.kind, s.files, _size(s.bytes), _when(s.created_at)] for s in ss])
+          [[s.name, s.kind, s.files, size(s.bytes), when(s.created_at)] for s in ss])
 
 
 @app.command("show")
@@ -54,8 +44,8 @@ def show(ref: str) -> None:
         emit_json(s)
         return
     table(["field", "value"], [["snapshot", s.ref], ["kind", s.kind],
-                               ["created", _when(s.created_at)], ["files", s.files],
-                               ["size", _size(s.bytes)], ["manifest", s.manifest_oid]])
+                               ["created", when(s.created_at)], ["files", s.files],
+                               ["size", size(s.bytes)], ["manifest", s.manifest_oid]])
 
 
 @app.command("delete")

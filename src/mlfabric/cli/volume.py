@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from mlfabric import volumes
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, warn
-from mlfabric.units import format_size
+from mlfabric.cli.output import OPTIONS, emit_json, progress, say, size, table, warn, when
 
 app = typer.Typer(no_args_is_help=True, help="Versioned data volumes.")
 
-
-def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _size(n: int | None) -> str | None:
-    return None if n is None else format_size(n)
 
 
 def _show(v: volumes.Volume) -> None:
@@ -26,7 +16,7 @@ def _show(v: volumes.Volume) -> None:
         emit_json(v)
         return
     rows = [["name", v.name], ["path", v.path], ["driver", v.driver],
-            ["created", _when(v.created_at)], ["size", _size(v.size_limit)],
+            ["created", when(v.created_at)], ["size", size(v.size_limit)],
             ["labels", ", ".join(f"{k}={x}" for k, x in v.labels.items()) or None],
             ["snapshots", v.snapshots], ["read-only", "yes" if v.read_only else "no"],
             ["cloned from", v.origin], ["clone mode", v.clone_mode]]
@@ -53,9 +43,9 @@ def list_() -> None:
         emit_json(vs)
         return
     table(["NAME", "DRIVER", "SIZE", "SNAPSHOTS", "ORIGIN", "LABELS", "CREATED"],
-          [[v.name, v.driver + (" (ro)" if v.read_only else ""), _size(v.size_limit),
+          [[v.name, v.driver + (" (ro)" if v.read_only else ""), size(v.size_limit),
             v.snapshots, v.origin, ",".join(f"{k}={x}" for k, x in v.labels.items()) or None,
-            _when(v.created_at)] for v in vs])
+            when(v.created_at)] for v in vs])
 
 
 @app.command("show")
@@ -84,10 +74,10 @@ def usage(name: str) -> None:
         emit_json(u)
         return
     table(["field", "value"], [
-        ["volume", u.volume], ["files", u.files], ["logical", format_size(u.logical_bytes)],
-        ["size limit", _size(u.size_limit)], ["snapshots", u.snapshots],
-        ["snapshots (logical)", format_size(u.snapshot_logical_bytes)],
-        ["stored (after dedup)", format_size(u.stored_bytes)],
+        ["volume", u.volume], ["files", u.files], ["logical", size(u.logical_bytes)],
+        ["size limit", size(u.size_limit)], ["snapshots", u.snapshots],
+        ["snapshots (logical)", size(u.snapshot_logical_bytes)],
+        ["stored (after dedup)", size(u.stored_bytes)],
         ["dedup ratio", f"{u.dedup_ratio:.2f}x"]])
 
 

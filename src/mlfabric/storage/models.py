@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlfabric.records import Record
 
-def _iso(ts: float) -> str:
-    stamp = dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
-    return stamp.replace("+00:00", "Z")
-
-
-class _Dict:
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)  # type: ignore[call-overload]
-        for k, v in list(out.items()):
-            if k.endswith("_at") and isinstance(v, float):
-                out[k] = _iso(v)
-        return out
+_Dict = Record  # TODO(integration): lake/ and cache/ models move to Record
 
 
 @dataclass(frozen=True)
-class Volume(_Dict):
+class Volume(Record):
     name: str
     path: str
     created_at: float
@@ -37,7 +25,7 @@ class Volume(_Dict):
 
 
 @dataclass(frozen=True)
-class Snapshot(_Dict):
+class Snapshot(Record):
     volume: str
     name: str
     created_at: float
@@ -59,7 +47,7 @@ class Snapshot(_Dict):
 
 
 @dataclass(frozen=True)
-class Diff(_Dict):
+class Diff(Record):
     old: str
     new: str
     added: list[str]
@@ -69,7 +57,7 @@ class Diff(_Dict):
 
 
 @dataclass(frozen=True)
-class Restore(_Dict):
+class Restore(Record):
     volume: str
     snapshot: str
     safety_snapshot: str | None
@@ -79,7 +67,7 @@ class Restore(_Dict):
 
 
 @dataclass(frozen=True)
-class Usage(_Dict):
+class Usage(Record):
     volume: str
     logical_bytes: int
     files: int
@@ -93,7 +81,7 @@ class Usage(_Dict):
 
 
 @dataclass(frozen=True)
-class GcReport(_Dict):
+class GcReport(Record):
     dry_run: bool
     objects_total: int
     objects_reachable: int
@@ -104,13 +92,13 @@ class GcReport(_Dict):
 
 
 @dataclass(frozen=True)
-class DamagedSnapshot(_Dict):
+class DamagedSnapshot(Record):
     snapshot: str
     paths: list[str]
 
 
 @dataclass(frozen=True)
-class VerifyReport(_Dict):
+class VerifyReport(Record):
     ok: bool
     snapshots_checked: int
     objects_checked: int

@@ -1,0 +1,25 @@
+"""The base of every dataclass an operation returns: JSON-ready through ``to_dict``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+
+def iso_time(ts: float) -> str:
+    """Epoch seconds as ISO 8601 UTC, e.g. ``2026-11-29T05:14:20Z``."""
+    stamp = dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z")
+
+
+class Record:
+    """Mixin for frozen dataclasses: ``to_dict`` gives the ``--json`` form, with every
+    ``*_at`` epoch field as ISO 8601 text."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)  # type: ignore[call-overload]
+        for k, v in out.items():
+            if k.endswith("_at") and isinstance(v, int | float) and not isinstance(v, bool):
+                out[k] = iso_time(v)
+        return out
