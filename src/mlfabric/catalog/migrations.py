@@ -22,9 +22,25 @@ def _v2_transfer_journal(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v3_datasets_and_caches(conn: Connection) -> None:
+    for table in (schema.remotes, schema.datasets, schema.dataset_versions,
+                  schema.dataset_pulls, schema.cache_pools, schema.cache_entries,
+                  schema.cache_leases):
+        table.create(conn, checkfirst=True)
+
+
+def _v4_scheduler(conn: Connection) -> None:
+    from mlfabric.catalog import scheduler_schema
+
+    for table in scheduler_schema.TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_volumes_and_snapshots,
     _v2_transfer_journal,
+    _v3_datasets_and_caches,
+    _v4_scheduler,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -100,3 +100,111 @@ transfer_files = Table(
     Column("job_id", Integer, nullable=True),
     Column("copied_at", Float, nullable=False),
 )
+
+# -- datasets in an object-store lake -------------------------------------------------
+# Remotes hold a URL, an optional endpoint and fsspec options; credentials are refused on
+# the way in (they come from the environment or the standard config files).
+remotes = Table(
+    "remotes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("url", String(4096), nullable=False),
+    Column("endpoint_url", String(4096), nullable=True),
+    Column("options", JSON, nullable=False, default=dict),
+    Column("timeout", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("remote_id", Integer, ForeignKey("remotes.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("version", String(32), nullable=False),  # "v<number>"
+    Column("number", Integer, nullable=False),
+    Column("manifest_oid", String(80), nullable=False),
+    # Lineage by name, so it survives deletion of the source volume or snapshot.
+    Column("source_volume", String(63), nullable=True),
+    Column("source_snapshot", String(63), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("files", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("objects", BigInteger, nullable=False),
+    Column("uploaded_objects", BigInteger, nullable=True),
+    Column("uploaded_bytes", BigInteger, nullable=True),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_version"),
+)
+
+# Downstream lineage: volumes a dataset version was pulled into.
+dataset_pulls = Table(
+    "dataset_pulls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(63), nullable=False, index=True),
+    Column("version", String(32), nullable=False),
+    Column("volume", String(63), nullable=False),
+    Column("pulled_at", Float, nullable=False),
+)
+
+# -- caches of dataset versions next to compute ----------------------------------------
+cache_pools = Table(
+    "cache_pools",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(63), nullable=False, unique=True),
+    Column("path", String(4096), nullable=False),
+    Column("budget", BigInteger, nullable=False),
+    Column("ttl", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("hits", BigInteger, nullable=False, default=0),
+    Column("misses", BigInteger, nullable=False, default=0),
+    Column("evictions", BigInteger, nullable=False, default=0),
+    Column("bytes_fetched", BigInteger, nullable=False, default=0),
+    Column("bytes_evicted", BigInteger, nullable=False, default=0),
+)
+
+# Keyed by dataset and version name (not a foreign key): a leased entry may outlive a
+# forced delete of its version, and is swept once released.
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("pool_id", Integer, ForeignKey("cache_pools.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("dataset", String(63), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("state", String(16), nullable=False),  # partial, complete, evicting
+    Column("manifest_oid", String(80), nullable=False),  # the whole version
+    Column("tree_oid", String(80), nullable=False),  # what is materialized (pool object)
+    Column("files", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("paths", JSON, nullable=True),  # prepopulate selections; NULL when complete
+    Column("created_at", Float, nullable=False),
+    Column("last_used", Float, nullable=False),
+    Column("uses", BigInteger, nullable=False, default=0),
+    UniqueConstraint("pool_id", "dataset", "version", name="uq_cache_entry"),
+)
+
+cache_leases = Table(
+    "cache_leases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, ForeignKey("cache_entries.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", Float, nullable=False),
+    UniqueConstraint("entry_id", "holder", name="uq_cache_lease"),
+)

@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TextColumn,
@@ -85,27 +84,35 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -
 
 
 class BarProgress(ProgressSink):
-    """Draws one rich bar per phase on stderr."""
+    """One rich bar per phase on stderr: files, bytes and throughput when the total is
+    known in bytes, a file count otherwise."""
 
     def __init__(self) -> None:
         self._bar: Progress | None = None
         self._task: Any = None
+        self._bytes = False
+        self._files = 0
 
     def start(self, description: str, total: int | None = None) -> None:
         self.finish()
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
-        if total is not None:
-            columns += [BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+        self._bytes = total is not None
+        if self._bytes:
+            columns += [BarColumn(), TextColumn("{task.fields[files]} files"),
+                        DownloadColumn(), TransferSpeedColumn()]
         else:
-            columns += [MofNCompleteColumn()]
+            columns.append(TextColumn("{task.fields[files]} files"))
         columns.append(TimeElapsedColumn())
+        self._files = 0
         self._bar = Progress(*columns, console=err_console, transient=True)
         self._bar.start()
-        self._task = self._bar.add_task(description, total=total)
+        self._task = self._bar.add_task(description, total=total, files=0)
 
     def advance(self, n: int = 1, nbytes: int = 0) -> None:
         if self._bar is not None:
-            self._bar.advance(self._task, nbytes if self._bar.tasks[0].total is not None else n)
+            self._files += n
+            self._bar.update(self._task, advance=nbytes if self._bytes else 0,
+                             files=self._files)
 
     def finish(self) -> None:
         if self._bar is not None:

@@ -12,8 +12,14 @@ from mlfabric.units import format_size
 
 def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Only report what would go."),
        grace: str = typer.Option("1h", "--grace", help="Keep unreferenced objects younger "
-                                 "than this (protects work in flight).")) -> None:
+                                 "than this (protects work in flight)."),
+       remote: str | None = typer.Option(None, "--remote", help="Collect this remote's lake "
+                                         "instead: objects no dataset version references.")
+       ) -> None:
     """Remove objects no snapshot needs, and leftovers of interrupted operations."""
+    if remote is not None:
+        _gc_remote(remote, dry_run, grace)
+        return
     r = store.gc(dry_run=dry_run, grace=grace, home=OPTIONS.home, progress=progress())
     if OPTIONS.json:
         emit_json(r)
@@ -22,6 +28,21 @@ def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Only report what w
     say(f"{verb} {r.objects_removed} of {r.objects_total} objects "
         f"({format_size(r.bytes_removed)}); {r.kept_in_grace} kept within the grace period; "
         f"{len(r.leftovers_removed)} leftovers {verb}")
+
+
+def _gc_remote(remote: str, dry_run: bool, grace: str) -> None:
+    from mlfabric import datasets
+
+    r = datasets.gc(remote, dry_run=dry_run, grace=grace, home=OPTIONS.home,
+                    progress=progress())
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    verb = "would remove" if dry_run else "removed"
+    say(f"remote {r.remote}: {verb} {r.objects_removed} of {r.objects_total} objects "
+        f"({format_size(r.bytes_removed)}) and {r.manifests_removed} manifests no version "
+        f"references; {r.objects_reachable} referenced by {r.versions} versions; "
+        f"{r.kept_in_grace} kept within the grace period")
 
 
 def verify(volume: str | None = typer.Argument(None, help="Only this volume's snapshots.")

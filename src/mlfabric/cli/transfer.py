@@ -5,20 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
 from mlfabric import transfer
-from mlfabric.cli.output import OPTIONS, BarProgress, emit_json, err_console, progress, say, table
+from mlfabric.cli.output import OPTIONS, emit_json, err_console, progress, say, table
 from mlfabric.errors import MlfabricError
-from mlfabric.progress import Progress as ProgressSink
 from mlfabric.units import format_size
 
 app = typer.Typer(no_args_is_help=True, help="Bulk data movement between file systems and "
@@ -30,47 +20,6 @@ _OPTION_HELP = ("k=v for the fsspec file system, e.g. client_kwargs.region_name=
 _TIMEOUT_HELP = "Seconds a remote request may wait to connect or for an answer."
 _WORKERS_HELP = "Files copied in parallel."
 _MAX_LISTED = 20
-
-
-class TransferBar(ProgressSink):
-    """A rich bar with files, bytes and throughput (files only while listing)."""
-
-    def __init__(self) -> None:
-        self._bar: Progress | None = None
-        self._task: Any = None
-        self._bytes = False
-        self._files = 0
-
-    def start(self, description: str, total: int | None = None) -> None:
-        self.finish()
-        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
-        self._bytes = total is not None
-        if self._bytes:
-            columns += [BarColumn(), TextColumn("{task.fields[files]} files"),
-                        DownloadColumn(), TransferSpeedColumn()]
-        else:
-            columns.append(TextColumn("{task.fields[files]} files"))
-        columns.append(TimeElapsedColumn())
-        self._files = 0
-        self._bar = Progress(*columns, console=err_console, transient=True)
-        self._bar.start()
-        self._task = self._bar.add_task(description, total=total, files=0)
-
-    def advance(self, n: int = 1, nbytes: int = 0) -> None:
-        if self._bar is not None:
-            self._files += n
-            self._bar.update(self._task, advance=nbytes if self._bytes else 0,
-                             files=self._files)
-
-    def finish(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-
-def _progress() -> ProgressSink:
-    sink = progress()
-    return TransferBar() if isinstance(sink, BarProgress) else sink
 
 
 def _remote(endpoint_url: str | None, option: list[str] | None,
@@ -112,7 +61,7 @@ def scan(src: str = typer.Argument(..., help="Path or URL to scan."),
          timeout: float = typer.Option(transfer.DEFAULT_TIMEOUT, "--timeout",
                                        help=_TIMEOUT_HELP)) -> None:
     """Count files and bytes, with a size histogram."""
-    r = transfer.scan(src, **_remote(endpoint_url, option, timeout), progress=_progress())
+    r = transfer.scan(src, **_remote(endpoint_url, option, timeout), progress=progress())
     if OPTIONS.json:
         emit_json(r)
         return
@@ -133,7 +82,7 @@ def copy(src: str = typer.Argument(..., help="Source path or URL."),
                                        help=_TIMEOUT_HELP)) -> None:
     """Copy every file, replacing what the destination has."""
     _report(transfer.copy(src, dst, workers=workers, dry_run=dry_run, home=OPTIONS.home,
-                          progress=_progress(), **_remote(endpoint_url, option, timeout)))
+                          progress=progress(), **_remote(endpoint_url, option, timeout)))
 
 
 @app.command("sync")
@@ -152,7 +101,7 @@ def sync(src: str = typer.Argument(..., help="Source path or URL."),
                                        help=_TIMEOUT_HELP)) -> None:
     """Copy new and changed files (resumable); optionally delete extra ones."""
     _report(transfer.sync(src, dst, checksum=checksum, delete=delete, workers=workers,
-                          dry_run=dry_run, home=OPTIONS.home, progress=_progress(),
+                          dry_run=dry_run, home=OPTIONS.home, progress=progress(),
                           **_remote(endpoint_url, option, timeout)))
 
 
@@ -173,7 +122,7 @@ def verify(src: str = typer.Argument(..., help="Source path or URL."),
     if checksum and by_bytes:
         raise typer.BadParameter("use either --checksum or --bytes")
     mode = "checksum" if checksum else "bytes" if by_bytes else "size"
-    r = transfer.verify(src, dst, mode=mode, workers=workers, progress=_progress(),
+    r = transfer.verify(src, dst, mode=mode, workers=workers, progress=progress(),
                         **_remote(endpoint_url, option, timeout))
     if OPTIONS.json:
         emit_json(r)

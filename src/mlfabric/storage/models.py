@@ -7,8 +7,6 @@ from typing import Any
 
 from mlfabric.records import Record
 
-_Dict = Record  # TODO(integration): lake/ and cache/ models move to Record
-
 
 @dataclass(frozen=True)
 class Volume(Record):

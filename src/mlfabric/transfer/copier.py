@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 from mlfabric.progress import Progress
 from mlfabric.transfer.content import CHUNK, HASH
@@ -39,16 +40,49 @@ class LockedProgress(Progress):
             self.inner.finish()
 
 
+_local = threading.local()
+BUFFER = 2**20
+
+
+def copy_buffer() -> bytearray:
+    """This thread's copy buffer: reused, so no chunk costs an allocation."""
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = bytearray(BUFFER)
+    return buf
+
+
+def _open_source(src: Tree, rel: str) -> BinaryIO:
+    path = src.full_path(rel)
+    if src.loc.is_local:
+        return open(path, "rb", buffering=0)
+    return src.loc.fs.open(path, "rb", block_size=CHUNK)
+
+
+def _chunks(f: Any, local: bool) -> Iterator[bytes | memoryview]:
+    """The file's bytes: local files through this thread's reused buffer, other file
+    systems through their own ``read``."""
+    if not local:
+        while chunk := f.read(CHUNK):
+            yield chunk
+        return
+    buf = copy_buffer()
+    view = memoryview(buf)
+    while k := f.readinto(buf):
+        yield view[:k]
+
+
 def copy_file(src: Tree, dst: Location, entry: Entry, *, job_id: int,
               on_bytes: Callable[[int], None]) -> JournalRecord:
     """Copy one file; the destination shows the old file or the whole new one."""
     pending = open_pending(dst, entry.path, job_id=job_id, size=entry.size,
-                           mtime=entry.mtime if keeps_mtime(dst) else None)
+                           mtime=entry.mtime if keeps_mtime(dst) else None,
+                           mtime_ns=entry.mtime_ns if keeps_mtime(dst) else None)
     h = hashlib.new(HASH)
     n = 0
     try:
-        with src.loc.fs.open(src.full_path(entry.path), "rb", block_size=CHUNK) as f:
-            while chunk := f.read(CHUNK):
+        with _open_source(src, entry.path) as f:
+            for chunk in _chunks(f, src.loc.is_local):
                 pending.file.write(chunk)
                 h.update(chunk)
                 n += len(chunk)
@@ -56,11 +90,12 @@ def copy_file(src: Tree, dst: Location, entry: Entry, *, job_id: int,
         if n != entry.size:
             raise SourceChanged(f"source changed while copying ({entry.size} bytes listed, "
                                 f"{n} read); run again")
-        pending.commit()
+        info = pending.commit()
     except BaseException:
         pending.abort()
         raise
-    info = dst.fs.info(dst.join(entry.path))
+    if info is None:
+        info = dst.fs.info(dst.join(entry.path))
     return JournalRecord(path=entry.path, src_size=entry.size, src_mtime=entry.mtime,
                          dst_size=int(info.get("size") or 0), dst_token=token_of(info),
                          checksum=f"{HASH}:{h.hexdigest()}")

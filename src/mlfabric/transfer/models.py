@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from mlfabric.errors import MlfabricError
-
-
-class _Dict:
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+from mlfabric.records import Record
 
 
 @dataclass(frozen=True)
-class SizeBucket(_Dict):
+class SizeBucket(Record):
     """Files whose size is below ``below`` bytes (None: the open-ended last bucket)."""
 
     label: str
@@ -25,7 +20,7 @@ class SizeBucket(_Dict):
 
 
 @dataclass(frozen=True)
-class ScanResult(_Dict):
+class ScanResult(Record):
     url: str
     files: int
     bytes: int
@@ -35,14 +30,14 @@ class ScanResult(_Dict):
 
 
 @dataclass(frozen=True)
-class FileError(_Dict):
+class FileError(Record):
     path: str
     phase: str  # list, hash, copy, delete
     message: str
 
 
 @dataclass(frozen=True)
-class TransferResult(_Dict):
+class TransferResult(Record):
     """The summary of one ``copy`` or ``sync`` run (or its plan, with ``dry_run``)."""
 
     kind: str
@@ -87,13 +82,13 @@ class TransferResult(_Dict):
 
 
 @dataclass(frozen=True)
-class Mismatch(_Dict):
+class Mismatch(Record):
     path: str
     reason: str  # missing, size differs, content differs, error: ...
 
 
 @dataclass(frozen=True)
-class VerifyResult(_Dict):
+class VerifyResult(Record):
     src: str
     dst: str
     mode: str  # size, checksum, bytes

@@ -57,6 +57,7 @@ class Entry:
     mtime: float | None = None
     token: str | None = None  # what identifies this exact version: ETag or mtime
     checksum: str | None = None
+    mtime_ns: int | None = None  # exact, where the listing knows it (local folders)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from mlfabric.transfer.urls import (
     probe_destination,
     probe_source,
 )
-from mlfabric.transfer.writers import keeps_mtime
+from mlfabric.transfer.writers import keeps_mtime, syncfs
 
 DEFAULT_WORKERS = 8
 _FLUSH_FILES = 256
@@ -177,12 +177,23 @@ def _copy_phase(run: _Run, steps: list[Step]) -> None:
             run.copied_bytes += out.item.size
             done.append(out.value)
             if len(done) >= _FLUSH_FILES or time.monotonic() - last_flush >= _FLUSH_S:
-                run.journal.record(run.pair, run.job_id, done)
+                _record(run, done)
                 done, last_flush = [], time.monotonic()
     finally:
         # Also on an interrupt: what finished is on record, so a re-run skips it.
-        run.journal.record(run.pair, run.job_id, done)
+        _record(run, done)
         run.progress.finish()
+
+
+def _record(run: _Run, done: list[JournalRecord]) -> None:
+    """Put finished copies on record, once their bytes are on disk (one flush of the
+    destination's file system per batch, while the workers keep copying)."""
+    if not done:
+        return
+    dst = run.dst.loc
+    if dst.is_local and os.path.isdir(dst.root or "/"):
+        syncfs(dst.root or "/")
+    run.journal.record(run.pair, run.job_id, done)
 
 
 def _prune_dirs(dst: Location, deleted: list[str]) -> None:

@@ -203,6 +203,11 @@ def _split(url: str) -> tuple[str, str]:
     return scheme, rest
 
 
+def protocol_of(url: str) -> str:
+    """The protocol of a URL (``file`` for a local path); raises on a malformed one."""
+    return _split(url)[0]
+
+
 def _s3_kwargs(endpoint_url: str | None, options: dict[str, Any],
                timeout: float) -> dict[str, Any]:
     kwargs = dict(options)
@@ -210,6 +215,12 @@ def _s3_kwargs(endpoint_url: str | None, options: dict[str, Any],
         kwargs["endpoint_url"] = endpoint_url
     config: dict[str, Any] = {"connect_timeout": timeout, "read_timeout": timeout,
                               "retries": {"max_attempts": _ATTEMPTS, "mode": "standard"}}
+    if endpoint_url:
+        # S3-compatible servers (MinIO, Ceph, older releases) reject or mishandle the CRC
+        # checksums botocore sends by default since 1.36; send them only where an
+        # operation requires one. The SigV4 payload hash (HTTP) or TLS (HTTPS) covers bodies.
+        config["request_checksum_calculation"] = "when_required"
+        config["response_checksum_validation"] = "when_required"
     user = dict(kwargs.get("config_kwargs") or {})
     if isinstance(user.get("retries"), dict):
         user["retries"] = {**config["retries"], **user["retries"]}

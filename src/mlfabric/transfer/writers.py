@@ -1,18 +1,25 @@
 """Atomic file writes on any destination: readers see the old file or the new one.
 
-- Local folders: write a hidden temporary sibling, fsync, set the source's mtime, then
-  ``os.replace`` it over the final name.
+- Local folders: write a hidden temporary sibling, set the source's mtime, then
+  ``os.replace`` it over the final name. Files are not fsynced one by one: the caller
+  flushes the file system (``syncfs``) before the journal records a batch as done, so
+  the flush overlaps with the copying and a crash never leaves a file on record that
+  did not reach the disk.
 - Other file systems with a rename (memory, HDFS): temporary sibling, then ``mv``.
 - Object stores have no rename (a server-side copy would double the cost), so the final
   key is written directly: a single PutObject, or a multipart upload completed by one
   CompleteMultipartUpload, becomes visible whole or not at all. A failed upload is
   aborted; one cut short by a kill stays an invisible incomplete multipart upload
-  (an ``AbortIncompleteMultipartUpload`` lifecycle rule reclaims its space).
+  (an ``AbortIncompleteMultipartUpload`` lifecycle rule reclaims its space). Objects up
+  to one part go up in a single PutObject whose answer (the ETag) stands in for a
+  HEAD request afterwards.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import io
 import os
 import posixpath
 from typing import Any, BinaryIO
@@ -31,7 +38,8 @@ class PendingFile:
 
     file: BinaryIO
 
-    def commit(self) -> None:
+    def commit(self) -> dict[str, Any] | None:
+        """Make the file visible; may return what is known of it (fsspec info keys)."""
         raise NotImplementedError
 
     def abort(self) -> None:
@@ -39,21 +47,22 @@ class PendingFile:
 
 
 class _LocalPending(PendingFile):
-    def __init__(self, final: str, job_id: int, mtime: float | None) -> None:
+    def __init__(self, final: str, job_id: int, mtime: float | None,
+                 mtime_ns: int | None = None) -> None:
         self.final = final
-        self.mtime = mtime
+        self.mtime_ns = mtime_ns if mtime_ns is not None else (
+            None if mtime is None else int(mtime * 1_000_000_000))
         os.makedirs(os.path.dirname(final) or ".", exist_ok=True)
         self.tmp = temp_path(final, job_id)
         self.file = open(self.tmp, "xb")  # noqa: SIM115 - closed by commit/abort
 
-    def commit(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
+    def commit(self) -> dict[str, Any] | None:
         self.file.close()
-        if self.mtime is not None:
-            ns = int(self.mtime * 1_000_000_000)
-            os.utime(self.tmp, ns=(ns, ns))
+        if self.mtime_ns is not None:
+            os.utime(self.tmp, ns=(self.mtime_ns, self.mtime_ns))
+        st = os.stat(self.tmp)
         os.replace(self.tmp, self.final)
+        return {"size": st.st_size, "mtime": st.st_mtime}
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
@@ -82,9 +91,10 @@ class _RenamePending(PendingFile):
         self.tmp = temp_path(final, job_id)
         self.file = fs.open(self.tmp, "wb")
 
-    def commit(self) -> None:
+    def commit(self) -> dict[str, Any] | None:
         self.file.close()
         self.fs.mv(self.tmp, self.final)
+        return None
 
     def abort(self) -> None:
         _drop(self.file)
@@ -93,27 +103,61 @@ class _RenamePending(PendingFile):
                 self.fs.rm_file(self.tmp)
 
 
+class _WholeObjectPending(PendingFile):
+    """An object small enough for one PutObject: buffered, then sent in one request."""
+
+    def __init__(self, fs: Any, final: str) -> None:
+        self.fs, self.final = fs, final
+        self.file = io.BytesIO()
+
+    def commit(self) -> dict[str, Any] | None:
+        data = self.file.getvalue()
+        self.file.close()
+        out = self.fs.pipe_file(self.final, data)
+        etag = out.get("ETag") if isinstance(out, dict) else None
+        return {"ETag": etag, "size": len(data)} if etag else None
+
+    def abort(self) -> None:
+        self.file.close()
+
+
 class _ObjectPending(PendingFile):
     def __init__(self, fs: Any, final: str, size: int) -> None:
         part = max(_MIN_PART, -(-size // _MAX_PARTS))
         self.file = fs.open(final, "wb", block_size=part)
 
-    def commit(self) -> None:
+    def commit(self) -> dict[str, Any] | None:
         self.file.close()
+        return None
 
     def abort(self) -> None:
         _drop(self.file)
 
 
 def open_pending(dst: Location, rel: str, *, job_id: int, size: int,
-                 mtime: float | None) -> PendingFile:
+                 mtime: float | None, mtime_ns: int | None = None) -> PendingFile:
     """Start writing ``rel`` under ``dst``; nothing is visible before ``commit``."""
     final = dst.join(rel)
     if dst.is_local:
-        return _LocalPending(final, job_id, mtime)
+        return _LocalPending(final, job_id, mtime, mtime_ns)
     if dst.is_object_store:
+        if size <= _MIN_PART:
+            return _WholeObjectPending(dst.fs, final)
         return _ObjectPending(dst.fs, final, size)
     return _RenamePending(dst.fs, final, job_id)
+
+
+def syncfs(path: str | os.PathLike[str]) -> None:
+    """Flush the file system holding ``path`` once (instead of an fsync per file)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) != 0:  # pragma: no cover - fails only for a bad descriptor
+            os.sync()
+    except (AttributeError, OSError):  # pragma: no cover - a libc without syncfs
+        os.sync()
+    finally:
+        os.close(fd)
 
 
 def keeps_mtime(dst: Location) -> bool:
