@@ -10,7 +10,20 @@ import sys
 
 import typer
 
-from mlfabric.cli import demo, snapshot, store, transfer, volume
+from mlfabric.cli import (
+    cache,
+    dataset,
+    demo,
+    job,
+    node,
+    project,
+    remote,
+    scheduler,
+    snapshot,
+    store,
+    transfer,
+    volume,
+)
 from mlfabric.cli.output import OPTIONS, err_console
 from mlfabric.errors import MlfabricError
 
@@ -19,6 +32,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 app.add_typer(volume.app, name="volume")
 app.add_typer(snapshot.app, name="snapshot")
 app.add_typer(transfer.app, name="transfer")
+app.add_typer(remote.app, name="remote")
+app.add_typer(dataset.app, name="dataset")
+app.add_typer(cache.app, name="cache")
+app.add_typer(node.app, name="node")
+app.add_typer(project.app, name="project")
+app.add_typer(job.app, name="job")
+app.add_typer(scheduler.app, name="scheduler")
 app.command("gc")(store.gc)
 app.command("verify")(store.verify)
 app.command("demo")(demo.demo)

@@ -1,0 +1,142 @@
+"""``mlfabric job submit|list|get|logs|delete|exec``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mlfabric import jobs
+from mlfabric.cli.output import OPTIONS, emit_json, say, table, when
+
+app = typer.Typer(no_args_is_help=True, help="Scheduled GPU jobs.")
+_REST = {"allow_extra_args": False, "allow_interspersed_args": True}
+
+
+
+def _gpus(j: jobs.JobInfo) -> str:
+    from mlfabric.units import format_size
+
+    if j.gpu_memory:
+        return format_size(j.gpu_memory)
+    each = f"{j.gpus if j.gpus is not None else 1:g}"
+    return f"{j.processes}x{each}" if j.processes > 1 else each
+
+
+def _where(j: jobs.JobInfo) -> str | None:
+    if not j.placements:
+        return None
+    parts = []
+    for p in j.placements:
+        share = f"@{p['fraction']:g}" if p.get("fraction") is not None else ""
+        parts.append(f"{p['node']}:{','.join(str(g) for g in p['gpus'])}{share}")
+    return " ".join(parts)
+
+
+def _show(j: jobs.JobInfo) -> None:
+    if OPTIONS.json:
+        emit_json(j)
+        return
+    kind = "interactive" if j.interactive else "training"
+    rows = [["name", j.name], ["project", j.project], ["state", j.state],
+            ["reason", j.reason], ["gpus", _gpus(j)],
+            ["type", kind + (" (preemptible)" if j.preemptible else "")],
+            ["command", " ".join(j.command) or None], ["placements", _where(j)],
+            ["runtime", j.runtime], ["submitted", when(j.submitted_at)],
+            ["started", when(j.started_at)], ["finished", when(j.finished_at)],
+            ["exit code", j.exit_code], ["message", j.message], ["snapshot", j.snapshot],
+            ["logs", j.log_dir]]
+    table(["field", "value"], [r for r in rows if r[1] is not None])
+
+
+@app.command("submit", context_settings=_REST)
+def submit(name: str = typer.Argument(..., help="Job name (unique in its project)."),
+           command: list[str] | None = typer.Argument(None, help="-- COMMAND ARGS..."),
+           project: str = typer.Option(..., "--project", "-p", help="Project."),
+           gpus: str | None = typer.Option(None, "--gpus", "-g", help="Whole GPUs per process, "
+                                           "or a fraction below 1 of one GPU (default 1)."),
+           gpu_memory: str | None = typer.Option(None, "--gpu-memory", help="GPU memory to "
+                                                 "share one GPU by, e.g. 8Gi."),
+           interactive: bool = typer.Option(False, "--interactive", help="Interactive "
+                                            "(not preemptible, within quota)."),
+           preemptible: bool = typer.Option(False, "--preemptible", help="Allow preemption "
+                                            "(lets interactive jobs go over quota)."),
+           processes: int = typer.Option(1, "--processes", help="Gang processes (all or "
+                                         "nothing)."),
+           volume: list[str] | None = typer.Option(None, "--volume", help="VOL[:PATH] "
+                                                   "(repeatable)."),
+           dataset: list[str] | None = typer.Option(None, "--dataset", help="DS:VER "
+                                                    "(repeatable)."),
+           env: list[str] | None = typer.Option(None, "--env", "-e", help="K=V (repeatable)."),
+           snapshot_on_complete: str | None = typer.Option(
+               None, "--snapshot-on-complete", help="Snapshot this volume when the job "
+               "succeeds."),
+           sim_duration: str | None = typer.Option(None, "--sim-duration", help="sim runtime: "
+                                                   "finish after this long, e.g. 30s.")) -> None:
+    """Submit a job: ``job submit NAME -p P -g G -- COMMAND ARGS``."""
+    j = jobs.submit(name, project=project, gpus=gpus, gpu_memory=gpu_memory,
+                    interactive=interactive, preemptible=True if preemptible else None,
+                    processes=processes, command=command or [], env=env or [],
+                    volumes=volume or [], datasets=dataset or [],
+                    snapshot_on_complete=snapshot_on_complete, sim_duration=sim_duration,
+                    home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(j)
+    elif j.state == "Pending":
+        say(f"submitted job {j.ref}: pending ({j.reason})")
+    else:
+        say(f"submitted job {j.ref}: {j.state.lower()}")
+
+
+@app.command("list")
+def list_(project: str | None = typer.Option(None, "--project", "-p", help="One project."),
+          all_projects: bool = typer.Option(False, "--all-projects", "-A",
+                                            help="Every project (the default).")) -> None:
+    """List jobs."""
+    js = jobs.list(project=None if all_projects else project, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(js)
+        return
+    table(["PROJECT", "NAME", "STATE", "GPUS", "WHERE", "REASON"],
+          [[j.project, j.name, j.state, _gpus(j), _where(j), j.reason or j.message]
+           for j in js])
+
+
+@app.command("get")
+def get(name: str, project: str | None = typer.Option(None, "--project", "-p")) -> None:
+    """Show a job: state, placements, or why it is pending."""
+    _show(jobs.get(name, project=project, home=OPTIONS.home))
+
+
+@app.command("logs")
+def logs(name: str, project: str | None = typer.Option(None, "--project", "-p"),
+         rank: int = typer.Option(0, "--rank", help="Process rank."),
+         follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the job "
+                                     "ends.")) -> None:
+    """Print a job's log (of one process)."""
+    if not follow:
+        sys.stdout.write(jobs.logs(name, project=project, rank=rank, home=OPTIONS.home))
+        return
+    for chunk in jobs.follow_logs(name, project=project, rank=rank, home=OPTIONS.home):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+
+@app.command("delete")
+def delete(names: list[str] = typer.Argument(..., help="Job names."),
+           project: str | None = typer.Option(None, "--project", "-p")) -> None:
+    """Delete jobs; running ones are stopped."""
+    gone = jobs.delete(names, project=project, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(gone)
+    else:
+        for j in gone:
+            say(f"deleted job {j.ref}")
+
+
+@app.command("exec", context_settings=_REST)
+def exec_(name: str, command: list[str] | None = typer.Argument(None, help="-- CMD ARGS"),
+          project: str | None = typer.Option(None, "--project", "-p")) -> None:
+    """Run a command with a running job's variables and working directory."""
+    code = jobs.exec_in(name, command or [], project=project, home=OPTIONS.home)
+    raise typer.Exit(code)

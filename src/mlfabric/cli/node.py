@@ -1,0 +1,69 @@
+"""``mlfabric node add|list|show|remove``."""
+
+from __future__ import annotations
+
+import typer
+
+from mlfabric import nodes
+from mlfabric.cli.output import OPTIONS, emit_json, say, table
+from mlfabric.units import format_size
+
+app = typer.Typer(no_args_is_help=True, help="GPU nodes and node pools.")
+
+
+def _mem(n: int) -> str | None:
+    return format_size(n) if n else None
+
+
+@app.command("add")
+def add(name: str | None = typer.Argument(None, help="Node name (default with --detect: "
+                                          "this host's name)."),
+        gpus: int | None = typer.Option(None, "--gpus", help="GPUs on the node."),
+        gpu_memory: str | None = typer.Option(None, "--gpu-memory", help="Memory per GPU, "
+                                              "e.g. 32Gi."),
+        pool: str = typer.Option("default", "--pool", help="Node pool."),
+        runtime: str | None = typer.Option(None, "--runtime", help="local or sim "
+                                           "(default $MLFABRIC_RUNTIME, else local)."),
+        detect: bool = typer.Option(False, "--detect", help="Read this machine's GPUs "
+                                    "from nvidia-smi.")) -> None:
+    """Declare a node (or detect this machine's GPUs)."""
+    n = nodes.add(name, gpus=gpus, gpu_memory=gpu_memory, pool=pool, runtime=runtime,
+                  detect=detect, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(n)
+    else:
+        say(f"added node {n.name}: {n.gpus} GPUs in pool {n.pool}")
+
+
+@app.command("list")
+def list_() -> None:
+    """List nodes with their allocated GPUs."""
+    ns = nodes.list(home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(ns)
+        return
+    table(["NAME", "POOL", "GPUS", "GPU MEMORY", "ALLOCATED", "RUNTIME"],
+          [[n.name, n.pool, n.gpus, _mem(n.gpu_memory), f"{n.allocated:g}", n.runtime]
+           for n in ns])
+
+
+@app.command("show")
+def show(name: str) -> None:
+    """Show one node."""
+    n = nodes.show(name, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(n)
+        return
+    table(["field", "value"], [["name", n.name], ["pool", n.pool], ["gpus", n.gpus],
+                               ["gpu memory", _mem(n.gpu_memory)],
+                               ["allocated", f"{n.allocated:g}"], ["runtime", n.runtime]])
+
+
+@app.command("remove")
+def remove(name: str) -> None:
+    """Remove a node; its jobs are preempted and queue again."""
+    n = nodes.remove(name, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(n)
+    else:
+        say(f"removed node {n.name}")

@@ -1,0 +1,45 @@
+"""``mlfabric scheduler step|run``."""
+
+from __future__ import annotations
+
+import typer
+
+from mlfabric import jobs
+from mlfabric.cli.output import OPTIONS, emit_json, say
+from mlfabric.units import parse_duration
+
+app = typer.Typer(no_args_is_help=True, help="The scheduling loop.")
+
+
+def _say(r: jobs.CycleReport) -> None:
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    parts = [f"{k} {', '.join(v)}" for k, v in
+             (("started", r.started), ("preempted", r.preempted), ("stopped", r.stopped),
+              ("finished", r.finished), ("lost", r.lost),
+              ("failed to start", r.failed_to_start)) if v]
+    say("; ".join([*parts, f"{r.running} running, {r.pending} pending"]))
+
+
+@app.command("step")
+def step(grace: str | None = typer.Option(None, "--grace", help="Preemption grace period "
+                                          "(default $MLFABRIC_PREEMPT_GRACE or 10s).")) -> None:
+    """Run one scheduling cycle."""
+    _say(jobs.step(home=OPTIONS.home,
+                   grace_s=parse_duration(grace) if grace is not None else None))
+
+
+@app.command("run")
+def run(interval: str = typer.Option("1s", "--interval", help="Time between cycles."),
+        grace: str | None = typer.Option(None, "--grace", help="Preemption grace period."),
+        cycles: int | None = typer.Option(None, "--cycles", help="Stop after N cycles.")
+        ) -> None:
+    """Run the scheduler daemon: cycles until SIGTERM (process exits, time limits)."""
+    def _report(r: jobs.CycleReport) -> None:
+        if r.started or r.preempted or r.stopped or r.finished or r.lost or r.failed_to_start:
+            _say(r)
+
+    jobs.run_daemon(home=OPTIONS.home, interval_s=parse_duration(interval),
+                    grace_s=parse_duration(grace) if grace is not None else None,
+                    max_cycles=cycles, on_cycle=_report)

@@ -1,0 +1,334 @@
+"""One scheduling cycle against the catalog, and the daemon that repeats it.
+
+A cycle, under the exclusive scheduler lock: load nodes, projects and active jobs;
+rebuild the pure ``Scheduler`` (Submit every active job with its original submit time,
+Resume the running ones); apply the caller's events; poll the runtimes for ended runs
+(``Finish``); ``Tick(now)``; carry out the instructions through the runtimes; persist
+states, placements and pending reasons in one write transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from mlfabric.catalog import scheduler_schema as S
+from mlfabric.errors import MlfabricError
+from mlfabric.scheduler import jobstore
+from mlfabric.scheduler.events import (
+    AddNode,
+    AddProject,
+    Delete,
+    Event,
+    Finish,
+    Resume,
+    Submit,
+    Tick,
+)
+from mlfabric.scheduler.instructions import Instruction, Preempt, Start, Stop
+from mlfabric.scheduler.policy import Scheduler
+from mlfabric.scheduler.records import ACTIVE, CycleReport
+from mlfabric.scheduler.runtimes import default_runtime, get_runtime
+from mlfabric.scheduler.runtimes.base import Run
+from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.locks import file_lock
+
+Clock = Callable[[], float]
+LOCK_WAIT_S = 300.0
+
+
+@dataclass
+class _Change:
+    """Columns to write for one job row at the end of the cycle."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+def _volume_env(home: str, spec: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Variables and work-dir links for the job's ``VOL[:PATH]`` volumes."""
+    env: dict[str, str] = {}
+    links: dict[str, str] = {}
+    if not spec.get("volumes"):
+        return env, links
+    from mlfabric import volumes
+
+    for item in spec["volumes"]:
+        vol, _, path = str(item).partition(":")
+        target = volumes.path(vol, home=home)
+        env[f"MLFABRIC_VOLUME_{vol.upper().replace('-', '_')}"] = target
+        if path:
+            links[path.lstrip("/")] = target
+    return env, links
+
+
+def _lease_holder(project: str, job: str) -> str:
+    return f"job/{project}/{job}"
+
+
+def _acquire_datasets(home: str, project: str, job: str,
+                      spec: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    if not spec.get("datasets"):
+        return env
+    from mlfabric import caches
+
+    for ref in spec["datasets"]:
+        lease = caches.acquire_lease(ref, _lease_holder(project, job), home=home)
+        env[f"MLFABRIC_DATASET_{lease.dataset.upper().replace('-', '_')}"] = lease.path
+    return env
+
+
+def _release_datasets(home: str, project: str, job: str, spec: dict[str, Any]) -> None:
+    if not spec.get("datasets"):
+        return
+    from mlfabric import caches
+
+    for ref in spec["datasets"]:
+        with contextlib.suppress(MlfabricError):
+            caches.release_lease(ref, _lease_holder(project, job), home=home)
+
+
+def _snapshot(home: str, volume: str, project: str, job: str) -> str:
+    """Snapshot ``volume`` as ``<project>-<job>`` (``-2``, ``-3``... if taken); its ref."""
+    from mlfabric import snapshots
+    from mlfabric.errors import AlreadyExists
+
+    base = f"{project}-{job}"[:58].rstrip("-")
+    for n in range(1, 1000):
+        name = base if n == 1 else f"{base}-{n}"
+        try:
+            return snapshots.create(volume, name=name, home=home).ref
+        except AlreadyExists:
+            continue
+    raise MlfabricError(f"no free snapshot name for job {project}/{job} on volume {volume}")
+
+
+class Cycle:
+    """One cycle's working state: the rebuilt scheduler and the row changes it makes."""
+
+    def __init__(self, st: Storage, now: float, grace_s: float) -> None:
+        self.st = st
+        self.home = str(st.config.home)
+        self.now = now
+        self.grace_s = grace_s
+        self.sched = Scheduler()
+        self.rows: dict[tuple[str, str], Any] = {}
+        self.node_rows: dict[str, Any] = {}
+        self.changes: dict[tuple[str, str], _Change] = {}
+        self.report = CycleReport(at=now)
+
+    def change(self, key: tuple[str, str], kind: str | None = None, note: str | None = None,
+               **values: Any) -> None:
+        ch = self.changes.setdefault(key, _Change())
+        ch.values.update(values)
+        if kind:
+            ch.events.append((kind, note))
+
+    def run_of(self, key: tuple[str, str]) -> Run:
+        memory = {n: r.gpu_memory or 0 for n, r in self.node_rows.items()}
+        return jobstore.to_run(self.rows[key], self.st.config.home, memory)
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self, conn: Connection) -> None:
+        sched = self.sched
+        for row in conn.execute(select(S.nodes).order_by(S.nodes.c.name)):
+            self.node_rows[row.name] = row
+            sched.handle(AddNode(jobstore.to_node(row)))
+        for row in conn.execute(select(S.projects).order_by(S.projects.c.name)):
+            sched.handle(AddProject(jobstore.to_project(row)))
+        rows = conn.execute(select(S.jobs).where(S.jobs.c.state.in_(ACTIVE))
+                            .order_by(S.jobs.c.submit_time, S.jobs.c.id)).all()
+        for row in rows:
+            self.rows[(row.project, row.name)] = row
+            sched.handle(Submit(jobstore.to_job(row)))
+        for row in rows:
+            if row.state == "Running":
+                self._resume(row)
+
+    def _resume(self, row: Any) -> None:
+        key = (row.project, row.name)
+        try:
+            self.sched.handle(Resume(row.project, row.name, jobstore.placements_of(row),
+                                     row.started_at or self.now))
+        except MlfabricError as exc:
+            # Its node left or changed, or the project moved pools: evict and requeue.
+            self._end_run(key)
+            self.change(key, "evicted", str(exc), state="Pending", placements=None,
+                        processes=None)
+            self.report.preempted.append(f"{key[0]}/{key[1]}")
+
+    # -- runtime side ----------------------------------------------------------------------
+    def _end_run(self, key: tuple[str, str], stop: bool = True) -> None:
+        row = self.rows[key]
+        if stop and row.runtime:
+            get_runtime(row.runtime).stop(self.run_of(key), self.grace_s)
+        _release_datasets(self.home, key[0], key[1], row.spec)
+
+    def poll(self, deleted: set[tuple[str, str]]) -> list[Event]:
+        events: list[Event] = []
+        for key, row in self.rows.items():
+            if row.state != "Running" or key in deleted or key in self.changes:
+                continue
+            outcome = get_runtime(row.runtime or "sim").poll(self.run_of(key), self.now)
+            if outcome is None:
+                continue
+            events.append(Finish(*key))
+            self._end_run(key, stop=False)
+            ref = f"{key[0]}/{key[1]}"
+            values: dict[str, Any] = {"state": outcome.state, "exit_code": outcome.exit_code,
+                                      "finished_at": self.now, "message": outcome.message}
+            target = row.spec.get("snapshot_on_complete")
+            if outcome.state == "Succeeded" and target:
+                try:
+                    values["snapshot"] = _snapshot(self.home, target, *key)
+                except MlfabricError as exc:
+                    values["message"] = f"snapshot of volume {target} failed: {exc}"
+            self.change(key, outcome.state.lower(), outcome.message, **values)
+            (self.report.lost if outcome.state == "Lost" else self.report.finished).append(ref)
+        return events
+
+    def execute(self, out: list[Instruction], deleted: set[tuple[str, str]]) -> None:
+        for ins in sorted(out, key=lambda i: isinstance(i, Start)):  # free GPUs first
+            key = (ins.project, ins.job)
+            ref = f"{ins.project}/{ins.job}"
+            if isinstance(ins, Stop):
+                self._end_run(key)
+                if key not in deleted:
+                    self.change(key, "stopped", ins.reason, state="Stopped",
+                                finished_at=self.now, message=ins.reason)
+                self.report.stopped.append(ref)
+            elif isinstance(ins, Preempt):
+                self._end_run(key)
+                by = f" by {ins.by_project}/{ins.by_job}" if ins.by_job else ""
+                self.change(key, "preempted", f"{ins.reason}{by}", state="Pending",
+                            placements=None, processes=None)
+                self.report.preempted.append(ref)
+            else:
+                self._start(key, ins)
+
+    def _start(self, key: tuple[str, str], ins: Start) -> None:
+        row = self.rows[key]
+        node = self.node_rows.get(ins.placements[0].node) if ins.placements else None
+        runtime = (node.runtime if node is not None and node.runtime else None) \
+            or default_runtime()
+        ref = f"{key[0]}/{key[1]}"
+        base = self.run_of(key)
+        try:
+            env, links = _volume_env(self.home, row.spec)
+            env.update(_acquire_datasets(self.home, key[0], key[1], row.spec))
+            run = Run(project=base.project, job=base.job, spec=base.spec,
+                      placements=ins.placements, job_dir=base.job_dir, started_at=self.now,
+                      env=env, links=links, node_memory=base.node_memory)
+            procs = get_runtime(runtime).start(run)
+        except (MlfabricError, OSError) as exc:
+            _release_datasets(self.home, key[0], key[1], row.spec)
+            self.sched.handle(Finish(*key))
+            self.change(key, "failed", f"could not start: {exc}", state="Failed",
+                        finished_at=self.now, message=f"could not start: {exc}",
+                        runtime=runtime)
+            self.report.failed_to_start.append(ref)
+            return
+        self.change(key, "started", None, state="Running", runtime=runtime,
+                    placements=jobstore.placements_json(ins.placements),
+                    processes=[p.to_dict() for p in procs], started_at=self.now,
+                    finished_at=None, exit_code=None, message=None, runs=(row.runs or 0) + 1)
+        self.report.started.append(ref)
+
+    # -- persisting ------------------------------------------------------------------------
+    def persist(self, conn: Connection, drop: set[tuple[str, str]]) -> None:
+        J = S.jobs
+        for key in self.rows:
+            if key in drop:
+                continue
+            state = self.sched.job(*key) if _known(self.sched, key) else None
+            if state is not None and state.status == "pending" and state.reason is not None:
+                self.change(key, reason=state.reason.message, reason_code=state.reason.code)
+        for key, ch in self.changes.items():
+            if key in drop:
+                continue
+            if ch.values:
+                conn.execute(update(J).where(J.c.project == key[0], J.c.name == key[1])
+                             .values(**ch.values))
+            for kind, message in ch.events:
+                jobstore.record_event(conn, key[0], key[1], self.now, kind, message)
+        for key in drop:
+            conn.execute(delete(J).where(J.c.project == key[0], J.c.name == key[1]))
+            jobstore.record_event(conn, key[0], key[1], self.now, "deleted", None)
+        running = pending = 0
+        for js in self.sched.jobs():
+            running += js.status == "running"
+            pending += js.status == "pending"
+        self.report.running, self.report.pending = running, pending
+
+
+def _known(sched: Scheduler, key: tuple[str, str]) -> bool:
+    try:
+        sched.job(*key)
+    except MlfabricError:
+        return False
+    return True
+
+
+def cycle(*, home: str | None = None, events: Sequence[Event] = (),
+          drop: Sequence[tuple[str, str]] = (), clock: Clock = time.time,
+          grace_s: float | None = None) -> CycleReport:
+    """Run one scheduling cycle; ``events`` (e.g. ``Delete``) are applied first and the
+    ``drop`` job rows (project, name) are removed with the cycle's other changes."""
+    st = open_storage(home)
+    grace = jobstore.preempt_grace() if grace_s is None else grace_s
+    with file_lock(st.config.locks_dir / "scheduler.lock", wait_s=LOCK_WAIT_S,
+                   what="the scheduler"):
+        cyc = Cycle(st, clock(), grace)
+        st.catalog.run_read(cyc.load)
+        out: list[Instruction] = list(cyc.sched.handle(*events))
+        deleted = {(e.project, e.name) for e in events if isinstance(e, Delete)}
+        out += cyc.sched.handle(*cyc.poll(deleted))
+        out += cyc.sched.handle(Tick(cyc.now))
+        cyc.execute(out, deleted)
+        st.catalog.run_write(lambda conn: cyc.persist(conn, set(drop) | deleted))
+        return cyc.report
+
+
+def run_daemon(*, home: str | None = None, interval_s: float = 1.0,
+               grace_s: float | None = None, clock: Clock = time.time,
+               stop: threading.Event | None = None, max_cycles: int | None = None,
+               on_cycle: Callable[[CycleReport], None] | None = None) -> int:
+    """Run cycles every ``interval_s`` until SIGTERM/SIGINT (or ``stop``); returns cycles run.
+
+    Safe to kill -9: all state is in the catalog, and the next daemon re-adopts running
+    processes (same pid and kernel start time) or marks them Lost.
+    """
+    stop = stop or threading.Event()
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, lambda *_: stop.set())
+    count = 0
+    try:
+        while not stop.is_set() and (max_cycles is None or count < max_cycles):
+            report = cycle(home=home, clock=clock, grace_s=grace_s)
+            count += 1
+            if on_cycle is not None:
+                on_cycle(report)
+            stop.wait(interval_s)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return count
+
+
+def job_dir(home: str | None, project: str, job: str) -> Path:
+    """Where a job's logs and working directory live."""
+    return jobstore.job_dir(open_storage(home).config.home, project, job)
+
+
+__all__ = ["Cycle", "cycle", "job_dir", "run_daemon"]

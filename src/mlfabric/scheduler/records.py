@@ -1,0 +1,97 @@
+"""What the scheduler's operations return (plain dataclasses, JSON-ready via ``to_dict``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlfabric.records import Record
+
+ACTIVE = ("Pending", "Running")
+STATES = ("Pending", "Running", "Succeeded", "Failed", "Stopped", "Lost")
+
+
+@dataclass(frozen=True)
+class NodeInfo(Record):
+    """A node: GPUs, memory per GPU, pool, runtime, and what is allocated on it now."""
+
+    name: str
+    pool: str
+    gpus: int
+    gpu_memory: int
+    runtime: str | None
+    detected: bool
+    created_at: float
+    allocated: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProjectInfo(Record):
+    """A project's configuration with its running and pending jobs and allocated GPUs."""
+
+    name: str
+    quota: float
+    weight: float | None
+    limit: float | None
+    interactive_time_limit: float | None
+    pool: str
+    created_at: float
+    allocated: float = 0.0
+    running: int = 0
+    pending: int = 0
+
+
+@dataclass(frozen=True)
+class JobInfo(Record):
+    """A job: its spec, state, placements and (while pending) why it waits."""
+
+    project: str
+    name: str
+    state: str
+    gpus: float | None
+    gpu_memory: int | None
+    processes: int
+    interactive: bool
+    preemptible: bool
+    command: list[str]
+    submitted_at: float
+    reason: str | None = None
+    reason_code: str | None = None
+    placements: list[dict[str, Any]] = field(default_factory=list)
+    allocated: float = 0.0
+    runtime: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    message: str | None = None
+    snapshot: str | None = None
+    runs: int = 0
+    volumes: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)
+    log_dir: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """``project/name``."""
+        return f"{self.project}/{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["ref"] = self.ref
+        return out
+
+
+@dataclass
+class CycleReport(Record):
+    """What one scheduling cycle did."""
+
+    at: float
+    started: list[str] = field(default_factory=list)
+    preempted: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    failed_to_start: list[str] = field(default_factory=list)
+    pending: int = 0
+    running: int = 0

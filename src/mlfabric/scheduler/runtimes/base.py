@@ -1,0 +1,87 @@
+"""The runtime interface: how a scheduling decision becomes (or stops being) processes.
+
+A runtime is stateless between calls: everything it needs to find a job's processes
+again (pids, kernel start times) comes back from ``start`` and is kept in the catalog, so
+any CLI process or a restarted daemon can poll or stop what another one started.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlfabric.scheduler.model import Placement
+
+
+@dataclass(frozen=True)
+class Process:
+    """One started process of a job: its rank, pid and kernel start time (None in sim)."""
+
+    rank: int
+    pid: int | None = None
+    start_time: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rank": self.rank, "pid": self.pid, "start_time": self.start_time}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Process:
+        return Process(int(d["rank"]), d.get("pid"), d.get("start_time"))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run of a job as a runtime sees it: spec, placements, folders and its processes."""
+
+    project: str
+    job: str
+    spec: dict[str, Any]
+    placements: tuple[Placement, ...]
+    job_dir: Path
+    started_at: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)  # resolved volume/dataset variables
+    links: dict[str, str] = field(default_factory=dict)  # path in work dir -> target
+    node_memory: dict[str, int] = field(default_factory=dict)  # node -> bytes per GPU
+    processes: tuple[Process, ...] = ()
+
+    @property
+    def work_dir(self) -> Path:
+        """The job's working directory (volume links live here)."""
+        return self.job_dir / "work"
+
+    def log_path(self, rank: int) -> Path:
+        """Where process ``rank`` writes stdout and stderr."""
+        return self.job_dir / f"rank-{rank}.log"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: ``Succeeded``, ``Failed`` or ``Lost``, with an exit code if known."""
+
+    state: str
+    exit_code: int | None = None
+    message: str | None = None
+
+
+class Runtime(ABC):
+    """Starts, polls and stops the processes of scheduled jobs."""
+
+    name: str = "runtime"
+
+    @abstractmethod
+    def start(self, run: Run) -> tuple[Process, ...]:
+        """Start every process of ``run``; return what identifies them later."""
+
+    @abstractmethod
+    def poll(self, run: Run, now: float) -> Outcome | None:
+        """None while the run goes on; how it ended once every process is gone."""
+
+    @abstractmethod
+    def stop(self, run: Run, grace_s: float) -> None:
+        """Stop the run's processes: ask politely, wait ``grace_s``, then force."""
+
+    def alive(self, run: Run) -> bool:
+        """Whether the run's processes are the ones started and still there."""
+        return self.poll(run, now=run.started_at) is None
