@@ -39,7 +39,10 @@ test: $(STAMP) system-packages
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
+	@command -v rclone >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null)
+	@test -x bench/.work/dvc-venv/bin/dvc || (mkdir -p bench/.work && $(PYTHON) -m venv bench/.work/dvc-venv && bench/.work/dvc-venv/bin/pip install --quiet dvc==3.67.1)
+	$(BIN)/python bench/scheduler.py
+	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/volumes.py
 
 clean:

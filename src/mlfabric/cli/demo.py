@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from mlfabric import snapshots, store, volumes
+from mlfabric import caches, datasets, jobs, nodes, projects, remotes, snapshots, store, volumes
 from mlfabric.cli.output import OPTIONS, say
 from mlfabric.units import format_size
 
@@ -44,10 +44,46 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the demo home aft
         f"stored in {format_size(u.stored_bytes)} (dedup {u.dedup_ratio:.1f}x)")
     v = store.verify(home=home)
     say(f"7. verify: {'ok' if v.ok else 'DAMAGED'} ({v.objects_checked} objects)")
+    _lake_and_cache(home)
+    _scheduler(home)
     if not keep and not OPTIONS.home:
-        for vname in ("demo-exp2", "demo-data"):
-            volumes.delete(vname, force=True, home=home)
         shutil.rmtree(home, ignore_errors=True)
         say("demo finished; try: mlfabric --home /tmp/x volume create my-data")
     else:
         say(f"demo state kept; explore with: mlfabric --home {home} volume list")
+
+
+def _lake_and_cache(home: str) -> None:
+    """Push the baseline to a lake in a local folder, then cache it next to compute."""
+    lake = Path(home) / "lake"
+    remotes.add("lake", str(lake), home=home)
+    v1 = datasets.push("demo-data@baseline", remote="lake", name="demo-set", home=home)
+    v2 = datasets.push("demo-data@experiment-1", remote="lake", name="demo-set", home=home)
+    say(f"8. pushed {v1.dataset}:{v1.version} and :{v2.version} to the lake at {lake}")
+    entry = caches.add(f"demo-set:{v2.version}", home=home)
+    caches.add(f"demo-set:{v2.version}", home=home)
+    st = caches.stats(home=home)[0]
+    say(f"9. cached {entry.dataset}:{entry.version} at {entry.path}; "
+        f"hits {st.hits}, misses {st.misses}")
+
+
+def _scheduler(home: str) -> None:
+    """Two teams share 8 simulated GPUs; the borrower gives GPUs back when asked."""
+    nodes.add("gpu-node-1", gpus=8, runtime="sim", home=home)
+    projects.create("team-a", quota=4, home=home)
+    projects.create("team-b", quota=4, home=home)
+    for i in range(4):
+        jobs.submit(f"train-{i}", project="team-a", gpus=2, home=home)
+    say("10. team-a borrows the idle GPUs: "
+        + _allocation(home))
+    jobs.submit("notebook", project="team-b", gpus=0.5, interactive=True, home=home)
+    jobs.submit("train", project="team-b", gpus=2, home=home)
+    say("11. team-b asks for its quota, team-a's newest jobs are preempted: "
+        + _allocation(home))
+    waiting = [j for j in jobs.list(home=home) if j.state == "Pending"]
+    for j in waiting[:1]:
+        say(f"    {j.project}/{j.name} waits: {j.reason}")
+
+
+def _allocation(home: str) -> str:
+    return ", ".join(f"{p.name} {p.allocated:g} GPUs" for p in projects.list(home=home))
