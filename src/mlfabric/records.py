@@ -15,11 +15,16 @@ def iso_time(ts: float) -> str:
 
 class Record:
     """Mixin for frozen dataclasses: ``to_dict`` gives the ``--json`` form, with every
-    ``*_at`` epoch field as ISO 8601 text."""
+    ``*_at`` epoch field as ISO 8601 text and the properties named in ``computed``
+    (such as ``ref``) included."""
+
+    computed: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)  # type: ignore[call-overload]
         for k, v in out.items():
             if k.endswith("_at") and isinstance(v, int | float) and not isinstance(v, bool):
                 out[k] = iso_time(v)
+        for name in self.computed:
+            out[name] = getattr(self, name)
         return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlfabric.records import Record
 
@@ -37,14 +36,12 @@ class CacheEntry(Record):
     fetched_objects: int = 0
     fetched_bytes: int = 0
 
+    computed = ("ref",)
+
     @property
     def ref(self) -> str:
         return f"{self.dataset}:{self.version}"
 
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["ref"] = self.ref
-        return out
 
 
 @dataclass(frozen=True)

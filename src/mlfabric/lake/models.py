@@ -47,14 +47,12 @@ class DatasetVersion(Record):
     pulled_into: list[str] = field(default_factory=list)  # volumes made from it
     cached_in: list[str] = field(default_factory=list)  # cache pools holding it
 
+    computed = ("ref",)
+
     @property
     def ref(self) -> str:
         return f"{self.dataset}:{self.version}"
 
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["ref"] = self.ref
-        return out
 
 
 @dataclass(frozen=True)

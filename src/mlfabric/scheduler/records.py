@@ -71,15 +71,13 @@ class JobInfo(Record):
     pids: list[int] = field(default_factory=list)
     log_dir: str | None = None
 
+    computed = ("ref",)
+
     @property
     def ref(self) -> str:
         """``project/name``."""
         return f"{self.project}/{self.name}"
 
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["ref"] = self.ref
-        return out
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from mlfabric.records import Record
 
@@ -34,14 +33,12 @@ class Snapshot(Record):
     warnings: list[str] = field(default_factory=list)
     hashed_files: int | None = None  # files read to take it (None when listed)
 
+    computed = ("ref",)
+
     @property
     def ref(self) -> str:
         return f"{self.volume}@{self.name}"
 
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["ref"] = self.ref
-        return out
 
 
 @dataclass(frozen=True)
