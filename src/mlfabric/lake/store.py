@@ -186,22 +186,13 @@ class RemoteStore:
 
     def _get_local(self, oid: str, rel: str, size: int, out: BinaryIO,
                    on_bytes: Callable[[int], None] | None) -> None:
-        h = hashlib.sha256()
-        n = 0
-        buf = _buffer()
-        view = memoryview(buf)
         try:
             f = open(self.path(rel), "rb", buffering=0)  # noqa: SIM115 - closed below
         except FileNotFoundError:
             raise NotFound("object", f"{oid} in remote '{self.name}'") from None
         with f:
-            while k := f.readinto(buf):
-                h.update(view[:k])
-                out.write(view[:k])
-                n += k
-                if on_bytes is not None:
-                    on_bytes(k)
-        if n != size or _PREFIX + h.hexdigest() != oid:
+            n, actual = _stream_hashed(f, out, on_bytes)
+        if n != size or actual != oid:
             raise CorruptData(f"remote '{self.name}': object {oid} is damaged ({n} bytes, "
                               f"{size} expected)", objects=[oid])
 
@@ -332,25 +323,32 @@ def _buffer() -> bytearray:
     return buf
 
 
-def _copy_verified(src: Path, out: Any, oid: str, size: int,
-                   on_bytes: Callable[[int], None] | None) -> None:
+def _stream_hashed(f: Any, out: Any, on_bytes: Callable[[int], None] | None
+                   ) -> tuple[int, str]:
+    """Copy ``f`` to ``out`` in chunks; returns the byte count and the id of what passed."""
     h = hashlib.sha256()
     n = 0
+    buf = _buffer()
+    view = memoryview(buf)
+    while k := f.readinto(buf):
+        h.update(view[:k])
+        out.write(view[:k])
+        n += k
+        if on_bytes is not None:
+            on_bytes(k)
+    return n, _PREFIX + h.hexdigest()
+
+
+def _copy_verified(src: Path, out: Any, oid: str, size: int,
+                   on_bytes: Callable[[int], None] | None) -> None:
     try:
         f = open(src, "rb", buffering=0)  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise CorruptData(f"object {oid} is missing from the local store", objects=[oid]) \
             from None
     with f:
-        buf = _buffer()
-        view = memoryview(buf)
-        while k := f.readinto(buf):
-            h.update(view[:k])
-            out.write(view[:k])
-            n += k
-            if on_bytes is not None:
-                on_bytes(k)
-    if n != size or _PREFIX + h.hexdigest() != oid:
+        n, actual = _stream_hashed(f, out, on_bytes)
+    if n != size or actual != oid:
         raise CorruptData(f"local data for object {oid} is damaged (run 'mlfabric verify')",
                           objects=[oid])
 
