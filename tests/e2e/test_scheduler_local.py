@@ -214,3 +214,31 @@ def test_daemon_killed_and_restarted_keeps_every_job(local_home: Path,
 
 def prog_sleep(tmp: Path) -> str:
     return script(tmp, "sleep", "import time\ntime.sleep(120)\n")
+
+
+def test_dataset_is_cached_leased_while_running_and_released(local_home: Path,
+                                                              tmp_path: Path) -> None:
+    home = local_home
+    ok(home, "node", "add", "n1", "--gpus", "1")
+    ok(home, "project", "create", "a", "--quota", "1")
+    ok(home, "volume", "create", "raw")
+    (home / "volumes" / "raw" / "labels.csv").write_text("cat,1\ndog,2\n")
+    ok(home, "remote", "add", "lake", str(tmp_path / "lake"))
+    ok(home, "dataset", "push", "raw", "--name", "pets", "--remote", "lake")
+    gate = tmp_path / "gate"
+    prog = script(tmp_path, "reader", (
+        "import os, pathlib, time\n"
+        "root = pathlib.Path(os.environ['MLFABRIC_DATASET_PETS'])\n"
+        "print('rows', (root / 'labels.csv').read_text().count(chr(10)), flush=True)\n"
+        f"while not pathlib.Path({str(gate)!r}).exists():\n"
+        "    time.sleep(0.05)\n"))
+    ok(home, "job", "submit", "reader", "-p", "a", "-g", "1", "--dataset", "pets:v1",
+       "--", PY, prog)
+    wait_state(home, "reader", "a", "Running", step=False)
+    [entry] = ok(home, "cache", "list", "--json").json()
+    assert entry["dataset"] == "pets" and entry["leases"], entry  # held while it runs
+    gate.touch()
+    wait_state(home, "reader", "a", "Succeeded")
+    assert "rows 2" in ok(home, "job", "logs", "reader", "-p", "a").out
+    [entry] = ok(home, "cache", "list", "--json").json()
+    assert not entry["leases"], entry  # released when the job ended
