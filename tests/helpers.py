@@ -87,3 +87,18 @@ def loop_mount(image: Path, mountpoint: Path, mkfs: list[str], size: str = "256M
 
 def unmount(mountpoint: Path) -> None:
     subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
+
+
+def manifest_digest(m) -> dict[str, tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """A snapshot manifest in ``tree_digest`` form, to compare with a real tree."""
+    from mlfabric.storage.manifest import DIR, FILE
+
+    out: dict[str, tuple[str, int]] = {}
+    for e in m.entries.values():
+        if e.kind == FILE:
+            out[e.path] = (e.ref.partition(":")[2], stat.S_IMODE(e.mode))
+        elif e.kind == DIR:
+            out[e.path] = ("dir", stat.S_IMODE(e.mode))
+        else:
+            out[e.path] = ("link:" + e.ref, 0)
+    return out

@@ -10,16 +10,15 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import stat
 import subprocess
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlfabric import snapshots, volumes
-from mlfabric.storage.manifest import DIR, FILE, Manifest
+from mlfabric.storage.manifest import Manifest
 from mlfabric.storage.objects import ObjectStore
-from tests.helpers import MLFABRIC, run_cli, tree_digest, write_tree
+from tests.helpers import MLFABRIC, manifest_digest, run_cli, tree_digest, write_tree
 
 PROCS = 8
 ROUNDS = 3
@@ -61,16 +60,6 @@ def assert_clean(o: Outcome) -> None:
         assert o.code == 1 and len(lines) == 1 and lines[0].startswith("error: "), str(o)
 
 
-def manifest_digest(m: Manifest) -> Digest:
-    out: Digest = {}
-    for e in m.entries.values():
-        if e.kind == FILE:
-            out[e.path] = (e.ref.partition(":")[2], stat.S_IMODE(e.mode))
-        elif e.kind == DIR:
-            out[e.path] = ("dir", stat.S_IMODE(e.mode))
-        else:
-            out[e.path] = ("link:" + e.ref, 0)
-    return out
 
 
 def catalog_snapshots(home: Path) -> list[tuple[str, str, str]]:

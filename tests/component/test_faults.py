@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import sqlite3
-import stat
 import subprocess
 import time
 from contextlib import closing
@@ -27,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from mlfabric import snapshots, volumes
-from mlfabric.storage.manifest import DIR, FILE, Manifest
+from mlfabric.storage.manifest import Manifest
 from mlfabric.storage.objects import ObjectStore
-from tests.helpers import MLFABRIC, Result, run_cli, tree_digest, write_tree
+from tests.helpers import MLFABRIC, Result, manifest_digest, run_cli, tree_digest, write_tree
 
 TRIALS = 20
 N_FILES = 200
@@ -105,17 +104,6 @@ def committed_volumes(home: Path) -> dict[str, str | None]:
     return {n: (f"{ov}@{os_}" if ov else None) for n, ov, os_ in rows}
 
 
-def manifest_digest(m: Manifest) -> Digest:
-    """A manifest in ``tree_digest`` form, to compare with a real tree."""
-    out: Digest = {}
-    for e in m.entries.values():
-        if e.kind == FILE:
-            out[e.path] = (e.ref.partition(":")[2], stat.S_IMODE(e.mode))
-        elif e.kind == DIR:
-            out[e.path] = ("dir", stat.S_IMODE(e.mode))
-        else:
-            out[e.path] = ("link:" + e.ref, 0)
-    return out
 
 
 def committed_digests(home: Path, trial: Trial | str) -> dict[str, Digest]:
