@@ -36,11 +36,19 @@ def _v4_scheduler(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v5_platform(conn: Connection) -> None:
+    from mlfabric.catalog import platform_schema
+
+    for table in platform_schema.TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_volumes_and_snapshots,
     _v2_transfer_journal,
     _v3_datasets_and_caches,
     _v4_scheduler,
+    _v5_platform,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -14,15 +14,21 @@ from mlfabric.cli import (
     cache,
     dataset,
     demo,
+    faces,
+    inference,
     job,
+    model_repo,
     node,
     project,
     remote,
     scheduler,
+    server,
     snapshot,
     store,
+    token,
     transfer,
     volume,
+    workspace,
 )
 from mlfabric.cli.output import OPTIONS, err_console
 from mlfabric.errors import MlfabricError
@@ -39,6 +45,12 @@ app.add_typer(node.app, name="node")
 app.add_typer(project.app, name="project")
 app.add_typer(job.app, name="job")
 app.add_typer(scheduler.app, name="scheduler")
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(inference.app, name="inference")
+app.add_typer(model_repo.app, name="model-repo")
+app.add_typer(faces.app, name="faces")
+app.add_typer(server.app, name="server")
+app.add_typer(token.app, name="token")
 app.command("gc")(store.gc)
 app.command("verify")(store.verify)
 app.command("demo")(demo.demo)
