@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+RUN_HOME  ?= .mlfabric-run
 
 .PHONY: run test lint bench system-packages clean
 
@@ -28,8 +30,15 @@ system-packages:
 	  else echo "note: missing$$missing (needs root to install); those tests will fail"; fi; \
 	fi
 
-run: $(STAMP)
-	$(BIN)/mlfabric demo
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[server,workspaces]'
+	touch $(RUN_STAMP)
+
+# The platform on the embedded default: API + dashboard on 127.0.0.1 with a seeded demo
+# (state in $(RUN_HOME), kept between runs); prints the dashboard URL and an admin token.
+run: $(RUN_STAMP)
+	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo --admin-token
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -46,4 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/volumes.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info test-artifacts
+	rm -rf $(VENV) build dist src/*.egg-info test-artifacts $(RUN_HOME)

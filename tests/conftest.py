@@ -40,3 +40,23 @@ def postgres_url(postgres_server: tuple[str, int], request: pytest.FixtureReques
     from tests.postgres import create_database
 
     return create_database(*postgres_server, request.node.name)
+
+
+@pytest.fixture(params=["local", "server"])
+def cli_mode(request: pytest.FixtureRequest, home: Path,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test's CLI calls locally, then again through a live server over the same
+    home (``MLFABRIC_SERVER``): client mode must give identical output and errors. The
+    server gets the test module's ``SERVER_ENV`` (e.g. the runtime)."""
+    if request.param == "local":
+        yield "local"
+        return
+    from tests.server import start_server
+
+    server = start_server(home, env=getattr(request.module, "SERVER_ENV", None))
+    monkeypatch.setenv("MLFABRIC_SERVER", server.url)
+    monkeypatch.setenv("MLFABRIC_TOKEN", server.token or "")
+    try:
+        yield "server"
+    finally:
+        assert server.stop() == 0, "".join(server.lines)

@@ -63,3 +63,12 @@ class CorruptData(MlfabricError, OSError):
         super().__init__(message)
         self.paths = list(paths or [])
         self.objects = list(objects or [])
+
+
+class AccessDenied(MlfabricError, PermissionError):
+    """A caller without a valid token (``unauthenticated``) or without the right to act on
+    a resource of another project."""
+
+    def __init__(self, message: str, *, unauthenticated: bool = False) -> None:
+        super().__init__(message)
+        self.unauthenticated = unauthenticated

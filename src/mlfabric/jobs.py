@@ -4,6 +4,7 @@ from mlfabric.scheduler.job_ops import delete_jobs as delete
 from mlfabric.scheduler.job_ops import (
     events,
     exec_in,
+    exec_output,
     follow_logs,
     get,
     log_path,
@@ -13,7 +14,8 @@ from mlfabric.scheduler.job_ops import (
 )
 from mlfabric.scheduler.job_ops import list_jobs as list
 from mlfabric.scheduler.loop import run_daemon
-from mlfabric.scheduler.records import CycleReport, JobInfo
+from mlfabric.scheduler.records import CycleReport, ExecResult, JobInfo
 
-__all__ = ["CycleReport", "JobInfo", "delete", "events", "exec_in", "follow_logs", "get",
+__all__ = ["CycleReport", "ExecResult", "JobInfo", "delete", "events", "exec_in", "exec_output",
+           "follow_logs", "get",
            "list", "log_path", "logs", "run_daemon", "step", "submit"]

@@ -28,3 +28,14 @@ class Record:
         for name in self.computed:
             out[name] = getattr(self, name)
         return out
+
+
+def jsonable(value: Any) -> Any:
+    """A result (records, lists and dicts of them) in its JSON form."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value

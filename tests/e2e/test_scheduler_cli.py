@@ -10,6 +10,7 @@ import pytest
 from tests.helpers import Result, run_cli
 
 SIM = {"MLFABRIC_RUNTIME": "sim"}
+SERVER_ENV = SIM  # client mode: the server runs the sim runtime
 
 
 def cli(home: Path, *args: str) -> Result:
@@ -34,7 +35,7 @@ def submit(home: Path, project: str, name: str, gpus: str, *flags: str) -> dict:
     return ok(home, "job", "submit", name, "-p", project, "-g", gpus, *flags, "--json").json()
 
 
-def test_reference_scenario(home: Path) -> None:
+def test_reference_scenario(home: Path, cli_mode: str) -> None:
     ok(home, "node", "add", "node-1", "--gpus", "8")
     ok(home, "node", "add", "node-2", "--gpus", "8")
     for name, quota in (("team-a", 4), ("team-b", 2), ("team-c", 2), ("team-d", 8)):
@@ -68,7 +69,8 @@ def test_reference_scenario(home: Path) -> None:
     assert ok(home, "node", "list", "--json").json()[0]["allocated"] == 8
 
 
-def test_fractions_share_a_gpu_and_interactive_over_quota_waits(home: Path) -> None:
+def test_fractions_share_a_gpu_and_interactive_over_quota_waits(home: Path,
+                                                               cli_mode: str) -> None:
     ok(home, "node", "add", "n1", "--gpus", "2", "--gpu-memory", "32Gi")
     ok(home, "project", "create", "a", "--quota", "1")
     x = submit(home, "a", "x", "0.5")

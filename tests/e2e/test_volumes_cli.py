@@ -18,7 +18,7 @@ def ok(home: Path, *args: str):
     return r
 
 
-def test_snapshot_diff_restore_clone_end_to_end(home: Path) -> None:
+def test_snapshot_diff_restore_clone_end_to_end(home: Path, cli_mode: str) -> None:
     ok(home, "volume", "create", "data", "--size", "1Gi", "--label", "project=team-a")
     root = Path(ok(home, "volume", "path", "data").out.strip())
     paths = write_tree(root, 1000, dirs=20)
@@ -80,7 +80,7 @@ def test_snapshot_diff_restore_clone_end_to_end(home: Path) -> None:
     assert ok(home, "verify").code == 0
 
 
-def test_restore_never_loses_data(home: Path) -> None:
+def test_restore_never_loses_data(home: Path, cli_mode: str) -> None:
     ok(home, "volume", "create", "v")
     root = Path(ok(home, "volume", "path", "v").out.strip())
     (root / "a.txt").write_text("v1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import caches
+from mlfabric.cli.backend import caches
 from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.lake.fetch import DEFAULT_WORKERS
 from mlfabric.units import format_size

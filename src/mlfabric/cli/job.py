@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from mlfabric import jobs
+from mlfabric.cli.backend import jobs
 from mlfabric.cli.output import OPTIONS, emit_json, say, table, when
 
 app = typer.Typer(no_args_is_help=True, help="Scheduled GPU jobs.")

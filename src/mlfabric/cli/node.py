@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import nodes
+from mlfabric.cli.backend import nodes
 from mlfabric.cli.output import OPTIONS, emit_json, say, table
 from mlfabric.units import format_size
 

@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from mlfabric.progress import Progress as ProgressSink
+from mlfabric.records import jsonable as to_jsonable
 from mlfabric.units import format_size
 
 
@@ -45,16 +46,6 @@ def when(ts: float | None) -> str | None:
 def size(n: int | None) -> str | None:
     """Bytes as IEC text for tables (``-`` when unknown)."""
     return None if n is None else format_size(n)
-
-
-def to_jsonable(value: Any) -> Any:
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    return value
 
 
 def emit_json(value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import projects
+from mlfabric.cli.backend import projects
 from mlfabric.cli.output import OPTIONS, emit_json, say, table
 from mlfabric.scheduler.reasons import duration
 

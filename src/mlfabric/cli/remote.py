@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import remotes
+from mlfabric.cli.backend import remotes
 from mlfabric.cli.output import OPTIONS, emit_json, say, table
 from mlfabric.transfer.urls import DEFAULT_TIMEOUT
 

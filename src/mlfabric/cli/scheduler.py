@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import jobs
+from mlfabric.cli.backend import jobs
 from mlfabric.cli.output import OPTIONS, emit_json, say
 from mlfabric.units import parse_duration
 

@@ -2,6 +2,76 @@
 
 from __future__ import annotations
 
+import signal
+import socket
+import sys
+
 import typer
 
+from mlfabric.cli.output import OPTIONS
+
 app = typer.Typer(no_args_is_help=True, help="The platform server: REST API and dashboard.")
+
+
+@app.command("start")
+def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+          port: int = typer.Option(8765, "--port", help="Port (0: any free one)."),
+          demo: bool = typer.Option(False, "--demo", help="Seed a small demo cluster first "
+                                    "(once per home)."),
+          admin_token: bool = typer.Option(False, "--admin-token", help="Issue a fresh admin "
+                                           "token and print it (the first start always does)."),
+          log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level.")
+          ) -> None:
+    """Run the REST API, dashboard and scheduler loop until SIGTERM/Ctrl-C."""
+    try:
+        import uvicorn
+
+        from mlfabric.api.app import create_app
+    except ImportError as exc:
+        from mlfabric.errors import MlfabricError
+
+        raise MlfabricError(f"the server needs the 'server' extra: pip install "
+                            f"'mlfabric[server]' ({exc.name} is missing)") from exc
+    from mlfabric import tokens
+    from mlfabric.api.seed import seed_demo
+
+    home = OPTIONS.home
+    admin = tokens.ensure_admin(home=home)
+    if admin is None and admin_token:
+        admin = tokens.create(user="admin", role="admin", home=home)
+    if demo:
+        seed_demo(home=home)
+    sock = _bind(host, port)
+    url = f"http://{_display(host)}:{sock.getsockname()[1]}"
+    if admin is not None:
+        print(f"admin token (shown once): {admin.secret}")
+    print(f"dashboard: {url}/" + (f"#token={admin.secret}" if admin is not None else ""))
+    print(f"api: {url}/api/v1 (OpenAPI at /docs)", flush=True)
+    config = uvicorn.Config(create_app(home), log_level=log_level, lifespan="on")
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+    # handlers it found: make that a clean exit.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    from mlfabric.errors import InvalidInput
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}",
+                           field="port") from exc
+    sock.listen(128)
+    return sock
+
+
+def _display(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return socket.gethostname()
+    return f"[{host}]" if ":" in host else host

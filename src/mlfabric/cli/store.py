@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import store
+from mlfabric.cli.backend import store
 from mlfabric.cli.output import OPTIONS, emit_json, progress, say, warn
 from mlfabric.errors import CorruptData
 from mlfabric.units import format_size
@@ -31,7 +31,7 @@ def gc(dry_run: bool = typer.Option(False, "--dry-run", help="Only report what w
 
 
 def _gc_remote(remote: str, dry_run: bool, grace: str) -> None:
-    from mlfabric import datasets
+    from mlfabric.cli.backend import datasets
 
     r = datasets.gc(remote, dry_run=dry_run, grace=grace, home=OPTIONS.home,
                     progress=progress())

@@ -11,6 +11,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -23,7 +24,7 @@ from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.events import Delete
 from mlfabric.scheduler.model import Job, gpu_request
 from mlfabric.scheduler.reasons import NEW
-from mlfabric.scheduler.records import ACTIVE, CycleReport, JobInfo
+from mlfabric.scheduler.records import ACTIVE, CycleReport, ExecResult, JobInfo
 from mlfabric.scheduler.runtimes.local import process_env
 from mlfabric.storage.context import open_storage
 from mlfabric.units import parse_duration, parse_size
@@ -247,9 +248,9 @@ def _read_from(path: str, offset: int) -> bytes:
         return b""
 
 
-def exec_in(name: str, command: Sequence[str], *, project: str | None = None,
-            home: str | None = None) -> int:
-    """Run ``command`` next to a running job (its variables and working directory)."""
+def _exec_context(name: str, command: Sequence[str], project: str | None,
+                  home: str | None) -> tuple[Any, dict[str, str], Path | None]:
+    """The running job's row, variables and working directory for ``job exec``."""
     if not command:
         raise InvalidInput("give a command to run after --", field="command")
     st = open_storage(home)
@@ -260,8 +261,31 @@ def exec_in(name: str, command: Sequence[str], *, project: str | None = None,
     run = jobstore.to_run(row, st.config.home)
     env = {**os.environ, **process_env(run, 0, 0)}
     env.pop("MASTER_PORT", None)
-    cwd = run.work_dir if run.work_dir.is_dir() else None
+    return row, env, run.work_dir if run.work_dir.is_dir() else None
+
+
+def _run(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     try:
-        return subprocess.run(list(command), env=env, cwd=cwd, check=False).returncode
+        return subprocess.run(list(command), check=False, **kwargs)
     except OSError as exc:
         raise MlfabricError(f"cannot run {command[0]!r}: {exc.strerror or exc}") from exc
+
+
+def exec_in(name: str, command: Sequence[str], *, project: str | None = None,
+            home: str | None = None) -> int:
+    """Run ``command`` next to a running job (its variables and working directory)."""
+    _, env, cwd = _exec_context(name, command, project, home)
+    return _run(command, env=env, cwd=cwd).returncode
+
+
+def exec_output(name: str, command: Sequence[str], *, project: str | None = None,
+                timeout: float = 600.0, home: str | None = None) -> ExecResult:
+    """Like ``exec_in`` but capture what it prints (for callers without a terminal)."""
+    row, env, cwd = _exec_context(name, command, project, home)
+    try:
+        done = _run(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise MlfabricError(f"command timed out after {timeout:g}s") from exc
+    return ExecResult(job=f"{row.project}/{row.name}", exit_code=done.returncode,
+                      output=done.stdout.decode("utf-8", errors="replace"))

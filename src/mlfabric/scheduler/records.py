@@ -80,6 +80,16 @@ class JobInfo(Record):
 
 
 
+@dataclass(frozen=True)
+class ExecResult(Record):
+    """What a command run next to a job printed (stdout and stderr, in order) and its
+    exit code: ``job exec`` through the server."""
+
+    job: str
+    exit_code: int
+    output: str
+
+
 @dataclass
 class CycleReport(Record):
     """What one scheduling cycle did."""

@@ -1,0 +1,205 @@
+"""Who may call an operation with given arguments, and what of its result they see.
+
+An admin passes every check. A member acts only on its projects: jobs, workspaces and
+inference servers by their ``project``, volumes by their ``project=<name>`` label.
+Each rule names the argument that identifies the resource, looks up its project through
+the public library and compares; lists are filtered instead of refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlfabric.auth.models import Principal
+from mlfabric.errors import AccessDenied, NotFound
+
+PROJECT_LABEL = "project"
+
+
+class Access:
+    """The default: any authenticated caller, results unfiltered."""
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        """Raise ``AccessDenied`` or return the arguments (possibly completed)."""
+        return args
+
+    def filter(self, who: Principal, result: Any) -> Any:
+        return result
+
+
+ANY = Access()
+
+
+class _Admin(Access):
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        if not who.is_admin:
+            raise AccessDenied(f"user '{who.user}' is not an admin")
+        return args
+
+
+ADMIN = _Admin()
+
+
+def deny(who: Principal, kind: str, name: str, project: str | None) -> AccessDenied:
+    owner = f"project '{project}'" if project else "no project"
+    return AccessDenied(f"user '{who.user}' may not act on {kind} '{name}' of {owner}")
+
+
+def volume_project(volume: Any) -> str | None:
+    return volume.labels.get(PROJECT_LABEL)
+
+
+def project_field(record: Any) -> str | None:
+    return getattr(record, "project", None)
+
+
+@dataclass(frozen=True)
+class _Filtered(Access):
+    project_of: Callable[[Any], str | None]
+
+    def filter(self, who: Principal, result: Any) -> Any:
+        if who.is_admin:
+            return result
+        return [r for r in result if who.sees(self.project_of(r))]
+
+
+def filtered(project_of: Callable[[Any], str | None]) -> Access:
+    """Members see only the items of their projects."""
+    return _Filtered(project_of)
+
+
+@dataclass(frozen=True)
+class _AllOf(Access):
+    rules: tuple[Access, ...]
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        for rule in self.rules:
+            args = rule.check(who, args, home)
+        return args
+
+    def filter(self, who: Principal, result: Any) -> Any:
+        for rule in self.rules:
+            result = rule.filter(who, result)
+        return result
+
+
+def all_of(*rules: Access) -> Access:
+    return _AllOf(rules)
+
+
+@dataclass(frozen=True)
+class _ProjectArg(Access):
+    name: str
+    optional: bool
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        project = args.get(self.name)
+        if who.is_admin or (project is None and self.optional):
+            return args
+        if project is None and len(who.projects) == 1:
+            return {**args, self.name: who.projects[0]}
+        if not who.sees(project):
+            raise AccessDenied(f"user '{who.user}' is not a member of project "
+                               f"'{project}'" if project else "give a project")
+        return args
+
+
+def project_arg(name: str, *, optional: bool = False) -> Access:
+    """The argument ``name`` is a project the caller must belong to."""
+    return _ProjectArg(name, optional)
+
+
+def _names(value: Any) -> Sequence[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+@dataclass(frozen=True)
+class _VolumeArg(Access):
+    name: str
+    none_needs_admin: bool
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        if who.is_admin:
+            return args
+        from mlfabric import volumes
+
+        refs = _names(args.get(self.name))
+        if not refs and self.none_needs_admin:
+            raise AccessDenied(f"user '{who.user}' is not an admin (name a volume)")
+        for ref in refs:
+            volume = ref.split("@", 1)[0]
+            try:
+                project = volume_project(volumes.show(volume, home=home))
+            except NotFound:
+                continue  # the operation itself reports it
+            if not who.sees(project):
+                raise deny(who, "volume", volume, project)
+        return args
+
+
+def volume_arg(name: str, *, none_needs_admin: bool = False) -> Access:
+    """The argument ``name`` names a volume (``VOL`` or ``VOL@SNAP``) the caller must
+    see through its ``project`` label."""
+    return _VolumeArg(name, none_needs_admin)
+
+
+@dataclass(frozen=True)
+class _LabelledCreate(Access):
+    name: str
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        if who.is_admin:
+            return args
+        labels = list(args.get(self.name) or [])
+        given = [x.split("=", 1)[1] for x in labels if x.startswith(PROJECT_LABEL + "=")]
+        if not given and len(who.projects) == 1:
+            return {**args, self.name: [*labels, f"{PROJECT_LABEL}={who.projects[0]}"]}
+        if len(given) != 1 or not who.sees(given[0]):
+            raise AccessDenied(f"user '{who.user}' must label the volume "
+                               f"{PROJECT_LABEL}=<one of {', '.join(who.projects)}>")
+        return args
+
+
+def labelled_create(name: str) -> Access:
+    """A member's new volume carries ``project=<its project>`` (added when it has one)."""
+    return _LabelledCreate(name)
+
+
+@dataclass(frozen=True)
+class _OwnedArg(Access):
+    """The argument names a job, workspace or inference server; its ``project`` field
+    decides. A job is looked up with the ``project`` argument when one is given."""
+
+    module: str
+    name: str
+    kind: str
+
+    def _project(self, name: str, args: dict[str, Any], home: str | None) -> str | None:
+        mod = importlib.import_module(f"mlfabric.{self.module}")
+        if self.module == "jobs":
+            return mod.get(name, project=args.get("project"), home=home).project
+        return mod.show(name.split("@", 1)[0], home=home).project
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        if who.is_admin:
+            return args
+        for name in _names(args.get(self.name)):
+            try:
+                project = self._project(name, args, home)
+            except NotFound:
+                continue
+            if not who.sees(project):
+                raise deny(who, self.kind, name, project)
+        return args
+
+
+def job_arg(name: str) -> Access:
+    return _OwnedArg("jobs", name, "job")
+
+
+def owned_arg(module: str) -> Callable[[str], Access]:
+    kind = {"workspaces": "workspace", "serving": "inference server"}[module]
+    return lambda name: _OwnedArg(module, name, kind)

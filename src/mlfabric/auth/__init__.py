@@ -1,0 +1,1 @@
+"""Users, API tokens and what each may do: the access policy of the platform server."""

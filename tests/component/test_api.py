@@ -1,0 +1,234 @@
+"""The REST API against a live ``mlfabric server start`` on loopback: every resource,
+validation errors, token isolation between projects, and state kept across a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlfabric.api.operations import operations
+from tests.server import Server, start_server
+
+SIM = {"MLFABRIC_RUNTIME": "sim"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("api") / "home"
+    home.mkdir()
+    s = start_server(home, demo=True, env=SIM)
+    try:
+        yield s
+    finally:
+        assert s.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def admin(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c
+
+
+def ok(resp: httpx.Response, status: int = 200) -> object:
+    assert resp.status_code == status, resp.text
+    return resp.json()
+
+
+def error(resp: httpx.Response, status: int) -> dict:
+    assert resp.status_code == status, resp.text
+    body = resp.json()["error"]
+    assert body["message"] and body["type"]
+    return body
+
+
+def test_openapi_lists_every_operation(server: Server, admin: httpx.Client) -> None:
+    spec = httpx.get(server.url + "/openapi.json").json()
+    served = {(m.upper(), p) for p, item in spec["paths"].items() for m in item}
+    for op in operations().values():
+        assert (op.method, "/api/v1" + op.path) in served, op.key
+    assert httpx.get(server.url + "/docs").status_code == 200
+
+
+def test_volumes_and_snapshots(server: Server, admin: httpx.Client) -> None:
+    v = ok(admin.post("/volumes", json={"name": "api-vol", "size": "1Gi",
+                                        "labels": ["project=team-a"]}))
+    assert v["labels"] == {"project": "team-a"} and v["size_limit"] == 2**30
+    root = Path(ok(admin.get("/volumes/api-vol/path")))
+    (root / "a.txt").write_text("one")
+    s1 = ok(admin.post("/volumes/api-vol/snapshots", json={"name": "s1"}))
+    assert s1["ref"] == "api-vol@s1" and s1["files"] == 1
+    (root / "a.txt").write_text("two")
+    (root / "b.txt").write_text("new")
+    ok(admin.post("/volumes/api-vol/snapshots", json={"name": "s2"}))
+    d = ok(admin.get("/diff", params={"old": "api-vol@s1", "new": "api-vol@s2"}))
+    assert d["added"] == ["b.txt"] and d["modified"] == ["a.txt"]
+    names = [s["name"] for s in ok(admin.get("/volumes/api-vol/snapshots"))]
+    assert names == ["s1", "s2"]
+    assert ok(admin.get("/snapshots/api-vol@s1"))["name"] == "s1"
+    r = ok(admin.post("/snapshots/api-vol@s1/restore", json={}))
+    assert r["safety_snapshot"] and (root / "a.txt").read_text() == "one"
+    c = ok(admin.post("/volumes/api-clone/clone", json={"source": "api-vol@s2"}))
+    assert (Path(c["path"]) / "b.txt").read_text() == "new"
+    assert ok(admin.get("/volumes/api-vol/usage"))["snapshots"] == 3
+    assert {x["name"] for x in ok(admin.get("/volumes"))} >= {"api-vol", "api-clone"}
+    ok(admin.delete("/snapshots/api-vol@s1"))
+    ok(admin.delete("/volumes/api-clone"))
+    assert ok(admin.post("/store/verify", json={"volume": "api-vol"}))["ok"] is True
+    assert ok(admin.post("/store/gc", json={"dry_run": True}))["dry_run"] is True
+    error(admin.get("/volumes/nope"), 404)
+    error(admin.post("/volumes", json={"name": "api-vol"}), 409)
+    error(admin.post("/volumes", json={"name": "Bad_Name"}), 400)
+
+
+def test_datasets_caches_and_transfers(server: Server, admin: httpx.Client,
+                                       tmp_path: Path) -> None:
+    remotes = ok(admin.get("/remotes"))
+    assert [r["name"] for r in remotes] == ["demo-lake"]
+    sets = ok(admin.get("/datasets"))
+    assert [d["name"] for d in sets] == ["demo-set"]
+    versions = ok(admin.get("/datasets/demo-set/versions"))
+    ref = f"demo-set:{versions[0]['version']}"
+    assert ok(admin.get(f"/dataset-versions/{ref}"))["files"] == 40
+    entry = ok(admin.post("/caches", json={"ref": ref}))
+    assert Path(entry["path"]).is_dir()
+    assert [e["dataset"] for e in ok(admin.get("/caches"))] == ["demo-set"]
+    assert ok(admin.get("/caches/stats"))[0]["entries"] == 1
+    assert ok(admin.get("/cache-pools"))[0]["name"] == "default"
+    pulled = ok(admin.post(f"/dataset-versions/{ref}/pull", json={"into": "pulled"}))
+    assert pulled["files"] == 40
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "x.bin").write_bytes(b"x" * 100)
+    scan = ok(admin.post("/transfers/scan", json={"src": str(src)}))
+    assert scan["files"] == 1 and scan["bytes"] == 100
+    copied = ok(admin.post("/transfers/copy", json={"src": str(src), "dst": str(tmp_path / "d")}))
+    assert copied["copied"] == 1 and (tmp_path / "d" / "x.bin").exists()
+
+
+def test_nodes_projects_jobs(server: Server, admin: httpx.Client) -> None:
+    nodes = ok(admin.get("/nodes"))
+    assert [n["name"] for n in nodes] == ["node-1", "node-2"]
+    assert sum(n["gpus"] for n in nodes) == 16
+    ok(admin.post("/nodes", json={"name": "node-3", "gpus": 2, "runtime": "sim"}))
+    assert ok(admin.get("/nodes/node-3"))["gpus"] == 2
+    ok(admin.post("/projects", json={"name": "team-c", "quota": 1}))
+    assert ok(admin.patch("/projects/team-c", json={"quota": 2}))["quota"] == 2
+    job = ok(admin.post("/jobs", json={"name": "api-job", "project": "team-c", "gpus": "1",
+                                       "command": ["echo", "hi"]}))
+    assert job["state"] == "Running" and job["ref"] == "team-c/api-job"
+    assert ok(admin.get("/jobs/api-job", params={"project": "team-c"}))["gpus"] == 1
+    listed = ok(admin.get("/jobs", params={"project": "team-c"}))
+    assert [j["name"] for j in listed] == ["api-job"]
+    kinds = [e["kind"] for e in ok(admin.get("/jobs/api-job/events"))]
+    assert kinds[:2] == ["submitted", "started"]
+    assert ok(admin.get("/jobs/api-job/logs")) == ""
+    assert "running" in ok(admin.post("/scheduler/step", json={}))
+    pending = [j for j in ok(admin.get("/jobs")) if j["state"] == "Pending"]
+    assert pending and all(j["reason"] for j in pending)
+    gone = ok(admin.delete("/jobs", params={"names": ["api-job"], "project": "team-c"}))
+    assert [j["name"] for j in gone] == ["api-job"]
+    ok(admin.delete("/projects/team-c"))
+    ok(admin.delete("/nodes/node-3"))
+    error(admin.get("/jobs/nope"), 404)
+
+
+def test_validation_errors_are_422_with_a_message(server: Server, admin: httpx.Client) -> None:
+    bad_json = admin.post("/volumes", content=b'{"name": ',
+                          headers={"content-type": "application/json"})
+    assert "JSON" in error(bad_json, 422)["message"]
+    unknown = error(admin.post("/volumes", json={"name": "x", "colour": "red"}), 422)
+    assert "colour" in unknown["message"]
+    wrong = error(admin.post("/projects", json={"name": "p", "quota": "lots"}), 422)
+    assert "quota" in wrong["message"]
+    assert "name" in error(admin.post("/volumes", json={}), 422)["message"]
+    assert "x" not in {v["name"] for v in ok(admin.get("/volumes"))}
+
+
+def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> None:
+    a = ok(admin.post("/tokens", json={"user": "alice", "projects": ["team-a"]}))
+    b = ok(admin.post("/tokens", json={"user": "bob", "role": "member",
+                                       "projects": ["team-b"]}))
+    assert a["secret"].startswith("mlf_") and a["role"] == "member"
+    listed = ok(admin.get("/tokens"))
+    assert {t["user"] for t in listed} >= {"admin", "alice", "bob"}
+    assert all(t["secret"] is None for t in listed)  # never shown again
+    ok(admin.post("/jobs", json={"name": "b-secret", "project": "team-b", "gpus": "1",
+                                 "command": ["true"]}))
+    with server.client(a["secret"]) as alice, server.client(b["secret"]) as bob:
+        # alice sees team-a only
+        assert {j["project"] for j in ok(alice.get("/jobs"))} == {"team-a"}
+        assert {j["project"] for j in ok(bob.get("/jobs"))} == {"team-b"}
+        for resp in (alice.get("/jobs", params={"project": "team-b"}),
+                     alice.get("/jobs/b-secret", params={"project": "team-b"}),
+                     alice.get("/jobs/b-secret/logs", params={"project": "team-b"}),
+                     alice.get("/jobs/b-secret/logs/stream", params={"project": "team-b"}),
+                     alice.post("/jobs/b-secret/exec", json={"project": "team-b",
+                                                             "command": ["id"]}),
+                     alice.delete("/jobs", params={"names": ["b-secret"], "project": "team-b"}),
+                     alice.post("/jobs", json={"name": "x", "project": "team-b", "gpus": "1"})):
+            assert resp.status_code in (403, 404), resp.text
+        assert ok(admin.get("/jobs/b-secret", params={"project": "team-b"}))["state"]
+        # volumes by their project label: demo-data belongs to team-a
+        assert [v["name"] for v in ok(bob.get("/volumes"))] == []
+        for resp in (bob.post("/snapshots/demo-data@baseline/restore", json={}),
+                     bob.get("/volumes/demo-data"),
+                     bob.post("/volumes/demo-data/snapshots", json={}),
+                     bob.post("/volumes/bobs/clone", json={"source": "demo-data@baseline"}),
+                     bob.delete("/volumes/demo-data", params={"force": True})):
+            error(resp, 403)
+        assert ok(alice.post("/snapshots/demo-data@relabelled/restore", json={}))["written"] >= 0
+        mine = ok(bob.post("/volumes", json={"name": "bob-vol"}))
+        assert mine["labels"] == {"project": "team-b"}  # labelled for its one project
+        error(bob.post("/volumes", json={"name": "x2", "labels": ["project=team-a"]}), 403)
+        # members may not administer
+        for resp in (bob.post("/projects", json={"name": "p", "quota": 1}),
+                     bob.post("/nodes", json={"name": "n", "gpus": 1}),
+                     bob.get("/tokens"), bob.post("/store/gc", json={})):
+            error(resp, 403)
+        assert ok(admin.post("/snapshots/demo-data@baseline/restore", json={}))
+        # revoked: 401 from then on
+        ok(admin.delete(f"/tokens/{b['id']}"))
+        assert error(bob.get("/jobs"), 401)["type"] == "AccessDenied"
+    error(httpx.get(server.api + "/jobs"), 401)
+    with server.client("mlf_not-a-token") as nobody:
+        error(nobody.get("/volumes"), 401)
+
+
+def test_log_stream_follows_until_the_job_ends(server: Server, admin: httpx.Client) -> None:
+    ok(admin.post("/jobs", json={"name": "short", "project": "team-a", "gpus": "0.1",
+                                 "sim_duration": "2s", "interactive": True}))
+    start = time.monotonic()
+    with admin.stream("GET", "/jobs/short/logs/stream", params={"project": "team-a"}) as r:
+        assert r.status_code == 200
+        body = r.read()
+    assert body == b"" and 1 < time.monotonic() - start < 30
+    assert ok(admin.get("/jobs/short", params={"project": "team-a"}))["state"] == "Succeeded"
+
+
+def test_restart_keeps_all_state(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    first = start_server(home, demo=True, env=SIM)
+    with first.client() as c:
+        before = {k: ok(c.get(p)) for k, p in (("volumes", "/volumes"), ("jobs", "/jobs"),
+                                               ("projects", "/projects"), ("nodes", "/nodes"))}
+        ok(c.post("/volumes/demo-data/snapshots", json={"name": "third"}))
+    assert first.stop() == 0
+    second = start_server(home, demo=True, env=SIM)  # demo seeds only once
+    try:
+        assert second.token is None  # the admin token was shown once, at the first start
+        with second.client(first.token) as c:
+            assert [s["name"] for s in ok(c.get("/volumes/demo-data/snapshots"))] == \
+                ["baseline", "relabelled", "third"]
+            for key, path in (("volumes", "/volumes"), ("projects", "/projects"),
+                              ("nodes", "/nodes")):
+                now = ok(c.get(path))
+                assert [x["name"] for x in now] == [x["name"] for x in before[key]]
+            jobs = {j["ref"]: j["state"] for j in ok(c.get("/jobs"))}
+            assert jobs == {j["ref"]: j["state"] for j in before["jobs"]}
+    finally:
+        assert second.stop() == 0

@@ -1,0 +1,83 @@
+"""A real ``mlfabric server start`` process on loopback, for API, client-mode and
+dashboard tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import MLFABRIC
+
+
+@dataclass
+class Server:
+    home: Path
+    proc: subprocess.Popen[str]
+    url: str
+    token: str | None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return self.url + "/api/v1"
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        tok = token if token is not None else self.token
+        headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+        return httpx.Client(base_url=self.api, headers=headers, timeout=60)
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+
+def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None = None,
+                 token: str | None = None, timeout: float = 60) -> Server:
+    """Start a server over ``home`` on a free port; wait until it answers."""
+    cmd = [MLFABRIC, "--home", str(home), "server", "start", "--port", "0"]
+    if demo:
+        cmd.append("--demo")
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("MLFABRIC_SERVER", None)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=full_env, start_new_session=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    url = None
+    deadline = time.monotonic() + timeout
+    while url is None:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"server exited early: {''.join(lines)}")
+        lines.append(line)
+        if line.startswith("admin token (shown once): "):
+            token = line.split(": ", 1)[1].strip()
+        if line.startswith("api: "):
+            url = line.split()[1].removesuffix("/api/v1")
+        assert time.monotonic() < deadline, "server did not start"
+    server = Server(home, proc, url, token, lines)
+    while True:
+        try:
+            if httpx.get(url + "/docs", timeout=5).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise AssertionError("server did not answer")
+        time.sleep(0.1)
