@@ -16,13 +16,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the tests need: btrfs-progs (the btrfs driver's loop-mounted tests) and
-# postgresql (a private server the catalog tests start themselves).
-SYSTEM_PACKAGES := btrfs-progs postgresql
+# Debian packages the tests need: btrfs-progs (the btrfs driver's loop-mounted tests),
+# postgresql (a private server the catalog tests start themselves) and chromium (the
+# dashboard's end-to-end tests drive it headless through Playwright).
 system-packages:
 	@missing=""; \
 	command -v mkfs.btrfs >/dev/null 2>&1 || missing="$$missing btrfs-progs"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
