@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlfabric import datasets, jobs, nodes, projects, remotes, snapshots, volumes
+from mlfabric import caches, datasets, jobs, nodes, projects, remotes, snapshots, volumes
 from mlfabric.errors import NotFound
 
 VOLUME = "demo-data"
@@ -35,7 +35,9 @@ def seed_demo(home: str | None = None) -> bool:
     snapshots.create(VOLUME, name="relabelled", home=home)
     lake = Path(vol.path).parent.parent / "demo-lake"
     remotes.add("demo-lake", str(lake), home=home)
-    datasets.push(f"{VOLUME}@baseline", remote="demo-lake", name="demo-set", home=home)
+    version = datasets.push(f"{VOLUME}@baseline", remote="demo-lake", name="demo-set",
+                            home=home)
+    caches.add(f"demo-set:{version.version}", home=home)
     for name, gpus in (("resnet-a1", 4), ("resnet-a2", 4), ("bert-a3", 2)):
         jobs.submit(name, project="team-a", gpus=gpus, command=["python", "train.py"],
                     home=home)

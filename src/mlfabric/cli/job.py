@@ -118,8 +118,9 @@ def logs(name: str, project: str | None = typer.Option(None, "--project", "-p"),
         sys.stdout.write(jobs.logs(name, project=project, rank=rank, home=OPTIONS.home))
         return
     for chunk in jobs.follow_logs(name, project=project, rank=rank, home=OPTIONS.home):
-        sys.stdout.write(chunk)
-        sys.stdout.flush()
+        if chunk:
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
 
 
 @app.command("delete")

@@ -47,7 +47,9 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
         print(f"admin token (shown once): {admin.secret}")
     print(f"dashboard: {url}/" + (f"#token={admin.secret}" if admin is not None else ""))
     print(f"api: {url}/api/v1 (OpenAPI at /docs)", flush=True)
-    config = uvicorn.Config(create_app(home), log_level=log_level, lifespan="on")
+    # A streaming response (a followed job log) must not hold up a shutdown for long.
+    config = uvicorn.Config(create_app(home), log_level=log_level, lifespan="on",
+                            timeout_graceful_shutdown=5)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
     # handlers it found: make that a clean exit.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -61,6 +63,7 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -213,7 +213,8 @@ def follow_logs(name: str, *, project: str | None = None, rank: int = 0,
                 home: str | None = None, poll_s: float = 0.2,
                 cycle_every_s: float = 1.0) -> Iterator[str]:
     """Yield a job's log as it grows, until the job has ended (runs cycles meanwhile, so
-    it ends even without a daemon)."""
+    it ends even without a daemon). While nothing new is written it yields ``""`` every
+    ``poll_s``, so a caller streaming to a reader notices when the reader has gone."""
     path = log_path(name, project=project, rank=rank, home=home)
     job = get(name, project=project, home=home)
     offset = 0
@@ -236,6 +237,7 @@ def follow_logs(name: str, *, project: str | None = None, rank: int = 0,
             loop.cycle(home=home)
             last_cycle = time.monotonic()
         if not chunk:
+            yield ""
             time.sleep(poll_s)
 
 

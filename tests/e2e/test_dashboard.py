@@ -1,0 +1,331 @@
+"""The dashboard end to end: ``mlfabric server start --demo`` on loopback, headless Debian
+Chromium driven by Playwright, and the CLI working on the same home.
+
+Screenshots go to ``test-artifacts/dashboard/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import run_cli
+from tests.server import Server, start_server
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+LIVE_WITHIN_MS = 3000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One seeded demo server for the module (the tests add to it, never remove)."""
+    home = tmp_path_factory.mktemp("dashboard") / "home"
+    home.mkdir()
+    srv = start_server(home, demo=True)
+    try:
+        assert srv.token, "the first start of a home prints an admin token"
+        yield srv
+    finally:
+        assert srv.stop() == 0, "".join(srv.lines)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian chromium is not installed at {CHROMIUM}")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Any]:
+    """A fresh profile's page; fails the test on any uncaught script error or on a
+    request that leaves the server (the dashboard must work without internet)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    foreign: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("request", lambda r: None if r.url.startswith((server.url, "data:"))
+          else foreign.append(r.url))
+    try:
+        yield pg
+    finally:
+        context.close()
+    assert errors == [], errors
+    assert foreign == [], foreign
+
+
+@pytest.fixture(autouse=True)
+def _local_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI in these tests works on the catalog directly, next to the server."""
+    monkeypatch.delenv("MLFABRIC_SERVER", raising=False)
+    monkeypatch.delenv("MLFABRIC_TOKEN", raising=False)
+
+
+def cli_json(server: Server, *args: str) -> Any:
+    r = run_cli(server.home, "--json", *args)
+    assert r.code == 0, r.err
+    return json.loads(r.out)
+
+
+def api(server: Server, path: str) -> Any:
+    """What the server says (the same library calls as the CLI, without its start-up)."""
+    with server.client() as c:
+        r = c.get(path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def open_dashboard(page: Any, server: Server, tab: str = "overview") -> None:
+    """Open the printed dashboard URL (token in the fragment), then a tab."""
+    page.goto(f"{server.url}/#token={server.token}")
+    expect(page.get_by_test_id("stat-nodes")).not_to_have_text("–")
+    if tab != "overview":
+        page.get_by_test_id(f"tab-{tab}").click()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def test_overview_shows_the_seeded_cluster(page: Any, server: Server) -> None:
+    open_dashboard(page, server)
+    assert "token=" not in page.url, "the token must leave the address bar"
+    assert page.evaluate("localStorage.getItem('mlfabric.token')") == server.token
+    nodes = api(server, "/nodes")
+    expect(page.get_by_test_id("stat-nodes")).to_have_text(str(len(nodes)))
+    assert len(nodes) == 2
+    expect(page.get_by_test_id("stat-gpus-total")).to_have_text("16")
+    allocated = sum(n["allocated"] for n in nodes)
+    expect(page.get_by_test_id("stat-gpus-allocated")).to_have_text(num(allocated))
+    expect(page.get_by_test_id("stat-gpus-idle")).to_have_text(num(16 - allocated))
+    jobs = api(server, "/jobs")
+    expect(page.get_by_test_id("stat-jobs-running")).to_have_text(
+        str(sum(j["state"] == "Running" for j in jobs)))
+    expect(page.get_by_test_id("stat-jobs-pending")).to_have_text(
+        str(sum(j["state"] == "Pending" for j in jobs)))
+    for p in api(server, "/projects"):
+        bar = page.get_by_test_id(f"project-bar-{p['name']}")
+        expect(bar).to_be_visible()
+        expect(bar).to_have_attribute("data-quota", num(p["quota"]))
+        expect(bar).to_have_attribute("data-allocated", num(p["allocated"]))
+        expect(page.get_by_test_id(f"project-numbers-{p['name']}")).to_have_text(
+            f"{num(p['allocated'])} / {num(p['quota'])} GPUs")
+    for n in nodes:
+        expect(page.get_by_test_id(f"node-{n['name']}").locator(".gpu")).to_have_count(8)
+    # The chart grows with the sampler, without a reload.
+    chart = page.get_by_test_id("allocation-chart")
+    first = int(chart.get_attribute("data-samples") or 0)
+    expect(chart).not_to_have_attribute("data-samples", str(first), timeout=5000)
+    expect(chart.locator("path[data-project='team-a']")).to_have_count(1)
+    shot(page, "overview")
+
+
+def test_job_submitted_through_the_cli_appears_live(page: Any, server: Server) -> None:
+    open_dashboard(page, server, "jobs")
+    expect(page.get_by_test_id("job-row-team-a/resnet-a1")).to_be_visible()
+    page.evaluate("window.__sameDocument = 42")
+    r = run_cli(server.home, "job", "submit", "live-e2e", "-p", "team-a", "-g", "2",
+                "--", "python", "train.py")
+    assert r.code == 0, r.err
+    submitted = time.monotonic()
+    row = page.get_by_test_id("job-row-team-a/live-e2e")
+    expect(row).to_be_visible(timeout=LIVE_WITHIN_MS)
+    expect(row.get_by_test_id("job-gpus")).to_have_text("2", timeout=LIVE_WITHIN_MS)
+    assert time.monotonic() - submitted < LIVE_WITHIN_MS / 1000 + 0.5
+    assert page.evaluate("window.__sameDocument") == 42, "the page was reloaded"
+    job = api(server, "/jobs/live-e2e?project=team-a")
+    expect(row).to_have_attribute("data-state", job["state"])
+    if job["state"] == "Running":
+        node = job["placements"][0]["node"]
+        expect(row.get_by_test_id("job-node")).to_contain_text(node)
+    shot(page, "jobs-live")
+    # The overview counts it as well, still without a reload.
+    page.get_by_test_id("tab-overview").click()
+    expect(page.get_by_test_id("project-bar-team-a")).to_have_attribute(
+        "data-allocated", num(api(server, "/projects/team-a")["allocated"]))
+
+
+def test_pending_job_shows_why(page: Any, server: Server) -> None:
+    with server.client() as c:
+        r = c.post("/jobs", json={"name": "too-big", "project": "team-b", "gpus": 12})
+    assert r.status_code == 200, r.text
+    open_dashboard(page, server, "jobs")
+    pending = [j for j in api(server, "/jobs") if j["state"] == "Pending"]
+    assert any(j["name"] == "too-big" for j in pending)
+    for j in pending:
+        row = page.get_by_test_id(f"job-row-{j['ref']}")
+        expect(row).to_have_attribute("data-state", "Pending")
+        expect(row.get_by_test_id("job-reason")).to_have_text(j["reason"])
+    expect(page.get_by_test_id("job-row-team-b/too-big").get_by_test_id("job-reason")
+           ).to_contain_text("12 GPUs")
+    page.get_by_test_id("jobs-state").select_option("Pending")
+    expect(page.get_by_test_id("jobs-table").locator("tr")).to_have_count(len(pending))
+    page.get_by_test_id("job-row-team-b/too-big").click()
+    expect(page.get_by_test_id("logs-panel")).to_be_visible()
+    expect(page.get_by_test_id("logs-output")).to_contain_text("pending")
+    shot(page, "jobs-pending")
+
+
+def test_snapshot_created_from_the_page_is_in_the_cli(page: Any, server: Server) -> None:
+    open_dashboard(page, server, "volumes")
+    page.get_by_test_id("snapshot-create-demo-data").click()
+    expect(page.get_by_test_id("modal")).to_be_visible()
+    page.get_by_test_id("modal-input").fill("from-dashboard")
+    shot(page, "snapshot-dialog")
+    page.get_by_test_id("modal-confirm").click()
+    expect(page.get_by_test_id("modal")).to_be_hidden()
+    expect(page.get_by_test_id("snapshot-row-demo-data@from-dashboard")).to_be_visible()
+    expect(page.get_by_test_id("toast").first).to_contain_text("demo-data@from-dashboard")
+    names = [s["name"] for s in cli_json(server, "snapshot", "list", "demo-data")]
+    assert "from-dashboard" in names
+    shot(page, "volumes")
+
+
+def test_clone_and_restore_from_the_page(page: Any, server: Server) -> None:
+    volume = Path(api(server, "/volumes/demo-data")["path"])
+    sample = volume / "train" / "sample-000.txt"
+    sample.write_text("changed after the snapshots\n")
+    open_dashboard(page, server, "volumes")
+    page.get_by_test_id("snapshot-clone-demo-data@baseline").click()
+    page.get_by_test_id("modal-input").fill("baseline-copy")
+    page.get_by_test_id("modal-confirm").click()
+    expect(page.get_by_test_id("volume-baseline-copy")).to_be_visible()
+    clone = api(server, "/volumes/baseline-copy")
+    assert clone["origin"] == "demo-data@baseline"
+    assert (Path(clone["path"]) / "train" / "sample-000.txt").read_text() == \
+        "train sample 0\n" * 10
+    # A name the library refuses keeps the dialog open with its message.
+    page.get_by_test_id("snapshot-clone-demo-data@baseline").click()
+    page.get_by_test_id("modal-input").fill("Not_A_Name")
+    page.get_by_test_id("modal-confirm").click()
+    expect(page.get_by_test_id("modal-error")).to_contain_text("Not_A_Name")
+    page.get_by_test_id("modal-cancel").click()
+    expect(page.get_by_test_id("modal")).to_be_hidden()
+
+    page.get_by_test_id("snapshot-restore-demo-data@baseline").click()
+    expect(page.get_by_test_id("modal-message")).to_contain_text("safety snapshot")
+    page.get_by_test_id("modal-confirm").click()
+    expect(page.get_by_test_id("toast").first).to_contain_text("restored demo-data@baseline")
+    assert sample.read_text() == "train sample 0\n" * 10
+    shot(page, "volumes-restored")
+
+
+def test_datasets_caches_and_workspaces_views(page: Any, server: Server) -> None:
+    with server.client() as c:  # the demo cached it (a miss that fetched); now a hit
+        r = c.post("/caches", json={"ref": "demo-set:v1"})
+        assert r.status_code == 200, r.text
+    open_dashboard(page, server, "data")
+    expect(page.get_by_test_id("cache-entry-default/demo-set:v1")).to_be_visible()
+    for ds in api(server, "/datasets"):
+        expect(page.get_by_test_id(f"dataset-{ds['name']}")).to_be_visible()
+        for v in api(server, f"/datasets/{ds['name']}/versions"):
+            expect(page.get_by_test_id(f"dataset-version-{v['ref']}")).to_be_visible()
+    expect(page.get_by_test_id("dataset-version-demo-set:v1")).to_contain_text("default")
+    stats = api(server, "/caches/stats")
+    assert [st["hit_ratio"] for st in stats] == [0.5]
+    for st in stats:
+        pool = page.get_by_test_id(f"cache-pool-{st['pool']}")
+        expect(pool).to_be_visible()
+        expect(pool.get_by_test_id(f"cache-hit-ratio-{st['pool']}")).to_have_text("50%")
+        assert float(pool.get_attribute("data-usage") or "nan") == st["usage_ratio"]
+    shot(page, "datasets-caches")
+    page.get_by_test_id("tab-workspaces").click()
+    table_or_note = page.get_by_test_id("workspaces-table").locator("tr").or_(
+        page.get_by_test_id("workspaces-empty"))
+    expect(table_or_note.first).to_be_visible()
+    shot(page, "workspaces")
+
+
+def test_sign_in_form_and_bad_token(page: Any, server: Server) -> None:
+    page.goto(server.url + "/")
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    page.get_by_test_id("login-token").fill("mlf_not-a-real-token")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+    expect(page.get_by_test_id("login-error")).not_to_be_empty()
+    page.get_by_test_id("login-token").fill(server.token or "")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("stat-gpus-total")).to_have_text("16")
+    page.reload()  # the token is remembered
+    expect(page.get_by_test_id("stat-gpus-total")).to_have_text("16")
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("login-form")).to_be_visible()
+
+
+def test_overview_api_shows_members_only_their_projects(server: Server) -> None:
+    with server.client() as admin:
+        member = admin.post("/tokens", json={"user": "alice", "projects": ["team-b"]}
+                            ).json()["secret"]
+        everything = admin.get("/overview").json()
+    with server.client(member) as alice:
+        mine = alice.get("/overview").json()
+        later = alice.get("/overview", params={"since": mine["history"][-1]["time"]}).json()
+    assert {p["name"] for p in everything["projects"]} == {"team-a", "team-b"}
+    assert [p["name"] for p in mine["projects"]] == ["team-b"]
+    assert mine["gpus"]["total"] == everything["gpus"]["total"] == 16
+    assert all(set(s["allocated"]) <= {"team-b"} for s in mine["history"])
+    assert all(s["time"] > mine["history"][-1]["time"] for s in later["history"])
+    owners = {p for n in mine["nodes"] for d in n["devices"] for p in d["projects"]}
+    assert owners <= {"team-b"}
+    assert httpx.get(server.api + "/overview").status_code == 401
+    page_html = httpx.get(server.url + "/").text
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page_html), "no CDN"
+
+
+def test_live_logs_of_a_running_job(page: Any, server: Server) -> None:
+    """A real process on a local-runtime node in its own pool: its log streams in."""
+    script = ("import time\n"
+              "for i in range(8):\n"
+              "    print(f'step {i} loss {1 / (i + 1):.3f}', flush=True)\n"
+              "    time.sleep(0.4)\n")
+    with server.client() as c:
+        for path, body in (("/nodes", {"name": "cpu-1", "gpus": 1, "pool": "cpu",
+                                       "runtime": "local"}),
+                           ("/projects", {"name": "team-c", "quota": 1, "pool": "cpu"}),
+                           ("/jobs", {"name": "logger", "project": "team-c", "gpus": 1,
+                                      "command": [sys.executable, "-c", script]})):
+            r = c.post(path, json=body)
+            assert r.status_code == 200, r.text
+    assert r.json()["state"] == "Running", r.json()
+    open_dashboard(page, server, "jobs")
+    page.get_by_test_id("jobs-state").select_option("")
+    page.get_by_test_id("job-row-team-c/logger").click()
+    out = page.get_by_test_id("logs-output")
+    expect(out).to_contain_text("step 0 loss 1.000")
+    shot(page, "jobs-logs")
+    expect(out).to_contain_text("step 7 loss 0.125", timeout=15000)
+    expect(out).to_contain_text("stream ended", timeout=15000)
+    expect(page.get_by_test_id("job-row-team-c/logger")).to_have_attribute(
+        "data-state", "Succeeded", timeout=10000)
+    expect(page.get_by_test_id("logs-state")).to_have_text("Succeeded")
+    assert out.inner_text().count("step ") == 8  # streamed once, nothing lost or repeated
+    expect(out).to_contain_text("stream ended")
