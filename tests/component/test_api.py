@@ -232,3 +232,32 @@ def test_restart_keeps_all_state(tmp_path: Path) -> None:
             assert jobs == {j["ref"]: j["state"] for j in before["jobs"]}
     finally:
         assert second.stop() == 0
+
+
+def test_workspaces_and_their_isolation(server: Server, admin: httpx.Client) -> None:
+    """On the sim runtime a workspace's job runs without a JupyterLab process: enough
+    for the API and its access rules (tests/e2e/test_workspaces.py runs a real one)."""
+    carol = ok(admin.post("/tokens", json={"user": "carol", "projects": ["team-a"]}))
+    dave = ok(admin.post("/tokens", json={"user": "dave", "projects": ["team-b"]}))
+    with server.client(carol["secret"]) as a, server.client(dave["secret"]) as b:
+        ws = ok(b.post("/workspaces", json={"name": "wb", "gpus": "0.5",
+                                            "password": "s3cret-pass"}))
+        assert ws["project"] == "team-b" and ws["url"].startswith("http://127.0.0.1:")
+        assert "s3cret" not in str(ws)
+        assert [w["name"] for w in ok(b.get("/workspaces"))] == ["wb"]
+        assert ok(a.get("/workspaces")) == []
+        for resp in (a.get("/workspaces/wb"), a.delete("/workspaces/wb"),
+                     a.post("/workspaces/wb/stop", json={}),
+                     a.post("/workspaces/wb/snapshots", json={}),
+                     a.post("/workspaces/wa/clone", json={"source": "wb"}),
+                     a.get(f"/jobs/{ws['job']}/logs", params={"project": "team-b"}),
+                     a.post(f"/jobs/{ws['job']}/exec", json={"project": "team-b",
+                                                             "command": ["id"]})):
+            assert resp.status_code in (403, 404), resp.text
+        snap = ok(b.post("/workspaces/wb/snapshots", json={"snapshot": "first"}))
+        error(a.post(f"/workspace-snapshots/wb@{snap['name']}/restore", json={}), 403)
+        assert ok(b.post(f"/workspace-snapshots/wb@{snap['name']}/restore", json={}))
+        assert ok(admin.post("/workspaces/wb/stop", json={}))["state"] == "Stopped"
+        assert ok(admin.post("/workspaces/wb/start", json={}))["name"] == "wb"
+        ok(b.delete("/workspaces/wb"))
+        error(admin.get("/workspaces/wb"), 404)

@@ -29,6 +29,10 @@ class Access:
     def filter(self, who: Principal, result: Any) -> Any:
         return result
 
+    def fills(self) -> frozenset[str]:
+        """Arguments this rule may supply for the caller (a member's one project)."""
+        return frozenset()
+
 
 ANY = Access()
 
@@ -85,6 +89,9 @@ class _AllOf(Access):
             result = rule.filter(who, result)
         return result
 
+    def fills(self) -> frozenset[str]:
+        return frozenset().union(*(rule.fills() for rule in self.rules))
+
 
 def all_of(*rules: Access) -> Access:
     return _AllOf(rules)
@@ -105,6 +112,9 @@ class _ProjectArg(Access):
             raise AccessDenied(f"user '{who.user}' is not a member of project "
                                f"'{project}'" if project else "give a project")
         return args
+
+    def fills(self) -> frozenset[str]:
+        return frozenset({self.name})
 
 
 def project_arg(name: str, *, optional: bool = False) -> Access:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 from mlfabric.api.auth import principal
 from mlfabric.api.operations import Operation, operations
 from mlfabric.auth.models import Principal
+from mlfabric.errors import InvalidInput
 from mlfabric.records import jsonable
 
 
@@ -42,12 +43,17 @@ def _query_type(tp: Any) -> Any:
     return _wire_type(tp)
 
 
+def _required(op: Operation, p: inspect.Parameter) -> bool:
+    """Required of the caller: no default, and no access rule that may supply it."""
+    return p.default is inspect.Parameter.empty and p.name not in op.access.fills()
+
+
 def _body_model(op: Operation, params: list[inspect.Parameter],
                 hints: dict[str, Any]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for p in params:
         tp = _wire_type(hints.get(p.name, Any))
-        required = p.default is inspect.Parameter.empty
+        required = _required(op, p)
         fields[p.name] = (tp, ... if required else None)
     name = "".join(w.title() for w in op.key.replace(".", "_").split("_")) + "Body"
     return create_model(name, __config__=ConfigDict(extra="forbid"), **fields)
@@ -70,7 +76,7 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
                                          annotation=_wire_type(hints.get(p.name, Any)),
                                          default=Path()))
         elif op.in_query:
-            required = p.default is inspect.Parameter.empty
+            required = _required(op, p)
             sig.append(inspect.Parameter(
                 p.name, inspect.Parameter.KEYWORD_ONLY,
                 annotation=_query_type(hints.get(p.name, Any)),
@@ -89,6 +95,10 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
             body = values["body"]
             args.update({k: getattr(body, k) for k in body.model_fields_set})
         args = op.access.check(who, args, home)
+        missing = [p.name for p in params
+                   if p.default is inspect.Parameter.empty and p.name not in args]
+        if missing:
+            raise InvalidInput(f"give {', '.join(missing)}", field=missing[0])
         result = func(**args, home=home) if takes_home else func(**args)
         if op.stream:
             return _stream(result)

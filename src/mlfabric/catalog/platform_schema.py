@@ -36,7 +36,8 @@ workspaces = Table(
     Column("host", String(255), nullable=False),
     Column("port", Integer, nullable=True),
     Column("password_hash", Text, nullable=True),
-    Column("spec", JSON, nullable=False),  # gpus, extra volumes, datasets, size
+    # gpus, size, volumes (VOL:PATH), datasets (DS:VER), port_fixed (--port was given)
+    Column("spec", JSON, nullable=False),
     Column("state", String(16), nullable=False),  # Running | Stopped (desired state)
     Column("created_at", Float, nullable=False),
 )
