@@ -4,4 +4,100 @@ from __future__ import annotations
 
 import typer
 
+from mlfabric.cli.backend import serving
+from mlfabric.cli.output import OPTIONS, emit_json, say, table, when
+from mlfabric.serving.records import InferenceServer
+
 app = typer.Typer(no_args_is_help=True, help="Triton-compatible inference servers.")
+
+
+def _state(s: InferenceServer) -> str:
+    state = s.state.lower()
+    if s.state == "Running":
+        state = "ready" if s.ready else "starting"
+    return f"{state} ({s.message})" if s.message else state
+
+
+def _models(s: InferenceServer) -> str | None:
+    parts = [f"{m['name']}:{','.join(m['versions']) or '-'}" + ("" if m["state"] == "READY"
+                                                                 else f" ({m['state']})")
+             for m in s.models]
+    return " ".join(parts) or None
+
+
+def _show(s: InferenceServer) -> None:
+    if OPTIONS.json:
+        emit_json(s)
+        return
+    gpus = None if s.gpus is None else f"{s.gpus:g}"
+    rows = [["name", s.name], ["project", s.project], ["state", _state(s)],
+            ["model repo", s.model_repo], ["job", f"{s.project}/{s.job}"], ["gpus", gpus],
+            ["http", s.http_url], ["grpc", s.grpc_url], ["metrics", s.metrics_url],
+            ["created", when(s.created_at)]]
+    table(["field", "value"], [r for r in rows if r[1] is not None])
+    if s.models:
+        table(["MODEL", "VERSIONS", "STATE", "REASON"],
+              [[m["name"], ", ".join(m["versions"]) or None, m["state"], m["reason"]]
+               for m in s.models])
+
+
+@app.command("create")
+def create(name: str = typer.Argument(..., help="Server name."),
+           model_repo: str = typer.Option(..., "--model-repo", help="Volume in Triton's "
+                                          "model-repository layout."),
+           project: str = typer.Option(..., "--project", "-p", envvar="MLFABRIC_PROJECT",
+                                       help="Project (default $MLFABRIC_PROJECT)."),
+           gpus: str | None = typer.Option(None, "--gpus", "-g", help="GPU share: a whole "
+                                           "number or a fraction below 1, e.g. 0.5."),
+           host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+           http_port: int | None = typer.Option(None, "--http-port", help="Default: a free "
+                                                "one."),
+           grpc_port: int | None = typer.Option(None, "--grpc-port", help="Default: a free "
+                                                "one."),
+           metrics_port: int | None = typer.Option(None, "--metrics-port", help="Default: a "
+                                                   "free one."),
+           wait: float = typer.Option(120.0, "--wait", help="Seconds to wait for the models "
+                                      "to load (0: return at once).")) -> None:
+    """Serve a model repository volume with Triton; prints the endpoints."""
+    s = serving.create(name, model_repo=model_repo, project=project, gpus=gpus, host=host,
+                       http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port,
+                       wait_s=wait, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(s)
+        return
+    say(f"created inference server {s.name} in project {s.project}: {_state(s)}")
+    say(f"http: {s.http_url}")
+    say(f"grpc: {s.grpc_url}")
+    say(f"metrics: {s.metrics_url}")
+    for m in s.models:
+        if m["state"] != "READY":
+            say(f"model {m['name']}: {m['state'].lower()}: {m['reason']}")
+
+
+@app.command("list")
+def list_(project: str | None = typer.Option(None, "--project", "-p", help="One project.")
+          ) -> None:
+    """List inference servers with their state, endpoints and models."""
+    found = serving.list(project=project, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(found)
+        return
+    table(["NAME", "PROJECT", "STATE", "REPO", "HTTP", "GRPC", "MODELS"],
+          [[s.name, s.project, _state(s), s.model_repo, s.http_url, s.grpc_url, _models(s)]
+           for s in found])
+
+
+@app.command("show")
+def show(name: str) -> None:
+    """Show a server: endpoints, state, and each model's versions, state and reason."""
+    _show(serving.show(name, home=OPTIONS.home))
+
+
+@app.command("delete")
+def delete(name: str) -> None:
+    """Stop a server (its job ends, its GPU share is released) and forget it."""
+    s = serving.delete(name, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(s)
+    else:
+        say(f"deleted inference server {s.name}")

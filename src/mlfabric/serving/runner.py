@@ -1,0 +1,156 @@
+"""The model that runs inside Triton's Python backend stub for every staged model.
+
+The generated ``model.py`` of a staged ONNX, TorchScript or function-style Python model
+imports ``TritonPythonModel`` from here. It runs onnxruntime or torch in the stub's
+process with one intra-op thread per instance (Triton's instance count gives the
+parallelism; an ONNX config may ask for more with the ``intra_op_thread_count``
+parameter, as with Triton's onnxruntime backend), and serves a dynamic batch of
+requests with one call: the requests' inputs are concatenated along the batch dimension
+and the outputs split back.
+
+Only this module is imported by the stub; it uses nothing else of mlfabric.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Feeds = dict[str, np.ndarray]
+Run = Callable[[Feeds], list[np.ndarray]]
+
+
+def _onnx(path: Path, outputs: list[str], params: dict[str, str]) -> Run:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # Triton's onnxruntime backend reads the same two parameters.
+    opts.intra_op_num_threads = int(params.get("intra_op_thread_count") or 1)
+    opts.inter_op_num_threads = int(params.get("inter_op_thread_count") or 1)
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    known = {o.name for o in sess.get_outputs()}
+    missing = [o for o in outputs if o not in known]
+    if missing:
+        raise ValueError(f"output(s) {', '.join(missing)} not in {path.name} (it has "
+                         f"{', '.join(sorted(known))})")
+    return lambda feeds: sess.run(outputs, feeds)
+
+
+def _torchscript(path: Path, inputs: list[str]) -> Run:
+    import torch
+
+    torch.set_num_threads(1)
+    module = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def run(feeds: Feeds) -> list[np.ndarray]:
+        with torch.inference_mode():
+            out = module(*[torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in inputs])
+        outs = out if isinstance(out, list | tuple) else [out]
+        return [o.detach().cpu().numpy() for o in outs]
+
+    return run
+
+
+def _function(path: Path, entrypoint: str, outputs: list[str], module_name: str) -> Run:
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn = getattr(module, entrypoint, None)
+    if not callable(fn):
+        raise AttributeError(f"{path.name} defines no function '{entrypoint}'")
+
+    def run(feeds: Feeds) -> list[np.ndarray]:
+        out = fn(**feeds)
+        if isinstance(out, dict):
+            return [np.asarray(out[n]) for n in outputs]
+        outs = out if isinstance(out, list | tuple) else [out]
+        return [np.asarray(o) for o in outs]
+
+    return run
+
+
+class TritonPythonModel:
+    """Triton Python-backend model: ``initialize``, ``execute``, ``finalize``."""
+
+    def initialize(self, args: dict[str, str]) -> None:
+        import triton_python_backend_utils as pb_utils
+
+        self.pb = pb_utils
+        config = json.loads(args["model_config"])
+        params = {k: v.get("string_value", "") for k, v in
+                  (config.get("parameters") or {}).items()}
+        folder = Path(args["model_repository"]) / args["model_version"]
+        path = folder / params["mlfabric_model_file"]
+        self.inputs = [i["name"] for i in config.get("input", [])]
+        self.outputs = [(o["name"], pb_utils.triton_string_to_numpy(o["data_type"]))
+                        for o in config.get("output", [])]
+        names = [n for n, _ in self.outputs]
+        self.batching = int(config.get("max_batch_size") or 0) > 0
+        kind = params["mlfabric_kind"]
+        if kind == "onnx":
+            self.run = _onnx(path, names, params)
+        elif kind == "torchscript":
+            self.run = _torchscript(path, self.inputs)
+        else:
+            self.run = _function(path, params.get("entrypoint") or "infer", names,
+                                 f"mlfabric_model_{args['model_name']}_{args['model_version']}")
+
+    def _responses(self, outs: list[np.ndarray]) -> Any:
+        if len(outs) != len(self.outputs):
+            raise ValueError(f"the model returned {len(outs)} output(s), the config declares "
+                             f"{len(self.outputs)}")
+        tensors = []
+        for (name, dtype), arr in zip(self.outputs, outs, strict=True):
+            if dtype is not np.object_ and arr.dtype != dtype:
+                arr = arr.astype(dtype)
+            tensors.append(self.pb.Tensor(name, np.ascontiguousarray(arr)))
+        return self.pb.InferenceResponse(output_tensors=tensors)
+
+    def _feeds(self, request: Any) -> Feeds:
+        feeds = {}
+        for name in self.inputs:
+            tensor = self.pb.get_input_tensor_by_name(request, name)
+            if tensor is not None:  # optional inputs may be absent
+                feeds[name] = tensor.as_numpy()
+        return feeds
+
+    def _run_batch(self, feeds: list[Feeds]) -> list[Any]:
+        """One model call for the whole dynamic batch, split back per request."""
+        names = list(feeds[0])
+        if not names or any(list(f) != names for f in feeds):
+            raise ValueError("requests with different inputs")
+        batched = {n: np.concatenate([f[n] for f in feeds]) for n in names}
+        sizes = [f[names[0]].shape[0] for f in feeds]
+        outs = self.run(batched)
+        cuts = np.cumsum(sizes)[:-1]
+        parts = [np.split(o, cuts) for o in outs]
+        return [self._responses([p[i] for p in parts]) for i in range(len(feeds))]
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        """Serve a batch of requests (one response each, errors as Triton errors)."""
+        feeds = [self._feeds(r) for r in requests]
+        if self.batching and len(feeds) > 1:
+            try:
+                return self._run_batch(feeds)
+            except Exception:
+                pass  # shapes that do not stack, or one bad request: serve them one by one
+        responses = []
+        for f in feeds:
+            try:
+                responses.append(self._responses(self.run(f)))
+            except Exception as exc:  # the model's own error goes back to its client
+                responses.append(self.pb.InferenceResponse(
+                    output_tensors=[], error=self.pb.TritonError(f"{type(exc).__name__}: {exc}")))
+        return responses
+
+    def finalize(self) -> None:
+        """Drop the session (the stub exits right after)."""
+        self.run = None  # type: ignore[assignment]
