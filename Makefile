@@ -54,6 +54,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/volumes.py
+	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/privacy.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts $(RUN_HOME)
