@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,3 +64,17 @@ def cli_mode(request: pytest.FixtureRequest, home: Path,
         yield "server"
     finally:
         assert server.stop() == 0, "".join(server.lines)
+
+
+@pytest.fixture
+def local_home(home: Path) -> Iterator[Path]:
+    """A home for ``local``-runtime tests: every job process is killed at the end."""
+    from tests.helpers import run_cli
+
+    yield home
+    with contextlib.suppress(Exception):
+        listed = run_cli(home, "job", "list", "--json", env={"MLFABRIC_RUNTIME": "local"})
+        for j in json.loads(listed.out or "[]"):
+            for pid in j.get("pids") or []:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)

@@ -3,17 +3,10 @@ over a dataset on a volume, clean and with ``--noisy``; the logs end in the AP l
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.helpers import Result, run_cli
 
@@ -27,18 +20,6 @@ def ok(home: Path, *args: str) -> Result:
     r = run_cli(home, *args, env=LOCAL, timeout=180)
     assert r.code == 0, f"{args}: {r.err}"
     return r
-
-
-@pytest.fixture
-def local_home(home: Path) -> Iterator[Path]:
-    """A home whose job processes are all killed at the end of the test."""
-    yield home
-    with contextlib.suppress(Exception):
-        listed = run_cli(home, "job", "list", "--json", env=LOCAL)
-        for j in json.loads(listed.out or "[]"):
-            for pid in j.get("pids") or []:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
 
 
 def finished(home: Path, name: str, timeout: float = 150) -> dict:

@@ -3,17 +3,14 @@ preemption by SIGTERM, a torch.distributed gang, and a daemon killed with SIGKIL
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from tests.helpers import MLFABRIC, Result, run_cli
 
@@ -50,18 +47,6 @@ def wait_state(home: Path, name: str, project: str, state: str, step: bool = Tru
 
     wait_for(_check, f"{project}/{name} to be {state}", timeout)
     return out
-
-
-@pytest.fixture
-def local_home(home: Path) -> Iterator[Path]:
-    """A home whose job processes are all killed at the end of the test."""
-    yield home
-    with contextlib.suppress(Exception):
-        listed = run_cli(home, "job", "list", "--json", env=LOCAL)
-        for j in json.loads(listed.out or "[]"):
-            for pid in j.get("pids") or []:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
 
 
 def script(tmp: Path, name: str, body: str) -> str:

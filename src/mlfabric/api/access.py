@@ -178,27 +178,24 @@ def labelled_create(name: str) -> Access:
     return _LabelledCreate(name)
 
 
+ProjectOf = Callable[[str, dict[str, Any], str | None], str | None]
+
+
 @dataclass(frozen=True)
 class _OwnedArg(Access):
     """The argument names a job, workspace or inference server; its ``project`` field
-    decides. A job is looked up with the ``project`` argument when one is given."""
+    decides."""
 
-    module: str
+    project_of: ProjectOf
     name: str
     kind: str
-
-    def _project(self, name: str, args: dict[str, Any], home: str | None) -> str | None:
-        mod = importlib.import_module(f"mlfabric.{self.module}")
-        if self.module == "jobs":
-            return mod.get(name, project=args.get("project"), home=home).project
-        return mod.show(name.split("@", 1)[0], home=home).project
 
     def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
         if who.is_admin:
             return args
         for name in _names(args.get(self.name)):
             try:
-                project = self._project(name, args, home)
+                project = self.project_of(name, args, home)
             except NotFound:
                 continue
             if not who.sees(project):
@@ -206,10 +203,23 @@ class _OwnedArg(Access):
         return args
 
 
+def _job_project(name: str, args: dict[str, Any], home: str | None) -> str | None:
+    """A job is looked up in the ``project`` argument when the call names one."""
+    from mlfabric import jobs
+
+    return jobs.get(name, project=args.get("project"), home=home).project
+
+
 def job_arg(name: str) -> Access:
-    return _OwnedArg("jobs", name, "job")
+    return _OwnedArg(_job_project, name, "job")
 
 
 def owned_arg(module: str) -> Callable[[str], Access]:
+    """For ``mlfabric.<module>.show(NAME)`` records; ``NAME@SNAP`` names ``NAME``."""
     kind = {"workspaces": "workspace", "serving": "inference server"}[module]
-    return lambda name: _OwnedArg(module, name, kind)
+
+    def project_of(name: str, args: dict[str, Any], home: str | None) -> str | None:
+        mod = importlib.import_module(f"mlfabric.{module}")
+        return mod.show(name.split("@", 1)[0], home=home).project
+
+    return lambda name: _OwnedArg(project_of, name, kind)

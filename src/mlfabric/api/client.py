@@ -7,6 +7,7 @@ way), only the ones given travel, and the result is rebuilt from its return anno
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import os
@@ -104,7 +105,7 @@ class RemoteModule:
         target = self._ADAPTED.get((self._module, function), function)
         op = operations.find(self._module, target)
         if op is None:
-            local = getattr(__import__(f"mlfabric.{self._module}", fromlist=["_"]), function)
+            local = getattr(importlib.import_module(f"mlfabric.{self._module}"), function)
             if not callable(local) or isinstance(local, type):
                 return local  # constants and record classes are the same in both modes
             return _unavailable(f"{self._module}.{function}")

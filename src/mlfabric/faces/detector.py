@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mlfabric.errors import InvalidInput, NotFound
+from mlfabric.errors import InvalidInput
 from mlfabric.faces.boxes import decode, nms
 from mlfabric.faces.data import Normalize, check_size
 from mlfabric.faces.model import DEFAULT_SPLIT, FaceBoxes, Head, Tail, split_model
@@ -94,15 +94,10 @@ def _strip(state: dict) -> dict:
 def load_detector(path: str | os.PathLike[str], *, size: int | None = None) -> Detector:
     """Read a detector saved by ``faces train``, or a FaceBoxes.PyTorch checkpoint
     (``FaceBoxesProd.pth``), which runs at 1024 px unless ``size`` says otherwise."""
+    from mlfabric.privacy.noise import load_state_file
+
     p = Path(path)
-    if not p.is_file():
-        raise NotFound("detector", str(p))
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise InvalidInput(f"{p}: not a detector checkpoint ({exc.__class__.__name__})") from exc
-    if not isinstance(state, dict):
-        raise InvalidInput(f"{p}: not a detector checkpoint")
+    state = load_state_file(p, "detector checkpoint")
     ours = state.get("format") == FORMAT
     weights = state["state_dict"] if ours or "state_dict" in state else state
     model = FaceBoxes()

@@ -87,17 +87,26 @@ def load_noise(path: str | os.PathLike[str]) -> NoiseLayer:
     return layer
 
 
-def read_noise_file(path: str | os.PathLike[str]) -> dict:
-    """The raw contents of a noise file, validated."""
+def load_state_file(path: str | os.PathLike[str], what: str) -> dict:
+    """A saved dict of tensors (weights only: no code runs); NotFound, or InvalidInput
+    naming ``what`` the file should have been."""
     p = Path(path)
     if not p.is_file():
-        raise NotFound("noise file", str(p))
+        raise NotFound(what, str(p))
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file
-        raise InvalidInput(f"{p}: not a noise file ({exc.__class__.__name__})") from exc
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InvalidInput(f"{p}: not a noise file (expected format {FORMAT})")
+        raise InvalidInput(f"{p}: not a {what} ({exc.__class__.__name__})") from exc
+    if not isinstance(state, dict):
+        raise InvalidInput(f"{p}: not a {what}")
+    return state
+
+
+def read_noise_file(path: str | os.PathLike[str]) -> dict:
+    """The raw contents of a noise file, validated."""
+    state = load_state_file(path, "noise file")
+    if state.get("format") != FORMAT:
+        raise InvalidInput(f"{path}: not a noise file (expected format {FORMAT})")
     return state
 
 
