@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from mlfabric import snapshots, store, volumes
 from mlfabric.errors import CorruptData
+from mlfabric.storage.context import open_storage
 from mlfabric.storage.drivers import local as local_driver
 from tests.helpers import loop_mount, require_root, run_cli, tree_digest, unmount
 
@@ -111,3 +113,65 @@ def test_in_place_write_to_link_clone_is_detected_and_never_served(home: Path) -
     assert store.verify(home=home).ok
     snapshots.restore("data@s1", home=home)
     assert tree_digest(root) == at_s1
+
+
+def _live_manifest_bytes(vol: Path) -> bytes:
+    """The manifest of the tree as it is, from a scan that trusts nothing."""
+    return local_driver.scan_tree(vol, local_driver.StatIndex(), marker_ns=0,
+                                  store=None).index.manifest().to_bytes()
+
+
+def _settled(vol: Path, rng: random.Random, names: list[str], n: int) -> None:
+    """Rewrite ``n`` files, then step past the timestamp tick so the next scan trusts them."""
+    for name in rng.sample(names, n):
+        (vol / name).write_bytes(rng.randbytes(rng.randint(0, 3000)))
+    time.sleep(0.02)
+
+
+def test_snapshots_that_patch_the_previous_manifest_equal_a_full_rebuild(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A content-only change reuses the previous manifest's bytes for unchanged lines; the
+    result must be exactly what a from-scratch scan serializes, including when the previous
+    manifest object is damaged or the stat index is garbage."""
+    patched: list[bool] = []
+    real = local_driver.StatIndex._patched_manifest
+
+    def spy(*args: object) -> bytes | None:
+        out = real(*args)  # type: ignore[arg-type]
+        patched.append(out is not None)
+        return out
+
+    monkeypatch.setattr(local_driver.StatIndex, "_patched_manifest", staticmethod(spy))
+    volumes.create("v", home=home)
+    vol = Path(volumes.path("v", home=home))
+    rng = random.Random(7)
+    names = [f"d{i % 5}/f{i}{'é' if i % 4 else ''}.bin" for i in range(200)]
+    for i, name in enumerate(names):
+        (vol / name).parent.mkdir(exist_ok=True)
+        (vol / name).write_bytes(rng.randbytes(i * 7))
+    (vol / "ln").symlink_to("d0")
+    time.sleep(0.02)
+    st = open_storage(str(home))
+    snaps = [snapshots.create("v", home=home)]
+    for step in range(4):
+        _settled(vol, rng, names, 3)
+        if step == 2:  # damage the manifest the next snapshot would patch
+            path = st.store.path(snaps[-1].manifest_oid)
+            path.chmod(0o644)
+            path.write_bytes(b"garbage")
+        snap = snapshots.create("v", home=home)
+        assert snap.hashed_files == 3
+        assert st.store.read_bytes(snap.manifest_oid) == _live_manifest_bytes(vol)
+        assert (snap.files, snap.bytes) == (200, sum((vol / n).stat().st_size for n in names))
+        snaps.append(snap)
+    # Patched each time but when the manifest to patch was the damaged one.
+    assert patched == [True, True, False, True]
+    index = st.index_path(st.catalog.run_read(lambda c: st.volume_row(c, "v").id))
+    index.write_bytes(b"\x00not an index")
+    _settled(vol, rng, names, 2)
+    snap = snapshots.create("v", home=home)
+    assert snap.hashed_files == 200  # an unreadable index only costs re-reading
+    assert st.store.read_bytes(snap.manifest_oid) == _live_manifest_bytes(vol)
+    report = store.verify(home=str(home))
+    assert report.corrupt_objects == [snaps[2].manifest_oid]  # only the one we damaged
+    assert [d.snapshot for d in report.damaged_snapshots] == [f"v@{snaps[2].name}"]

@@ -1,3 +1,6 @@
+import gzip
+import json
+
 import pytest
 
 from mlfabric.errors import CorruptData
@@ -27,9 +30,25 @@ def test_roundtrip_is_deterministic():
     assert data == m(*reversed(list(man.entries.values()))).to_bytes()
 
 
-def test_corrupt_manifest_is_a_clear_error():
+def test_any_file_name_roundtrips():
+    # A newline, a tab and a byte that is not UTF-8 (kept as a surrogate by os.fsdecode).
+    odd = ["new\nline", "tab\there", "bad-\udcff-byte", "sp ace/\u00e9t\u00e9"]
+    man = m(d("sp ace"), *(f(p) for p in odd), Entry("l\n", LINK, "to\ttarget", 0o120777, 9, -5))
+    assert Manifest.from_bytes(man.to_bytes()).entries == man.entries
+
+
+def test_format_1_manifests_are_still_read():
+    man = m(d("x"), f("x/a", mtime=7))
+    rows = [list(e) for e in man.entries.values()]
+    body = json.dumps({"version": 1, "entries": rows}).encode()
+    assert Manifest.from_bytes(gzip.compress(body)).entries == man.entries
+
+
+@pytest.mark.parametrize("data", [b"not a manifest", gzip.compress(b"{]"),
+                                  m(f("a")).to_bytes()[:-1], m(f("a")).to_bytes() + b"x\0"])
+def test_corrupt_manifest_is_a_clear_error(data):
     with pytest.raises(CorruptData, match="unreadable"):
-        Manifest.from_bytes(b"not gzip")
+        Manifest.from_bytes(data)
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [

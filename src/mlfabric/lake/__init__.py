@@ -4,7 +4,7 @@ Lake layout under a remote's URL, content-addressed like the local object store 
 objects are shared by every version and every dataset of the remote:
 
     objects/ab/cdef...          file content, id sha256:abcdef...
-    manifests/ab/cdef...        a version's manifest (gzip JSON, the snapshot format)
+    manifests/ab/cdef...        a version's manifest (the snapshot format)
     datasets/NAME/vN.json       a version: manifest id, source volume@snapshot, counts
     pending/ID.json             a push in progress (a gc root until it finishes)
 

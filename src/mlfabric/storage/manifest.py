@@ -1,10 +1,18 @@
 """Snapshot manifests (path -> kind, object id or link target, mode, size, mtime) and the
-pure diff between two of them."""
+pure diff between two of them.
+
+Format 2 (written): the line ``mlfabric-manifest 2`` then, per entry sorted by path, the
+fields kind, ref, mode (octal), size, mtime_ns, path, each ended by a NUL byte (the one
+byte no path or link target can hold); text is UTF-8 with surrogate escapes, so any file
+name round-trips. About 120 bytes per file, built and parsed several times faster than
+format 1 (gzip-compressed JSON), which is still read.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -12,7 +20,9 @@ from mlfabric.errors import CorruptData
 from mlfabric.storage.bulk import paused_gc
 
 FILE, DIR, LINK = "f", "d", "l"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_HEADER = b"mlfabric-manifest 2\n"
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class Entry(NamedTuple):
@@ -54,20 +64,45 @@ class Manifest:
     def from_bytes(cls, data: bytes, *, name: str = "manifest") -> Manifest:
         try:
             with paused_gc():
-                doc = json.loads(gzip.decompress(data))
-                if doc.get("version") != FORMAT_VERSION:
-                    raise ValueError(f"unsupported manifest version {doc.get('version')}")
-                make = Entry._make
-                return cls({row[0]: make(row) for row in doc["entries"]})
+                if data.startswith(_GZIP_MAGIC):
+                    return cls._from_v1(data)
+                if not data.startswith(_HEADER):
+                    raise ValueError("not a manifest (unknown header)")
+                fields = data[len(_HEADER):].decode("utf-8", "surrogateescape").split("\0")
+                if fields.pop() != "" or len(fields) % 6:
+                    raise ValueError("truncated")
+                rows = zip(*[iter(fields)] * 6, strict=True)
+                return cls({path: Entry(path, kind, ref, int(mode, 8), int(size), int(mtime))
+                            for kind, ref, mode, size, mtime, path in rows})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CorruptData(f"{name} is unreadable: {exc}") from exc
 
+    @classmethod
+    def _from_v1(cls, data: bytes) -> Manifest:
+        doc = json.loads(gzip.decompress(data))
+        if doc.get("version") != 1:
+            raise ValueError(f"unsupported manifest version {doc.get('version')}")
+        make = Entry._make
+        return cls({row[0]: make(row) for row in doc["entries"]})
 
-def encode_rows(rows: list[tuple]) -> bytes:  # type: ignore[type-arg]
+
+def encode_rows(rows: Iterable[tuple]) -> bytes:  # type: ignore[type-arg]
     """Serialize entries sorted by path (tuples of Entry's fields); deterministic bytes."""
-    body = json.dumps({"version": FORMAT_VERSION, "entries": rows}, separators=(",", ":"))
-    # mtime=0 keeps the gzip bytes (and so the object id) a function of the content.
-    return gzip.compress(body.encode(), compresslevel=1, mtime=0)
+    return _HEADER + b"".join(encode_lines(rows))
+
+
+def encode_lines(rows: Iterable[tuple]) -> list[bytes]:  # type: ignore[type-arg]
+    """``encode_rows`` one entry at a time: ``HEADER + b"".join(lines)`` is the manifest."""
+    return [f"{kind}\0{ref}\0{mode:o}\0{size}\0{mtime}\0{path}\0".encode(
+        "utf-8", "surrogateescape") for path, kind, ref, mode, size, mtime in rows]
+
+
+def manifest_body(data: bytes) -> bytes | None:
+    """The entry lines of a format-2 manifest (None for another format)."""
+    return data[len(_HEADER):] if data.startswith(_HEADER) else None
+
+
+HEADER = _HEADER
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from mlfabric.storage.fsops import CHUNK, fsync_dir, sync_filesystem, try_reflin
 ALGO = "sha256"
 _PREFIX = ALGO + ":"
 OBJECT_MODE = 0o444
+_TMP_SEQ = itertools.count()
 
 
 def _hex(oid: str) -> str:
@@ -37,6 +39,8 @@ class ObjectStore:
         self._root = str(root)
         self.tmp = root / "tmp"
         self.quarantine_dir = root / "quarantine"
+        # Source device -> whether reflinks work from it into the store (learned once).
+        self._reflinks: dict[int, bool] = {}
 
     def ensure(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -55,30 +59,43 @@ class ObjectStore:
     def exists(self, oid: str) -> bool:
         return self.path(oid).exists()
 
-    def _tmp_file(self) -> tuple[int, Path]:
-        self.ensure()
-        name = self.tmp / f"{os.getpid()}-{time.monotonic_ns()}-{os.urandom(4).hex()}"
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    def _tmp_file(self) -> tuple[int, str]:
+        """A new temp file in the store's tmp area (created on first use or if removed)."""
+        name = f"{self._root}/tmp/{os.getpid()}-{next(_TMP_SEQ)}-{os.urandom(4).hex()}"
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:
+            self.ensure()
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         return fd, name
 
-    def _commit(self, tmp: Path, oid: str, size: int, durable: bool) -> None:
-        """Move a finished temp file into place (or drop it if the object already exists)."""
-        dest = self.path(oid)
+    def _seal(self, fd: int, durable: bool) -> None:
+        """Make a finished temp file an object: read-only, mtime 0 (see the module doc)."""
+        os.fchmod(fd, OBJECT_MODE)
+        os.utime(fd, ns=(0, 0))
+        if durable:
+            os.fsync(fd)
+
+    def _commit(self, tmp: str, oid: str, size: int, durable: bool) -> None:
+        """Move a sealed temp file into place (or drop it if the object already exists)."""
+        fan = f"{self._root}/{oid[7:9]}"
+        dest = f"{fan}/{oid[9:]}"
         try:
             existing = os.stat(dest).st_size
         except FileNotFoundError:
             existing = None
         if existing == size:
-            tmp.unlink()
+            os.unlink(tmp)
             return
         # A wrong-sized object can only be the torn write of a power loss before a batch
         # was synced: replace it with the good bytes.
-        os.chmod(tmp, OBJECT_MODE)
-        os.utime(tmp, ns=(0, 0))
-        dest.parent.mkdir(exist_ok=True)
-        os.rename(tmp, dest)
+        try:
+            os.rename(tmp, dest)
+        except FileNotFoundError:
+            os.makedirs(fan, exist_ok=True)
+            os.rename(tmp, dest)
         if durable:
-            fsync_dir(dest.parent)
+            fsync_dir(Path(fan))
 
     def sync(self) -> None:
         """Make every object written with ``durable=False`` durable (one ``syncfs``)."""
@@ -90,40 +107,43 @@ class ObjectStore:
             return oid
         fd, tmp = self._tmp_file()
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            _write_all(fd, data)
+            self._seal(fd, durable=True)
         finally:
             os.close(fd)
         self._commit(tmp, oid, len(data), durable=True)
         return oid
 
-    def put_file(self, src: Path, *, durable: bool = True) -> tuple[str, int]:
+    def put_file(self, src: Path | str, *, durable: bool = True) -> tuple[str, int]:
         """Store a file's content; returns (oid, size). Reflinks then hashes the clone where
         possible (the stored bytes are exactly what was hashed), else copies while hashing.
         ``durable=False`` skips the per-file fsync: the caller must ``sync()`` before it
-        commits anything that refers to the object."""
+        commits anything that refers to the object. Runs per changed file of a snapshot,
+        so the path is lean: strings, not ``Path``; one read for a small file."""
         fd, tmp = self._tmp_file()
         try:
-            with open(src, "rb") as fsrc:
+            with open(src, "rb", buffering=0) as fsrc:
                 h = hashlib.sha256()
                 size = 0
-                if try_reflink(fsrc.fileno(), fd):
-                    with open(tmp, "rb") as fclone:
-                        while chunk := fclone.read(CHUNK):
+                sst = os.fstat(fsrc.fileno())
+                # A read as large as the file (+1 to see its end): one call for small files.
+                step = min(sst.st_size + 1, CHUNK)
+                if self._reflinks.get(sst.st_dev, True) and try_reflink(fsrc.fileno(), fd):
+                    with open(tmp, "rb", buffering=0) as fclone:
+                        while chunk := fclone.read(step):
                             h.update(chunk)
                             size += len(chunk)
                 else:
-                    buf = bytearray(CHUNK)
-                    view = memoryview(buf)
-                    while n := fsrc.readinto(buf):
-                        h.update(view[:n])
-                        os.write(fd, view[:n])
-                        size += n
-                if durable:
-                    os.fsync(fd)
+                    self._reflinks[sst.st_dev] = False
+                    while chunk := fsrc.read(step):
+                        h.update(chunk)
+                        _write_all(fd, chunk)
+                        size += len(chunk)
+                self._seal(fd, durable)
         except BaseException:
             os.close(fd)
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
         os.close(fd)
         oid = _PREFIX + h.hexdigest()
@@ -176,6 +196,12 @@ class ObjectStore:
             for f in os.scandir(d.path):
                 if len(f.name) == 62:
                     yield _PREFIX + d.name + f.name, f.stat(follow_symlinks=False)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def hash_path(path: Path | str) -> str:

@@ -9,9 +9,12 @@ timestamp granularity, so it is stored untrusted and re-hashed by the next scan.
 
 from __future__ import annotations
 
+import array
+import itertools
 import marshal
 import os
 import stat
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,39 +22,193 @@ from pathlib import Path
 from mlfabric.errors import MlfabricError
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.storage.bulk import paused_gc
-from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest, encode_rows
+from mlfabric.storage.manifest import (
+    DIR,
+    FILE,
+    HEADER,
+    LINK,
+    Entry,
+    Manifest,
+    encode_lines,
+    manifest_body,
+)
 from mlfabric.storage.objects import ObjectStore, hash_path
 
 # path -> (size, mtime_ns, ctime_ns, ino, mode, kind, ref, trusted)
 IndexRow = tuple[int, int, int, int, int, str, str, bool]
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
 _HASH_WORKERS = 4
 _S_IFMT, _S_IFREG, _S_IFDIR = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR
 
 
-@dataclass
-class StatIndex:
-    """The per-volume stat cache; ``manifest_oid`` is the manifest the rows describe exactly."""
+class _Packed:
+    """An index as it is stored: column arrays, not 100k tuples. Unmarshalling a dict of
+    tuples costs ~75 ms per 100k rows (the nanosecond times are big ints); these columns
+    load in a few ms, so a scan that finds nothing changed never builds the tuples."""
 
-    rows: dict[str, IndexRow] = field(default_factory=dict)
-    manifest_oid: str | None = None
-    # Totals of the manifest, kept so an unchanged snapshot needs no pass over the rows.
-    files: int | None = None
-    bytes: int | None = None
+    __slots__ = ("_pos", "inodes", "kinds", "lengths", "paths", "refs", "stats", "trusted")
+
+    def __init__(self, paths: list[str], stats: array.array, inodes: array.array,
+                 trusted: bytes, kinds: str, refs: list[str],
+                 lengths: array.array | None = None) -> None:
+        self.paths = paths  # sorted
+        self.stats = stats  # 'q': size, mtime_ns, ctime_ns, mode per row
+        self.inodes = inodes  # 'Q'
+        self.trusted = trusted
+        self.kinds = kinds
+        self.refs = refs  # object id (file) or link target
+        # 'Q': byte length of each row's line in the manifest ``manifest_oid`` (if known),
+        # so a snapshot that changed a few files patches the old manifest's bytes.
+        self.lengths = lengths
+        self._pos: dict[str, int] | None = None
+
+    def row(self, i: int) -> IndexRow:
+        s, j = self.stats, 4 * i
+        return (s[j], s[j + 1], s[j + 2], self.inodes[i], s[j + 3], self.kinds[i], self.refs[i],
+                bool(self.trusted[i]))
+
+    def totals(self) -> tuple[int, int]:
+        sizes = self.stats[::4]
+        files = [i for i, k in enumerate(self.kinds) if k == FILE]
+        return len(files), sum(sizes[i] for i in files)
+
+    @classmethod
+    def of(cls, rows: dict[str, IndexRow]) -> _Packed:
+        with paused_gc():
+            paths = sorted(rows)
+            rs = [rows[p] for p in paths]
+            stats = array.array("q", [x for r in rs for x in (r[0], r[1], r[2], r[4])])
+            inodes = array.array("Q", [r[3] for r in rs])
+            return cls(paths, stats, inodes, bytes(r[7] for r in rs),
+                       "".join(r[5] for r in rs), [r[6] for r in rs])
+
+    @property
+    def pos(self) -> dict[str, int]:
+        if self._pos is None:
+            self._pos = dict(zip(self.paths, range(len(self.paths)), strict=True))
+        return self._pos
+
+    def rows(self) -> dict[str, IndexRow]:
+        s, ino, t, k = self.stats, self.inodes, self.trusted, self.kinds
+        with paused_gc():
+            return {p: (s[4 * i], s[4 * i + 1], s[4 * i + 2], ino[i], s[4 * i + 3], k[i], ref,
+                        bool(t[i]))
+                    for i, (p, ref) in enumerate(zip(self.paths, self.refs, strict=True))}
+
+    def to_doc(self) -> dict[str, object]:
+        return {"paths": self.paths, "stats": self.stats.tobytes(),
+                "inodes": self.inodes.tobytes(), "trusted": self.trusted, "kinds": self.kinds,
+                "refs": self.refs,
+                "lengths": self.lengths.tobytes() if self.lengths is not None else None}
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, object]) -> _Packed:
+        stats, inodes = array.array("q"), array.array("Q")
+        stats.frombytes(doc["stats"])  # type: ignore[arg-type]
+        inodes.frombytes(doc["inodes"])  # type: ignore[arg-type]
+        paths, trusted, kinds, refs = doc["paths"], doc["trusted"], doc["kinds"], doc["refs"]
+        lengths = None
+        if doc.get("lengths") is not None:
+            lengths = array.array("Q")
+            lengths.frombytes(doc["lengths"])  # type: ignore[arg-type]
+        n = len(paths)  # type: ignore[arg-type]
+        if not (len(stats) == 4 * n and n == len(inodes) == len(trusted)  # type: ignore[arg-type]
+                and n == len(kinds) == len(refs)  # type: ignore[arg-type]
+                and (lengths is None or len(lengths) == n)):
+            raise ValueError("index columns disagree")
+        return cls(paths, stats, inodes, trusted, kinds, refs, lengths)  # type: ignore[arg-type]
+
+    def patched(self, rows: dict[int, IndexRow], lengths: dict[int, int]) -> _Packed:
+        """A copy with some rows (and their manifest line lengths) replaced; same paths,
+        same kinds."""
+        stats, inodes = array.array("q", self.stats), array.array("Q", self.inodes)
+        trusted, refs = bytearray(self.trusted), list(self.refs)
+        for i, r in rows.items():
+            stats[4 * i:4 * i + 4] = array.array("q", (r[0], r[1], r[2], r[4]))
+            inodes[i], trusted[i], refs[i] = r[3], r[7], r[6]
+        new_lengths = None
+        if self.lengths is not None:
+            new_lengths = array.array("Q", self.lengths)
+            for i, n in lengths.items():
+                new_lengths[i] = n
+        return _Packed(self.paths, stats, inodes, bytes(trusted), self.kinds, refs, new_lengths)
+
+
+class StatIndex:
+    """The per-volume stat cache; ``manifest_oid`` is the manifest the rows describe exactly.
+    Rows are built from the stored columns only when something needs them."""
+
+    def __init__(self, rows: dict[str, IndexRow] | None = None, manifest_oid: str | None = None,
+                 files: int | None = None, nbytes: int | None = None, *,
+                 packed: _Packed | None = None,
+                 patch: tuple[str, array.array, dict[int, bytes]] | None = None) -> None:
+        self._rows = rows if rows is not None or packed is not None else {}
+        self._packed = packed
+        # (manifest it derives from, that manifest's line lengths, new lines by row)
+        self._patch = patch
+        self.manifest_oid = manifest_oid
+        # Totals of the manifest, kept so an unchanged snapshot needs no pass over the rows.
+        self.files = files
+        self.bytes = nbytes
+
+    @property
+    def rows(self) -> dict[str, IndexRow]:
+        if self._rows is None:
+            assert self._packed is not None
+            self._rows = self._packed.rows()
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: dict[str, IndexRow]) -> None:
+        self._rows, self._packed, self._patch = rows, None, None
+
+    def packed(self) -> _Packed:
+        if self._packed is None:
+            self._packed = _Packed.of(self.rows)
+        return self._packed
 
     def totals(self) -> tuple[int, int]:
         """(files, bytes) of regular files."""
         if self.files is None or self.bytes is None:
-            sizes = [r[0] for r in self.rows.values() if r[5] == FILE]
-            self.files, self.bytes = len(sizes), sum(sizes)
+            if self._rows is None:
+                self.files, self.bytes = self.packed().totals()
+            else:
+                sizes = [r[0] for r in self._rows.values() if r[5] == FILE]
+                self.files, self.bytes = len(sizes), sum(sizes)
         return self.files, self.bytes
 
-    def manifest_bytes(self) -> bytes:
-        """The serialized manifest, straight from the rows (no Entry objects built)."""
+    def manifest_bytes(self, read: Callable[[str], bytes] | None = None) -> bytes:
+        """The serialized manifest. After a scan that changed only some files' content,
+        ``read`` (an object reader) fetches the previous manifest and only the changed
+        lines are new; otherwise it is built from every row."""
+        if self._patch is not None and read is not None:
+            data = self._patched_manifest(read, *self._patch)
+            if data is not None:
+                return data
+        pk = self.packed()
         with paused_gc():
-            rows = [(p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
-                    for p, r in sorted(self.rows.items())]
-            return encode_rows(rows)
+            rows = self.rows
+            lines = encode_lines((p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
+                                 for p, r in ((p, rows[p]) for p in pk.paths))
+            pk.lengths = array.array("Q", map(len, lines))
+            return HEADER + b"".join(lines)
+
+    @staticmethod
+    def _patched_manifest(read: Callable[[str], bytes], base_oid: str,
+                          base_lengths: array.array, lines: dict[int, bytes]) -> bytes | None:
+        try:
+            body = manifest_body(read(base_oid))
+        except (OSError, MlfabricError):
+            return None  # gone or damaged: build from the rows instead
+        offsets = [0, *itertools.accumulate(base_lengths)]
+        if body is None or offsets[-1] != len(body):
+            return None
+        parts, cursor = [HEADER], 0
+        for i in sorted(lines):
+            parts += (body[cursor:offsets[i]], lines[i])
+            cursor = offsets[i + 1]
+        parts.append(body[cursor:])
+        return b"".join(parts)
 
     @classmethod
     def load(cls, path: Path) -> StatIndex:
@@ -62,7 +219,8 @@ class StatIndex:
                 doc = marshal.loads(data)
             if doc.get("version") != _INDEX_VERSION:
                 return cls()
-            return cls(doc["rows"], doc.get("manifest_oid"), doc.get("files"), doc.get("bytes"))
+            return cls(None, doc.get("manifest_oid"), doc.get("files"), doc.get("bytes"),
+                       packed=_Packed.from_doc(doc))
         except (OSError, EOFError, ValueError, TypeError, KeyError):
             return cls()
 
@@ -70,7 +228,7 @@ class StatIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         files, nbytes = self.totals()
-        data = marshal.dumps({"version": _INDEX_VERSION, "rows": self.rows,
+        data = marshal.dumps({"version": _INDEX_VERSION, **self.packed().to_doc(),
                               "manifest_oid": self.manifest_oid, "files": files,
                               "bytes": nbytes})
         with open(tmp, "wb") as f:
@@ -78,15 +236,20 @@ class StatIndex:
         os.replace(tmp, path)
 
     def object_ids(self) -> set[str]:
-        ids = {r[6] for r in self.rows.values() if r[5] == FILE}
+        if self._rows is None:
+            pk = self.packed()
+            ids = {ref for kind, ref in zip(pk.kinds, pk.refs, strict=True) if kind == FILE}
+        else:
+            ids = {r[6] for r in self._rows.values() if r[5] == FILE}
         if self.manifest_oid:
             ids.add(self.manifest_oid)
         return ids
 
     def manifest(self) -> Manifest:
+        rows = self.rows
         with paused_gc():
             return Manifest({p: Entry(p, r[5], r[6], r[4], r[0], r[1] if r[5] != DIR else 0)
-                             for p, r in self.rows.items()})
+                             for p, r in rows.items()})
 
 
 @dataclass
@@ -104,41 +267,74 @@ def _key(st: os.stat_result) -> tuple[int, int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
 
 
+@dataclass
+class _Walk:
+    """What a walk found: old rows that still match (by path), entries to hash, and new
+    rows for directories and links that did not match."""
+
+    matched: list[str] = field(default_factory=list)
+    pending: list[tuple[str, str, os.stat_result]] = field(default_factory=list)
+    fresh: dict[str, IndexRow] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
 def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore | None,
               progress: Progress = NO_PROGRESS, shared_inodes: bool = False) -> ScanResult:
     """Walk ``root``; reuse index rows whose stat key matches, hash (and, with ``store``,
     store) the rest. Returns the new index; ``unchanged`` means it equals ``old`` exactly.
     ``shared_inodes``: the tree hard-links store objects (a link clone), so a file changed
     without being replaced (same inode) was written in place through shared storage."""
-    rows: dict[str, IndexRow] = {}
-    old_rows = old.rows
-    pending: list[tuple[str, str, os.stat_result]] = []
-    warnings: list[str] = []
+    packed = old.packed()
     progress.start("scanning", None)
     with paused_gc():
-        matched = _walk(root, old_rows, rows, pending, warnings, progress)
+        walk = _walk(root, packed, progress)
     progress.finish()
 
-    result = ScanResult(StatIndex(rows), unchanged=False, warnings=warnings)
-    if pending:
-        _hash_pending(pending, old_rows, rows, result, store, marker_ns, progress,
-                      shared_inodes)
-        if store is not None:
-            store.sync()  # one flush for the batch, before anything can refer to it
-    result.unchanged = (not pending and matched == len(old_rows) == len(rows)
-                        and old.manifest_oid is not None)
-    if result.unchanged:
-        result.index.manifest_oid = old.manifest_oid
-        result.index.files, result.index.bytes = old.files, old.bytes
+    if (not walk.pending and not walk.fresh and len(walk.matched) == len(packed.paths)
+            and old.manifest_oid is not None):
+        # Nothing changed: the old index is the answer, and its rows are never built.
+        return ScanResult(old, unchanged=True, warnings=walk.warnings)
+    pos = packed.pos
+
+    def prev_of(rel: str) -> IndexRow | None:
+        i = pos.get(rel)
+        return packed.row(i) if i is not None else None
+
+    result = ScanResult(StatIndex(), unchanged=False, warnings=walk.warnings)
+    hashed = _hash_pending(walk.pending, prev_of, result, store, marker_ns, progress,
+                           shared_inodes) if walk.pending else []
+    if walk.pending and store is not None:
+        store.sync()  # one flush for the batch, before anything can refer to it
+    same_paths = (not walk.fresh and len(hashed) == len(walk.pending)
+                  and len(walk.matched) + len(hashed) == len(packed.paths)
+                  and all(rel in pos and packed.kinds[pos[rel]] == FILE for rel, _ in hashed))
+    if same_paths and old.manifest_oid is not None and packed.lengths is not None:
+        # Only contents changed (the usual case): patch the columns and the old manifest.
+        changed = {pos[rel]: row for rel, row in hashed}
+        lines = dict(zip(changed, encode_lines((rel, FILE, r[6], r[4], r[0], r[1])
+                                               for rel, r in hashed), strict=True))
+        files, nbytes = old.totals()
+        nbytes += sum(r[0] - packed.stats[4 * pos[rel]] for rel, r in hashed)
+        index = StatIndex(None, None, files, nbytes,
+                          packed=packed.patched(changed, {i: len(b) for i, b in lines.items()}),
+                          patch=(old.manifest_oid, packed.lengths, lines))
+    else:
+        old_rows = old.rows
+        with paused_gc():
+            rows = {p: old_rows[p] for p in walk.matched}
+        rows.update(walk.fresh)
+        rows.update(hashed)
+        index = StatIndex(rows)
+    result.index = index
     return result
 
 
-def _walk(root: Path, old_rows: dict[str, IndexRow], rows: dict[str, IndexRow],
-          pending: list[tuple[str, str, os.stat_result]], warnings: list[str],
-          progress: Progress) -> int:
-    """Fill ``rows`` with entries whose stat matches ``old_rows``; queue the rest in
-    ``pending``. Returns how many entries matched."""
-    matched = 0
+def _walk(root: Path, old: _Packed, progress: Progress) -> _Walk:
+    """Sort every entry under ``root`` into matched (its stat key equals the trusted old
+    row), pending (a file to hash) or fresh (a directory or link row to record anew)."""
+    out = _Walk()
+    matched, pending, fresh = out.matched, out.pending, out.fresh
+    pos, stats, inodes, trusted, refs = old.pos, old.stats, old.inodes, old.trusted, old.refs
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         dirpath, prefix = stack.pop()
@@ -154,48 +350,51 @@ def _walk(root: Path, old_rows: dict[str, IndexRow], rows: dict[str, IndexRow],
                 except FileNotFoundError:
                     continue
                 mode = st.st_mode
-                prev = old_rows.get(rel)
+                i = pos.get(rel)
+                j = 4 * i if i is not None else 0
                 fmt = mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
                 if fmt == _S_IFREG:
-                    if (prev is not None and prev[7] and prev[1] == st.st_mtime_ns
-                            and prev[2] == st.st_ctime_ns and prev[0] == st.st_size
-                            and prev[3] == st.st_ino and prev[4] == mode):
-                        rows[rel] = prev
-                        matched += 1
+                    # mode carries the file type: a path that changed kind never matches.
+                    if (i is not None and trusted[i] and stats[j + 1] == st.st_mtime_ns
+                            and stats[j + 2] == st.st_ctime_ns and stats[j] == st.st_size
+                            and inodes[i] == st.st_ino and stats[j + 3] == mode):
+                        matched.append(rel)
                     else:
                         pending.append((rel, de.path, st))
                 elif fmt == _S_IFDIR:
-                    key = (0, 0, 0, st.st_ino, mode)
-                    if prev is not None and prev[:5] == key:
-                        rows[rel] = prev
-                        matched += 1
+                    if i is not None and inodes[i] == st.st_ino and stats[j + 3] == mode:
+                        matched.append(rel)
                     else:
-                        rows[rel] = (*key, DIR, "", True)
+                        fresh[rel] = (0, 0, 0, st.st_ino, mode, DIR, "", True)
                     stack.append((de.path, rel + "/"))
                 elif stat.S_ISLNK(mode):
                     target = os.readlink(de.path)
-                    key = _key(st)
-                    if prev is not None and prev[:5] == key and prev[6] == target:
-                        rows[rel] = prev
-                        matched += 1
+                    if (i is not None and stats[j] == st.st_size
+                            and stats[j + 1] == st.st_mtime_ns and stats[j + 2] == st.st_ctime_ns
+                            and inodes[i] == st.st_ino and stats[j + 3] == mode
+                            and refs[i] == target):
+                        matched.append(rel)
                     else:
-                        rows[rel] = (*key, LINK, target, True)
+                        fresh[rel] = (*_key(st), LINK, target, True)
                 else:
-                    warnings.append(f"skipped special file '{rel}' (not a file, dir or link)")
+                    out.warnings.append(f"skipped special file '{rel}' (not a file, dir or link)")
         progress.advance(0)
-    return matched
+    return out
 
 
-def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict[str, IndexRow],
-                  rows: dict[str, IndexRow], result: ScanResult, store: ObjectStore | None,
-                  marker_ns: int, progress: Progress, shared_inodes: bool) -> None:
+def _hash_pending(pending: list[tuple[str, str, os.stat_result]],
+                  prev_of: Callable[[str], IndexRow | None], result: ScanResult,
+                  store: ObjectStore | None, marker_ns: int, progress: Progress,
+                  shared_inodes: bool) -> list[tuple[str, IndexRow]]:
+    """Hash (and store) each pending file; returns the new rows, in ``pending`` order,
+    leaving out files deleted meanwhile."""
     progress.start("hashing", sum(st.st_size for _, _, st in pending))
 
     def work(item: tuple[str, str, os.stat_result]) -> tuple[str, int, os.stat_result] | None:
         rel, path, st = item
         try:
             if store is not None:
-                oid, size = store.put_file(Path(path), durable=False)
+                oid, size = store.put_file(path, durable=False)
             else:
                 oid, size = hash_path(path), st.st_size
             after = os.stat(path, follow_symlinks=False)
@@ -205,6 +404,7 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict
             raise MlfabricError(f"cannot read '{rel}': {exc.strerror}") from exc
         return oid, size, after
 
+    rows: list[tuple[str, IndexRow]] = []
     workers = min(_HASH_WORKERS, len(pending))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # map() re-raises the first worker exception here: none is lost.
@@ -214,16 +414,17 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]], old_rows: dict
             oid, size, after = out
             # Stable while read and older than the scan's start: trust the stat key next time.
             trusted = _key(after) == _key(st) and max(st.st_mtime_ns, st.st_ctime_ns) < marker_ns
-            rows[rel] = (size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode, FILE, oid,
-                         trusted)
+            rows.append((rel, (size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode,
+                               FILE, oid, trusted)))
             result.hashed_files += 1
             result.hashed_bytes += size
-            prev = old_rows.get(rel)
-            if (store is not None and prev is not None and prev[5] == FILE and prev[6] != oid
-                    and (shared_inodes or st.st_nlink > 1)):
-                _check_shared_inode(prev, st, rel, store, result, shared_inodes)
+            if store is not None and (shared_inodes or st.st_nlink > 1):
+                prev = prev_of(rel)
+                if prev is not None and prev[5] == FILE and prev[6] != oid:
+                    _check_shared_inode(prev, st, rel, store, result, shared_inodes)
             progress.advance(1, size)
     progress.finish()
+    return rows
 
 
 def _check_shared_inode(prev: IndexRow, st: os.stat_result, rel: str, store: ObjectStore,

@@ -60,7 +60,7 @@ class LocalDriver:
         if result.unchanged and index.manifest_oid and storage.store.exists(index.manifest_oid):
             manifest_oid = index.manifest_oid
         else:
-            manifest_oid = storage.store.put_bytes(index.manifest_bytes())
+            manifest_oid = storage.store.put_bytes(index.manifest_bytes(storage.store.read_bytes))
             index.manifest_oid = manifest_oid
         files, nbytes = index.totals()
         index_path = storage.index_path(volume.id)
