@@ -12,6 +12,7 @@ from __future__ import annotations
 import array
 import itertools
 import marshal
+import operator
 import os
 import stat
 from collections.abc import Callable
@@ -62,6 +63,11 @@ class _Packed:
         self.lengths = lengths
         self._pos: dict[str, int] | None = None
 
+    def key(self, i: int) -> tuple[int, int, int, int, int]:
+        """Row ``i``'s stat key, as ``_key`` makes it."""
+        s, j = self.stats, 4 * i
+        return (s[j], s[j + 1], s[j + 2], self.inodes[i], s[j + 3])
+
     def row(self, i: int) -> IndexRow:
         s, j = self.stats, 4 * i
         return (s[j], s[j + 1], s[j + 2], self.inodes[i], s[j + 3], self.kinds[i], self.refs[i],
@@ -74,13 +80,15 @@ class _Packed:
 
     @classmethod
     def of(cls, rows: dict[str, IndexRow]) -> _Packed:
-        with paused_gc():
+        with paused_gc():  # map + itemgetter: the loops run in C
             paths = sorted(rows)
-            rs = [rows[p] for p in paths]
-            stats = array.array("q", [x for r in rs for x in (r[0], r[1], r[2], r[4])])
-            inodes = array.array("Q", [r[3] for r in rs])
-            return cls(paths, stats, inodes, bytes(r[7] for r in rs),
-                       "".join(r[5] for r in rs), [r[6] for r in rs])
+            rs = list(map(rows.__getitem__, paths))
+            stats = array.array("q", itertools.chain.from_iterable(
+                map(operator.itemgetter(0, 1, 2, 4), rs)))
+            return cls(paths, stats, array.array("Q", map(operator.itemgetter(3), rs)),
+                       bytes(map(operator.itemgetter(7), rs)),
+                       "".join(map(operator.itemgetter(5), rs)),
+                       list(map(operator.itemgetter(6), rs)))
 
     @property
     def pos(self) -> dict[str, int]:
@@ -272,7 +280,7 @@ class _Walk:
     """What a walk found: old rows that still match (by path), entries to hash, and new
     rows for directories and links that did not match."""
 
-    matched: list[str] = field(default_factory=list)
+    matched: list[int] = field(default_factory=list)  # rows of the old index
     pending: list[tuple[str, str, os.stat_result]] = field(default_factory=list)
     fresh: dict[str, IndexRow] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -321,7 +329,8 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
     else:
         old_rows = old.rows
         with paused_gc():
-            rows = {p: old_rows[p] for p in walk.matched}
+            paths = packed.paths
+        rows = {paths[i]: old_rows[paths[i]] for i in walk.matched}
         rows.update(walk.fresh)
         rows.update(hashed)
         index = StatIndex(rows)
@@ -331,10 +340,13 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
 
 def _walk(root: Path, old: _Packed, progress: Progress) -> _Walk:
     """Sort every entry under ``root`` into matched (its stat key equals the trusted old
-    row), pending (a file to hash) or fresh (a directory or link row to record anew)."""
+    row), pending (a file to hash) or fresh (a directory or link row to record anew).
+    This loop runs once per file: everything it touches is a local."""
     out = _Walk()
-    matched, pending, fresh = out.matched, out.pending, out.fresh
-    pos, stats, inodes, trusted, refs = old.pos, old.stats, old.inodes, old.trusted, old.refs
+    pending, fresh = out.pending, out.fresh
+    match = out.matched.append
+    get, stats, inodes, trusted, refs = old.pos.get, old.stats, old.inodes, old.trusted, old.refs
+    ifmt, ifreg, ifdir = _S_IFMT, _S_IFREG, _S_IFDIR
     stack: list[tuple[str, str]] = [(str(root), "")]
     while stack:
         dirpath, prefix = stack.pop()
@@ -350,30 +362,28 @@ def _walk(root: Path, old: _Packed, progress: Progress) -> _Walk:
                 except FileNotFoundError:
                     continue
                 mode = st.st_mode
-                i = pos.get(rel)
-                j = 4 * i if i is not None else 0
-                fmt = mode & _S_IFMT  # inline S_ISREG/S_ISDIR: this loop runs per file
-                if fmt == _S_IFREG:
+                i = get(rel)
+                fmt = mode & ifmt
+                if fmt == ifreg:
                     # mode carries the file type: a path that changed kind never matches.
-                    if (i is not None and trusted[i] and stats[j + 1] == st.st_mtime_ns
-                            and stats[j + 2] == st.st_ctime_ns and stats[j] == st.st_size
-                            and inodes[i] == st.st_ino and stats[j + 3] == mode):
-                        matched.append(rel)
-                    else:
-                        pending.append((rel, de.path, st))
-                elif fmt == _S_IFDIR:
-                    if i is not None and inodes[i] == st.st_ino and stats[j + 3] == mode:
-                        matched.append(rel)
+                    if i is not None:
+                        j = i << 2
+                        if (stats[j + 1] == st.st_mtime_ns and stats[j + 2] == st.st_ctime_ns
+                                and stats[j] == st.st_size and inodes[i] == st.st_ino
+                                and stats[j + 3] == mode and trusted[i]):
+                            match(i)
+                            continue
+                    pending.append((rel, de.path, st))
+                elif fmt == ifdir:
+                    if i is not None and inodes[i] == st.st_ino and stats[(i << 2) + 3] == mode:
+                        match(i)
                     else:
                         fresh[rel] = (0, 0, 0, st.st_ino, mode, DIR, "", True)
                     stack.append((de.path, rel + "/"))
                 elif stat.S_ISLNK(mode):
                     target = os.readlink(de.path)
-                    if (i is not None and stats[j] == st.st_size
-                            and stats[j + 1] == st.st_mtime_ns and stats[j + 2] == st.st_ctime_ns
-                            and inodes[i] == st.st_ino and stats[j + 3] == mode
-                            and refs[i] == target):
-                        matched.append(rel)
+                    if i is not None and refs[i] == target and _key(st) == old.key(i):
+                        match(i)
                     else:
                         fresh[rel] = (*_key(st), LINK, target, True)
                 else:
