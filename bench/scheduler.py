@@ -19,6 +19,10 @@
    capacity, fair shares computed by ``fair_shares`` from each run's own demand, weight
    = quota), per trace and as per-day means. Targets (on the means): utilization >=
    FIFO's; deviation <= 1/5 of FIFO's; utilization >= 1.3x strict quotas'.
+   For scale, each run's demand-bounded ceiling (time-averaged min(capacity, GPUs asked for
+   by its submitted, unfinished jobs): what no scheduler holding the same work could beat),
+   the GPU-hours each run falls below it by cause, and an idealised scheduler's utilization
+   of each trace (one divisible pool, nothing idle while work waits; ``ideal_utilization``).
 
 Run:  .venv/bin/python bench/scheduler.py [--cycles 20] [--traces 5] [--seed 1]
 """
@@ -200,6 +204,10 @@ class Peer:
         """Run a cycle: names of jobs started, preempted, stopped."""
         raise NotImplementedError
 
+    def usage(self) -> list[list[float]]:
+        """The allocated fraction of each GPU, node by node."""
+        raise NotImplementedError
+
 
 class Mlfabric(Peer):
     name = "mlfabric"
@@ -225,6 +233,9 @@ class Mlfabric(Peer):
         return ([i.job for i in out if isinstance(i, Start)],
                 [i.job for i in out if isinstance(i, Preempt)],
                 [i.job for i in out if isinstance(i, Stop)])
+
+    def usage(self) -> list[list[float]]:
+        return [list(n.used) for n in self.sched.nodes()]
 
 
 class QueuePeer(Peer):
@@ -270,6 +281,9 @@ class QueuePeer(Peer):
         self.queue = waiting
         return started, [], stopped
 
+    def usage(self) -> list[list[float]]:
+        return [[(MILLI - f) / MILLI for f in gpus] for gpus in self.free]
+
     def _place(self, job: TraceJob) -> list[tuple[int, int, int]] | None:
         """Same packing rules as mlfabric: fullest node, fullest shared GPU that fits."""
         if job.gpus < 1:
@@ -298,10 +312,65 @@ class QueuePeer(Peer):
         return slots
 
 
+# Why GPUs sat idle while submitted work waited, in the order losses are attributed.
+LOSSES = ("quota rule", "node fragmentation", "larger than idle", "GPU slivers")
+
+
+def idle_losses(waiting: list[TraceJob], usage: list[list[float]]) -> dict[str, float]:
+    """GPUs idle now that waiting jobs could have used, split by why they did not.
+
+    The parts add up to min(idle GPUs, GPUs the waiting jobs ask for): the gap between a
+    scheduler and the demand-bounded ceiling at this instant. A waiting job that fits the
+    idle GPUs now is held by a quota rule (strict quotas, or mlfabric's non-preemptible
+    jobs beyond quota); a whole-GPU job that does not fit although as many GPUs are idle
+    waits on node fragmentation; one asking for more than is idle is larger than idle;
+    idle parts of shared GPUs that no waiting job fills are GPU slivers.
+    """
+    free = [sum(1 for u in gpus if u == 0) for gpus in usage]
+    whole = sum(free)
+    sliver = sum(1 - u for gpus in usage for u in gpus if 0 < u < 1)
+    room = max((1 - u for gpus in usage for u in gpus if u < 1), default=0.0)
+    fits: dict[tuple[float, int], bool] = {}
+    demand = {k: 0.0 for k in ("held", "held whole", "frag", "big")}  # GPUs waiting
+    other = 0.0  # fractions that fit nowhere
+    for job in waiting:
+        shape = (job.gpus, job.processes)
+        if shape not in fits:
+            if job.gpus < 1:
+                fits[shape] = room >= job.gpus - 1e-9
+            else:
+                fits[shape] = sum(f // int(job.gpus) for f in free) >= job.processes
+        size = _size(job)
+        if fits[shape]:
+            demand["held" if job.gpus < 1 else "held whole"] += size
+        elif job.gpus < 1:
+            other += size
+        else:
+            demand["frag" if size <= whole else "big"] += size
+    waiting_gpus = sum(demand.values()) + other
+    loss = min(whole + sliver, waiting_gpus)
+    # Held fractions would have filled slivers first, held whole jobs whole GPUs.
+    held_frac = min(sliver + whole, demand["held"])
+    used_sliver = min(sliver, held_frac)
+    w = whole - (held_frac - used_sliver)
+    held_whole = min(w, demand["held whole"])
+    w -= held_whole
+    frag = min(w, demand["frag"])
+    w -= frag
+    big = min(w, demand["big"])
+    left = waiting_gpus - held_frac - held_whole - frag - big
+    slivers = min(sliver - used_sliver, left)
+    parts = dict(zip(LOSSES, (held_frac + held_whole, frag, big, slivers), strict=True))
+    assert abs(sum(parts.values()) - loss) < 1e-6, (parts, loss)
+    return parts
+
+
 @dataclass
 class Result:
     name: str
     utilization: float = 0.0
+    ceiling: float = 0.0  # time-averaged min(capacity, demand of submitted, unfinished jobs)
+    losses: dict[str, float] = field(default_factory=dict)  # GPU-hours below the ceiling
     deviation: float = 0.0
     preemptions: int = 0
     completed: int = 0
@@ -321,7 +390,8 @@ def simulate(peer: Peer, trace: list[TraceJob], days: int = 2) -> Result:
     first_start: dict[str, float] = {}
     result = Result(peer.name)
     held = {t.name: 0.0 for t in TEAMS}
-    gpu_time = deviation = 0.0
+    gpu_time = deviation = ceiling = 0.0
+    losses = dict.fromkeys(LOSSES, 0.0)
     samples = 0
     nxt = 0
     now = 0.0
@@ -361,11 +431,18 @@ def simulate(peer: Peer, trace: list[TraceJob], days: int = 2) -> Result:
                                         for t in TEAMS})
         deviation += sum(abs(alloc[t] - shares[t]) for t in alloc) / CAPACITY
         gpu_time += sum(alloc.values())
+        ceiling += min(CAPACITY, sum(demand.values()))
+        usage = peer.usage()
+        assert abs(sum(map(sum, usage)) - sum(alloc.values())) < 1e-6
+        for cause, gpus in idle_losses([jobs[n] for n in live - running], usage).items():
+            losses[cause] += gpus * STEP / HOUR
         for t in alloc:
             held[t] += alloc[t]
         samples += 1
         now += STEP
     result.utilization = gpu_time / (samples * CAPACITY)
+    result.ceiling = ceiling / (samples * CAPACITY)
+    result.losses = losses
     result.deviation = deviation / samples
     waits = [first_start[n] - jobs[n].submit for n in first_start
              if jobs[n].submit >= measure_from]
@@ -389,15 +466,52 @@ def offered_load(trace: list[TraceJob]) -> float:
     return sum(_size(j) * j.work for j in day) / (CAPACITY * DAY)
 
 
+def ideal_utilization(trace: list[TraceJob], days: int = 2) -> float:
+    """The measured day's utilization under an idealised scheduler, for scale.
+
+    The GPUs are one divisible pool: waiting work is served in submit order, each job at
+    up to its size, so nothing is idle while work waits and no shape, node, quota or rule
+    gets in the way (interactive jobs still end at their time limit). No real scheduler
+    does better on the first day; on the second one could only by having finished less on
+    the first, which leaves more work over.
+    """
+    limit = {t.name: t.interactive_limit for t in TEAMS}
+    left = {j.name: min(j.work, limit[j.project] or j.work) if j.interactive else j.work
+            for j in trace}
+    live: list[TraceJob] = []  # in submit order
+    nxt = 0
+    now = gpu_time = 0.0
+    samples = 0
+    while now < days * DAY:
+        while nxt < len(trace) and trace[nxt].submit <= now:
+            live.append(trace[nxt])
+            nxt += 1
+        room = float(CAPACITY)
+        for job in live:
+            rate = min(1.0, room / _size(job))
+            room -= rate * _size(job)
+            left[job.name] -= rate * STEP
+        if now >= (days - 1) * DAY:
+            gpu_time += CAPACITY - room
+            samples += 1
+        live = [j for j in live if left[j.name] > 1e-9]
+        now += STEP
+    return gpu_time / (samples * CAPACITY)
+
+
 def mean_result(name: str, results: list[Result]) -> Result:
     """The per-day average of several runs of one scheduler."""
     n = len(results)
     def mean(attr: str) -> float:
         return sum(getattr(r, attr) for r in results) / n
 
-    return Result(name, mean("utilization"), mean("deviation"), round(mean("preemptions")),
-                  round(mean("completed")), mean("mean_wait_h"), mean("seconds") * n,
-                  {t.name: sum(r.by_team[t.name] for r in results) / n for t in TEAMS})
+    return Result(name, utilization=mean("utilization"), ceiling=mean("ceiling"),
+                  losses={k: sum(r.losses[k] for r in results) / n for k in LOSSES},
+                  deviation=mean("deviation"), preemptions=round(mean("preemptions")),
+                  completed=round(mean("completed")), mean_wait_h=mean("mean_wait_h"),
+                  seconds=mean("seconds") * n,
+                  by_team={t.name: sum(r.by_team[t.name] for r in results) / n
+                           for t in TEAMS})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,34 +534,62 @@ def main(argv: list[str] | None = None) -> int:
     seeds = range(args.seed, args.seed + args.traces)
     runs: dict[str, list[Result]] = {}
     per_trace = [["trace seed", "offered load", "util / FIFO", "deviation / FIFO",
-                  "util / strict"]]
+                  "util / strict", "1.3x strict", "ideal util", "ideal / strict"]]
+    ideals = []
+    ceilings = [["trace seed", "scheduler", "utilization", "ceiling", "of ceiling",
+                 *[f"{k} (GPU-h)" for k in LOSSES]]]
     for seed in seeds:
         trace = make_trace(seed)
         ours, fifo, strict = [simulate(peer, trace) for peer in (
             Mlfabric(), QueuePeer(strict_quotas=False), QueuePeer(strict_quotas=True))]
         for r in (ours, fifo, strict):
             runs.setdefault(r.name, []).append(r)
+        ideals.append(ideal_utilization(trace))
         per_trace.append([str(seed), f"{offered_load(trace):.0%}",
                           f"{ours.utilization / fifo.utilization:.2f}",
                           f"{ours.deviation / fifo.deviation:.2f}",
-                          f"{ours.utilization / strict.utilization:.2f}"])
+                          f"{ours.utilization / strict.utilization:.2f}",
+                          f"{1.3 * strict.utilization:.1%}", f"{ideals[-1]:.1%}",
+                          f"{ideals[-1] / strict.utilization:.2f}"])
+        for r in (ours, fifo, strict):
+            ceilings.append([str(seed), r.name, f"{r.utilization:.1%}", f"{r.ceiling:.1%}",
+                             f"{r.utilization / r.ceiling:.1%}",
+                             *[f"{r.losses[k]:.1f}" for k in LOSSES]])
     print(f"\n2. {args.traces} independent 24-hour traces of {len(TEAMS)} teams on {CAPACITY} "
           f"GPUs, a cycle every {STEP:.0f} s (each measured after a day of warm-up)")
     table(per_trace)
+    print("\n   utilization against the demand-bounded ceiling (time-averaged min(capacity, "
+          "GPUs asked\n   for by submitted, unfinished jobs) in each run), and the GPU-hours "
+          "below it, by cause:")
+    table(ceilings)
     results = [mean_result(name, rs) for name, rs in runs.items()]
     ours, fifo, strict = results
     print("\n   per-day means:")
-    rows = [["scheduler", "utilization", "fair-share deviation", "preemptions", "completed",
-             "mean wait", "sim time"]]
+    rows = [["scheduler", "utilization", "ceiling", "of ceiling", "fair-share deviation",
+             "preemptions", "completed", "mean wait", "sim time"]]
     for r in results:
-        rows.append([r.name, f"{r.utilization:.1%}", f"{r.deviation:.3f}", str(r.preemptions),
-                     str(r.completed), f"{r.mean_wait_h:.2f} h", f"{r.seconds:.1f} s"])
+        rows.append([r.name, f"{r.utilization:.1%}", f"{r.ceiling:.1%}",
+                     f"{r.utilization / r.ceiling:.1%}", f"{r.deviation:.3f}",
+                     str(r.preemptions), str(r.completed), f"{r.mean_wait_h:.2f} h",
+                     f"{r.seconds:.1f} s"])
     table(rows)
+    print("\n   GPU-hours a day below the ceiling, by cause (of "
+          f"{CAPACITY * 24} GPU-hours):")
+    loss_rows = [["scheduler", *LOSSES, "total"]]
+    for r in results:
+        loss_rows.append([r.name, *[f"{r.losses[k]:.1f}" for k in LOSSES],
+                          f"{sum(r.losses.values()):.1f}"])
+    table(loss_rows)
     print("\n   mean GPUs held per team (quota):")
     team_rows = [["scheduler", *[f"{t.name} ({t.quota})" for t in TEAMS]]]
     for r in results:
         team_rows.append([r.name, *[f"{r.by_team[t.name]:.1f}" for t in TEAMS]])
     table(team_rows)
+    ideal = sum(ideals) / len(ideals)
+    print(f"\n   for scale: 1.3x strict quotas' utilization is {1.3 * strict.utilization:.1%}; an "
+          f"idealised scheduler (one divisible\n   pool, nothing idle while work waits, no "
+          f"rules) reaches {ideal:.1%} ({ideal / strict.utilization:.2f}x), mlfabric "
+          f"{ours.utilization / ideal:.1%} of that")
 
     checks = [
         ("utilization vs FIFO", ours.utilization / fifo.utilization, ">= 1.00",
