@@ -46,6 +46,21 @@ def test_noise_is_fresh_per_call_with_the_learned_mean_and_scale() -> None:
     assert float(draws.std()) == pytest.approx(0.5, abs=0.02)
 
 
+def test_noise_on_a_channels_last_activation_is_the_same_noise() -> None:
+    """What a head fed a height x width x RGB picture gives: same values, same draws."""
+    layer = NoiseLayer((3, 4, 5), s_min=0.1, s_max=2.0)
+    with torch.no_grad():
+        layer.mean.copy_(torch.randn(3, 4, 5))
+    x = torch.randn(2, 3, 4, 5)
+    last = x.contiguous(memory_format=torch.channels_last)
+    assert not last.is_contiguous()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        plain = layer(x)
+        torch.manual_seed(1)
+        assert torch.equal(layer(last), plain)
+
+
 def test_noise_refuses_activations_of_another_shape() -> None:
     layer = NoiseLayer((4, 2, 2), s_min=0.0, s_max=1.0)
     with pytest.raises(InvalidInput, match=r"fitted for activations of shape \[4, 2, 2\]"):

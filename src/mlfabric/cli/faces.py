@@ -68,7 +68,7 @@ def eval_(dataset: str = typer.Option(..., "--dataset", "-d", help="FDDB-format 
                                            "exists, else written after fitting."),
           split: str = typer.Option("pool2", "--split", help=_SPLIT),
           fit_folds: str = typer.Option("1-8", "--fit-folds", help="Folds to fit noise on."),
-          fit_epochs: int = typer.Option(3, "--fit-epochs", help="Passes when fitting noise."),
+          fit_epochs: int = typer.Option(10, "--fit-epochs", help="Passes when fitting noise."),
           adapt_tail: bool = typer.Option(False, "--adapt-tail", help="Fine-tune the tail to "
                                           "the noise (head frozen)."),
           adapt_epochs: int = typer.Option(3, "--adapt-epochs", help="Passes of tail "
@@ -106,7 +106,7 @@ def sweep(dataset: str = typer.Option(..., "--dataset", "-d", help="FDDB-format 
           attack_folds: str = typer.Option("1-8", "--attack-folds", help="The attacker's "
                                            "auxiliary folds."),
           eval_folds: str = typer.Option("9-10", "--eval-folds", help="Held-out folds."),
-          fit_epochs: int = typer.Option(3, "--fit-epochs", help="Passes when fitting noise."),
+          fit_epochs: int = typer.Option(10, "--fit-epochs", help="Passes when fitting noise."),
           adapt_epochs: int = typer.Option(3, "--adapt-epochs", help="Passes of tail "
                                            "fine-tuning."),
           attack_epochs: int = typer.Option(10, "--attack-epochs", help="Passes when "

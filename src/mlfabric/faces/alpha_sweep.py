@@ -19,7 +19,7 @@ from mlfabric.faces.detector import Detector, load_detector
 from mlfabric.faces.evaluation import average_precision, detect, measure_snr
 from mlfabric.faces.fddb import parse_folds
 from mlfabric.faces.model import DEFAULT_SPLIT, check_split
-from mlfabric.faces.noise import fit_detector_noise
+from mlfabric.faces.noise import FIT_EPOCHS, fit_detector_noise
 from mlfabric.faces.records import SweepReport, SweepRow
 from mlfabric.faces.training import DETECTOR_FILE, adapt_tail
 from mlfabric.privacy.attack import mean_image_floor, reconstruction_attack, targets
@@ -163,7 +163,7 @@ def plot(rows: list[SweepRow], out: Path, floor_psnr: float) -> list[str]:
 def sweep(dataset: str, *, detector: str | None = None, alphas: str = ALPHAS,
           split: str = DEFAULT_SPLIT, out: str | None = None, adapt: bool = False,
           fit_folds: str = "1-8", attack_folds: str = "1-8", eval_folds: str = "9-10",
-          fit_epochs: int = 3, adapt_epochs: int = 3, attack_epochs: int = 10,
+          fit_epochs: int = FIT_EPOCHS, adapt_epochs: int = 3, attack_epochs: int = 10,
           attack_size: int = 32, size: int | None = None, limit: int | None = None,
           fit_limit: int | None = None, seed: int = 0,
           home: str | None = None, progress: Progress = NO_PROGRESS) -> SweepReport:

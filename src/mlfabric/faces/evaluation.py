@@ -13,7 +13,7 @@ from mlfabric.faces.data import Samples, load_samples
 from mlfabric.faces.detector import Detection, Detector, face_scores, load_detector, postprocess
 from mlfabric.faces.fddb import parse_folds
 from mlfabric.faces.model import DEFAULT_SPLIT, check_split
-from mlfabric.faces.noise import obtain_noise
+from mlfabric.faces.noise import FIT_EPOCHS, obtain_noise
 from mlfabric.faces.records import EvalReport, FoldAP
 from mlfabric.faces.training import DETECTOR_FILE, TRAIN_FOLDS
 from mlfabric.privacy.fit import check_alpha
@@ -107,7 +107,7 @@ def ap_lines(report: EvalReport) -> list[str]:
 
 def evaluate(dataset: str, *, detector: str | None = None, folds: str = EVAL_FOLDS,
              noisy: bool = False, alpha: float = 0.5, noise: str | None = None,
-             split: str = DEFAULT_SPLIT, fit_folds: str = TRAIN_FOLDS, fit_epochs: int = 3,
+             split: str = DEFAULT_SPLIT, fit_folds: str = TRAIN_FOLDS, fit_epochs: int = FIT_EPOCHS,
              adapt_tail: bool = False, adapt_epochs: int = 3, size: int | None = None,
              limit: int | None = None, seed: int = 0, home: str | None = None,
              progress: Progress = NO_PROGRESS) -> EvalReport:

@@ -16,6 +16,10 @@ from mlfabric.privacy.noise import NoiseLayer, load_noise, noise_meta, save_nois
 from mlfabric.progress import NO_PROGRESS, Progress
 
 FIT_LR = 0.1
+# Passes over the fitting pictures. Three left the scales near their start (the bench's
+# AP at alpha 0.2 was 0.966 learned vs 0.974 plain Gaussian); ten let them settle
+# (0.969 vs 0.906).
+FIT_EPOCHS = 10
 
 
 def batches(samples: Samples, batch_size: int = 16) -> list[tuple[torch.Tensor, list]]:
@@ -25,7 +29,7 @@ def batches(samples: Samples, batch_size: int = 16) -> list[tuple[torch.Tensor, 
 
 
 def fit_detector_noise(detector: Detector, samples: Samples, *, alpha: float, split: str,
-                       epochs: int = 3, seed: int = 0,
+                       epochs: int = FIT_EPOCHS, seed: int = 0,
                        progress: Progress = NO_PROGRESS) -> NoiseLayer:
     """Noise between the detector's head and tail, trained with the multibox loss."""
     torch.manual_seed(seed)
