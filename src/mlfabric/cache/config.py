@@ -15,8 +15,8 @@ from sqlalchemy import Connection, func, select
 
 from mlfabric.cache.evict import Limits
 from mlfabric.cache.models import Pool
-from mlfabric.catalog import schema
-from mlfabric.errors import Busy, InvalidInput, NotFound
+from mlfabric.catalog import named_row, schema
+from mlfabric.errors import Busy, InvalidInput
 from mlfabric.names import validate_name
 from mlfabric.storage.context import Storage, open_storage
 from mlfabric.units import parse_duration, parse_size
@@ -39,10 +39,7 @@ def limits_of(row: Any) -> Limits:
 
 
 def pool_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(P).where(P.c.name == name)).first()
-    if row is None:
-        raise NotFound("cache pool", name)
-    return row
+    return named_row(conn, P, name, "cache pool")
 
 
 def _default_budget(path: Path) -> int:

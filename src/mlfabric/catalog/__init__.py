@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from mlfabric.catalog import migrations, schema
-from mlfabric.errors import Busy, MlfabricError
+from mlfabric.errors import Busy, MlfabricError, NotFound
 
 __all__ = ["Catalog", "open_catalog", "schema"]
 
@@ -104,6 +104,14 @@ class Catalog:
 
 _catalogs: dict[str, Catalog] = {}
 _catalogs_lock = threading.Lock()
+
+
+def named_row(conn: Connection, table: Table, name: str, kind: str) -> Any:
+    """The row of ``table`` whose ``name`` column is ``name``; ``NotFound(kind, name)``."""
+    row = conn.execute(select(table).where(table.c.name == name)).first()
+    if row is None:
+        raise NotFound(kind, name)
+    return row
 
 
 def open_catalog(url: str) -> Catalog:

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, func, select
 
-from mlfabric.catalog import schema
-from mlfabric.errors import AlreadyExists, Busy, InvalidInput, NotFound
+from mlfabric.catalog import named_row, schema
+from mlfabric.errors import AlreadyExists, Busy, InvalidInput
 from mlfabric.lake.models import Remote
 from mlfabric.lake.store import RemoteStore
 from mlfabric.names import validate_name
@@ -47,10 +47,7 @@ def _to_remote(row: Any, datasets: int = 0) -> Remote:
 
 
 def remote_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(R).where(R.c.name == name)).first()
-    if row is None:
-        raise NotFound("remote", name)
-    return row
+    return named_row(conn, R, name, "remote")
 
 
 def store_of(row: Any) -> RemoteStore:

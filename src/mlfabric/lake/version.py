@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from mlfabric.catalog import schema
+from mlfabric.catalog import named_row, schema
 from mlfabric.errors import CorruptData, InvalidInput, NotFound
 from mlfabric.lake.models import Dataset, DatasetVersion
 from mlfabric.lake.remote import open_remote, remote_row
@@ -113,10 +113,7 @@ def remote_versions(rstore: RemoteStore, dataset: str | None = None) -> dict[tup
 
 # -- catalog look-ups ----------------------------------------------------------------
 def dataset_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(D).where(D.c.name == name)).first()
-    if row is None:
-        raise NotFound("dataset", name)
-    return row
+    return named_row(conn, D, name, "dataset")
 
 
 def version_row(conn: Connection, ds: Any, version: str | None) -> Any:

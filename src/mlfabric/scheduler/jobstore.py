@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from mlfabric.catalog import named_row
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import NotFound
 from mlfabric.scheduler.model import Job, Node, Placement, Project
@@ -108,17 +109,11 @@ def to_project_info(row: Any, jobs: list[Any]) -> ProjectInfo:
 
 
 def project_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(S.projects).where(S.projects.c.name == name)).first()
-    if row is None:
-        raise NotFound("project", name)
-    return row
+    return named_row(conn, S.projects, name, "project")
 
 
 def node_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(S.nodes).where(S.nodes.c.name == name)).first()
-    if row is None:
-        raise NotFound("node", name)
-    return row
+    return named_row(conn, S.nodes, name, "node")
 
 
 def job_row(conn: Connection, name: str, project: str | None) -> Any:

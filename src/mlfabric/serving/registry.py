@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from mlfabric.catalog import named_row
 from mlfabric.catalog.platform_schema import inference_servers as T
-from mlfabric.errors import InvalidInput, NotFound
+from mlfabric.errors import InvalidInput
 from mlfabric.names import MAX_NAME, validate_name
 from mlfabric.serving.records import InferenceServer
 from mlfabric.serving.status import READY, read_status, server_dir
@@ -33,10 +34,7 @@ def job_name(name: str) -> str:
 
 
 def server_row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(T).where(T.c.name == name)).first()
-    if row is None:
-        raise NotFound("inference server", name)
-    return row
+    return named_row(conn, T, name, "inference server")
 
 
 def to_server(st: Storage, row: Any, job: Any | None) -> InferenceServer:

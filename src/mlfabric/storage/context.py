@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
-from mlfabric.catalog import Catalog, open_catalog, schema
+from mlfabric.catalog import Catalog, named_row, open_catalog, schema
 from mlfabric.config import Config, load_config
 from mlfabric.errors import NotFound
 from mlfabric.storage import locks
@@ -53,10 +53,7 @@ class Storage:
 
     # -- catalog look-ups -------------------------------------------------------------
     def volume_row(self, conn: Connection, name: str) -> Any:
-        row = conn.execute(select(schema.volumes).where(schema.volumes.c.name == name)).first()
-        if row is None:
-            raise NotFound("volume", name)
-        return row
+        return named_row(conn, schema.volumes, name, "volume")
 
     def snapshot_row(self, conn: Connection, volume: str, name: str) -> Any:
         vol = self.volume_row(conn, volume)

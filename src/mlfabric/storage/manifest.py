@@ -21,7 +21,7 @@ from mlfabric.storage.bulk import paused_gc
 
 FILE, DIR, LINK = "f", "d", "l"
 FORMAT_VERSION = 2
-_HEADER = b"mlfabric-manifest 2\n"
+HEADER = b"mlfabric-manifest 2\n"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -66,9 +66,9 @@ class Manifest:
             with paused_gc():
                 if data.startswith(_GZIP_MAGIC):
                     return cls._from_v1(data)
-                if not data.startswith(_HEADER):
+                if not data.startswith(HEADER):
                     raise ValueError("not a manifest (unknown header)")
-                fields = data[len(_HEADER):].decode("utf-8", "surrogateescape").split("\0")
+                fields = data[len(HEADER):].decode("utf-8", "surrogateescape").split("\0")
                 if fields.pop() != "" or len(fields) % 6:
                     raise ValueError("truncated")
                 rows = zip(*[iter(fields)] * 6, strict=True)
@@ -88,7 +88,7 @@ class Manifest:
 
 def encode_rows(rows: Iterable[tuple]) -> bytes:  # type: ignore[type-arg]
     """Serialize entries sorted by path (tuples of Entry's fields); deterministic bytes."""
-    return _HEADER + b"".join(encode_lines(rows))
+    return HEADER + b"".join(encode_lines(rows))
 
 
 def encode_lines(rows: Iterable[tuple]) -> list[bytes]:  # type: ignore[type-arg]
@@ -99,10 +99,8 @@ def encode_lines(rows: Iterable[tuple]) -> list[bytes]:  # type: ignore[type-arg
 
 def manifest_body(data: bytes) -> bytes | None:
     """The entry lines of a format-2 manifest (None for another format)."""
-    return data[len(_HEADER):] if data.startswith(_HEADER) else None
+    return data[len(HEADER):] if data.startswith(HEADER) else None
 
-
-HEADER = _HEADER
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from mlfabric import jobs
-from mlfabric.catalog import platform_schema
+from mlfabric.catalog import named_row, platform_schema
 from mlfabric.errors import AlreadyExists, NotFound
 from mlfabric.storage.context import open_storage
 from mlfabric.storage.locks import file_lock
@@ -34,10 +34,7 @@ def locked(name: str, home: str | None) -> Iterator[None]:
 
 
 def _row(conn: Connection, name: str) -> Any:
-    row = conn.execute(select(W).where(W.c.name == name)).first()
-    if row is None:
-        raise NotFound("workspace", name)
-    return row
+    return named_row(conn, W, name, "workspace")
 
 
 def read(name: str, home: str | None) -> Any:
