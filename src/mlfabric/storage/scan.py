@@ -328,9 +328,9 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
                           patch=(old.manifest_oid, packed.lengths, lines))
     else:
         old_rows = old.rows
+        paths = packed.paths
         with paused_gc():
-            paths = packed.paths
-        rows = {paths[i]: old_rows[paths[i]] for i in walk.matched}
+            rows = {paths[i]: old_rows[paths[i]] for i in walk.matched}
         rows.update(walk.fresh)
         rows.update(hashed)
         index = StatIndex(rows)
