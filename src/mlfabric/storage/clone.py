@@ -9,10 +9,8 @@ from mlfabric.errors import AlreadyExists, InvalidInput
 from mlfabric.names import parse_labels, parse_snapshot_ref, validate_name
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.storage.context import open_storage
-from mlfabric.storage.fsops import fs_now_ns
 from mlfabric.storage.materialize import MODES
 from mlfabric.storage.models import Volume
-from mlfabric.storage.scan import StatIndex, smudge_recent
 from mlfabric.storage.snapshot import create_locked, resolve
 from mlfabric.storage.volume import insert_volume, remove_orphan_dir
 
@@ -40,7 +38,7 @@ def clone(name: str, source: str, *, mode: str = "auto", labels: list[str] | Non
         remove_orphan_dir(st, name)
         dest = st.volume_path(name)
         driver = st.driver(src.driver)
-        rows = driver.clone(st, src, snap, dest, mode, progress)
+        index = driver.clone(st, src, snap, dest, mode, progress)
         try:
             vol = insert_volume(st, name, size_limit=src.size_limit,
                                 labels=label_map or dict(src.labels or {}), driver=src.driver,
@@ -49,9 +47,7 @@ def clone(name: str, source: str, *, mode: str = "auto", labels: list[str] | Non
         except BaseException:
             remove_orphan_dir(st, name)
             raise
-        if rows:
+        if index is not None:
             row_id = st.catalog.run_read(lambda c: st.volume_row(c, name).id)
-            index = StatIndex(smudge_recent(rows, fs_now_ns(st.config.tmp_dir)),
-                              manifest_oid=snap.manifest_oid)
             index.save(st.index_path(row_id))
         return vol

@@ -8,22 +8,28 @@ served: the apply fails naming the affected files.
 
 from __future__ import annotations
 
+import array
 import contextlib
+import errno
 import hashlib
+import itertools
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlfabric.errors import CorruptData, InvalidInput
 from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage import fastfs
 from mlfabric.storage.bulk import paused_gc
 from mlfabric.storage.fsops import CHUNK, remove_tree, try_reflink
 from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
 from mlfabric.storage.objects import ObjectStore
-from mlfabric.storage.scan import IndexRow
+from mlfabric.storage.scan import IndexRow, StatIndex
 
 MODES = ("auto", "reflink", "copy", "link")
+_PLACE_BATCH = 8192  # entries per native call: the progress bar moves between calls
 
 
 @dataclass
@@ -161,6 +167,19 @@ def _place(e: Entry, dest: str, writer: _Writer, tmp_dir: str | None) -> os.stat
         raise
 
 
+def _reject_damaged(store: ObjectStore, base: str, bad: list[tuple[str, str]]) -> None:
+    """Quarantine the objects of files found damaged while placing them, remove those
+    files, and fail naming them."""
+    for path, ref in bad:
+        store.quarantine(ref)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{base}/{path}")
+    raise CorruptData(
+        f"snapshot data is damaged for {len(bad)} file(s): "
+        f"{', '.join(p for p, _ in bad[:10])}; the damaged objects were quarantined",
+        paths=[p for p, _ in bad], objects=[r for _, r in bad])
+
+
 def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "auto",
                tmp_dir: Path | None = None, progress: Progress = NO_PROGRESS
                ) -> dict[str, IndexRow]:
@@ -188,15 +207,7 @@ def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "a
                             e.kind, e.ref, True)
             progress.advance(1, e.size if e.kind == FILE else 0)
     if writer.damaged:
-        bad = writer.damaged
-        for e in bad:
-            store.quarantine(e.ref)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{base}/{e.path}")
-        raise CorruptData(
-            f"snapshot data is damaged for {len(bad)} file(s): "
-            f"{', '.join(e.path for e in bad[:10])}; the damaged objects were quarantined",
-            paths=[e.path for e in bad], objects=[e.ref for e in bad])
+        _reject_damaged(store, base, [(e.path, e.ref) for e in writer.damaged])
     for e in plan.fix_meta:
         dest = f"{base}/{e.path}"
         if mode != "link":
@@ -212,3 +223,76 @@ def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "a
         rows[e.path] = (0, 0, 0, st.st_ino, st.st_mode, DIR, "", True)
     progress.finish()
     return rows
+
+
+def _decode_all(items: list[bytes]) -> list[str]:
+    """Decode many manifest fields at once (one call instead of one per field)."""
+    return b"\0".join(items).decode("utf-8", "surrogateescape").split("\0") if items else []
+
+
+def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[], int],
+              progress: Progress = NO_PROGRESS) -> StatIndex:
+    """Fill the fresh directory ``root`` as a read-only (``--mode link``) clone of the
+    format-2 manifest ``body``: directories, symlinks, and every file a hard link to its
+    object. ``apply_tree`` does the same entry by entry; this works on the manifest's
+    columns and makes the per-entry system calls in one native loop (``fastfs.place``),
+    since for a link clone the interpreter's per-entry work cost as much as the links.
+    Returns the clone's stat index, rows changed at or after ``marker()`` untrusted."""
+    fields = body.split(b"\0")
+    if fields.pop() != b"" or len(fields) % 6:
+        raise CorruptData("manifest is unreadable: truncated")
+    kinds, refs, modes, sizes, paths = (fields[0::6], fields[1::6], fields[2::6],
+                                        fields[3::6], fields[5::6])
+    ops = b"".join(kinds)
+    if len(ops) != len(kinds) or ops.translate(None, b"fdl"):
+        raise CorruptData("manifest is unreadable: unknown entry kind")
+    # The manifest was read through its hash, so its object ids are the scanner's; one
+    # that names no object fails its link with ENOENT and is reported as missing.
+    fan, base = os.fsencode(store.root) + b"/", os.fsencode(root) + b"/"
+    srcs = [fan + r[7:9] + b"/" + r[9:] if k == b"f" else r
+            for k, r in zip(kinds, refs, strict=True)]
+    dsts = [base + p for p in paths]
+    want = array.array("q", map(int, sizes))
+    stats, inodes = array.array("q"), array.array("Q")
+    missing: list[int] = []
+    progress.start("linking", sum(want))
+    with paused_gc():
+        i, n = 0, len(ops)
+        while i < n:
+            nxt, err, st, ino = fastfs.place(ops, srcs, dsts, i, min(n, i + _PLACE_BATCH))
+            stats.extend(st)
+            inodes.extend(ino)
+            if err:
+                if err != errno.ENOENT or ops[nxt] != ord(FILE):
+                    raise OSError(err, os.strerror(err), os.fsdecode(dsts[nxt]))
+                missing.append(nxt)  # its object is gone
+                stats.extend((0, 0, 0, 0))
+                inodes.append(0)
+                nxt += 1
+            progress.advance(nxt - i, sum(want[i:nxt]))
+            i = nxt
+        for j in reversed([j for j, k in enumerate(ops) if k == ord(DIR)]):  # deepest first
+            perm = stat.S_IMODE(int(modes[j], 8))
+            os.chmod(dsts[j], perm)
+            stats[4 * j:4 * j + 4] = array.array("q", (0, 0, 0, stat.S_IFDIR | perm))
+        if len(set(inodes)) < n:  # an object linked at several paths: each link changed
+            last = {ino: j for j, ino in enumerate(inodes)}  # its ctime; keep the final one
+            for j, ino in enumerate(inodes):
+                stats[4 * j + 2] = stats[4 * last[ino] + 2]
+        text = _decode_all(paths)
+        # The link *is* the object: its size and zero mtime prove nobody wrote to it
+        # (directories now have both zero, symlinks the size of their target).
+        bad = {*missing, *(j for j, m in enumerate(stats[1::4]) if m and ops[j] == ord(FILE))}
+        if stats[0::4] != want:
+            bad.update(j for j, (a, b) in enumerate(zip(stats[0::4], want, strict=True))
+                       if a != b)
+        if bad:
+            _reject_damaged(store, str(root), [(text[j], refs[j].decode()) for j in sorted(bad)])
+        lengths = array.array("Q", map(sum, zip(*(map(len, fields[c::6]) for c in range(6)),
+                                                itertools.repeat(6))))
+        index = StatIndex.of_columns(text, stats, inodes, ops.decode(), _decode_all(refs),
+                                     lengths, marker_ns=marker())
+        index.files = ops.count(ord(FILE))
+        index.bytes = sum(want) - sum(want[j] for j, k in enumerate(ops) if k == ord(LINK))
+    progress.finish()
+    return index

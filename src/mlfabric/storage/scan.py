@@ -159,6 +159,22 @@ class StatIndex:
         self.files = files
         self.bytes = nbytes
 
+    @classmethod
+    def of_columns(cls, paths: list[str], stats: array.array, inodes: array.array,
+                   kinds: str, refs: list[str], lengths: array.array, *, marker_ns: int
+                   ) -> StatIndex:
+        """An index from columns (``_Packed``'s layout) of entries just written in path
+        order; as ``smudge_recent``, the racily clean last ones are untrusted."""
+        trusted = bytearray(b"\x01") * len(paths)
+        for i in reversed(range(len(paths))):
+            if kinds[i] == DIR:
+                continue
+            if max(stats[4 * i + 1], stats[4 * i + 2]) < marker_ns:
+                break
+            trusted[i] = 0
+        return cls(None, packed=_Packed(paths, stats, inodes, bytes(trusted), kinds, refs,
+                                        lengths))
+
     @property
     def rows(self) -> dict[str, IndexRow]:
         if self._rows is None:

@@ -57,9 +57,9 @@ class StorageDriver(Protocol):
                 progress: Progress) -> RestoreData: ...
 
     def clone(self, storage: Storage, volume: Any, snapshot: Any, dest: Path, mode: str,
-              progress: Progress) -> dict[str, Any] | None:
+              progress: Progress) -> Any | None:
         """Create the volume directory ``dest`` with the snapshot's content; may return
-        stat index rows for it (so its first snapshot reads nothing)."""
+        its stat index (a ``StatIndex``, so its first snapshot reads nothing)."""
 
     def delete_snapshot(self, storage: Storage, snapshot: Any) -> None: ...
 

@@ -10,15 +10,15 @@ from mlfabric.errors import MlfabricError
 from mlfabric.progress import Progress
 from mlfabric.storage.drivers.base import RestoreData, SnapshotData
 from mlfabric.storage.fsops import fs_now_ns, remove_tree
-from mlfabric.storage.manifest import Manifest
-from mlfabric.storage.materialize import apply_tree, plan_tree
+from mlfabric.storage.manifest import Manifest, manifest_body
+from mlfabric.storage.materialize import apply_tree, link_tree, plan_tree
 from mlfabric.storage.scan import (
-    IndexRow,
     ScanResult,
     StatIndex,
     forget_objects,
     scan_tree,
     smudge,
+    smudge_recent,
 )
 
 if TYPE_CHECKING:
@@ -97,19 +97,31 @@ class LocalDriver:
         return RestoreData(len(plan.write), len(plan.remove), len(plan.fix_meta))
 
     def clone(self, storage: Storage, volume: Any, snapshot: Any, dest: Path, mode: str,
-              progress: Progress) -> dict[str, IndexRow]:
-        target = self.manifest(storage, volume, snapshot)
+              progress: Progress) -> StatIndex:
+        data = storage.store.read_bytes(snapshot.manifest_oid)
         staging = storage.config.tmp_dir / f"clone-{dest.name}-{os.getpid()}"
         remove_tree(staging)
         staging.mkdir(mode=0o755)
+
+        def marker() -> int:
+            return fs_now_ns(storage.config.tmp_dir)
         try:
-            rows = apply_tree(staging, plan_tree(Manifest(), target), storage.store, mode=mode,
-                              progress=progress)
+            body = manifest_body(data)
+            if mode == "link" and body is not None:
+                index = link_tree(staging, body, storage.store, marker=marker,
+                                  progress=progress)
+            else:
+                target = Manifest.from_bytes(
+                    data, name=f"manifest of {volume.name}@{snapshot.name}")
+                rows = apply_tree(staging, plan_tree(Manifest(), target), storage.store,
+                                  mode=mode, progress=progress)
+                index = StatIndex(smudge_recent(rows, marker()))
             os.rename(staging, dest)
-            return rows
         except BaseException:
             remove_tree(staging)
             raise
+        index.manifest_oid = snapshot.manifest_oid
+        return index
 
     def delete_snapshot(self, storage: Storage, snapshot: Any) -> None:
         """Manifests and objects stay until ``gc`` finds them unreachable."""

@@ -1,0 +1,159 @@
+"""``--mode link`` clones: the columnar path (``link_tree``) and its native loop
+(``fastfs.place``), checked against the entry-by-entry path and the Python loop."""
+
+from __future__ import annotations
+
+import array
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mlfabric import snapshots, volumes
+from mlfabric.errors import CorruptData
+from mlfabric.storage import fastfs
+from mlfabric.storage.context import open_storage
+from mlfabric.storage.manifest import Manifest, manifest_body
+from mlfabric.storage.materialize import apply_tree, plan_tree
+from mlfabric.storage.scan import StatIndex
+from tests.helpers import tree_digest
+
+NON_UTF8 = os.fsdecode(b"caf\xe9.bin")  # a Latin-1 name: not valid UTF-8
+
+
+def test_the_native_loop_is_built() -> None:
+    """The test install compiles ``_fastfs`` (the Python loop is only the fallback)."""
+    assert fastfs.NATIVE
+
+
+@pytest.mark.parametrize("impl", ["native", "python"])
+def test_place_creates_entries_and_stops_at_the_first_failure(tmp_path: Path, impl: str
+                                                              ) -> None:
+    fn = fastfs.place_py if impl == "python" else fastfs._native_place
+    src = tmp_path / "obj"
+    src.write_bytes(b"12345")
+    os.chmod(src, 0o444)
+    src2 = tmp_path / "obj2"
+    src2.write_bytes(b"")
+    d = tmp_path / "t"
+    ops = b"dfldf"
+    srcs = [b"", bytes(src), b"../obj-target", b"", bytes(src2)]
+    dsts = [bytes(d), bytes(d / "a"), bytes(d / "ln"), bytes(d / "sub"), bytes(d / "sub" / "b")]
+    nxt, err, raw_stats, raw_inodes = fn(ops, srcs, dsts, 0, 5)
+    assert (nxt, err) == (5, 0)
+    assert len(raw_stats) == 5 * 32 and len(raw_inodes) == 5 * 8
+    n, e, stats, inodes = fastfs.place(ops, srcs, dsts, 5, 5)  # an empty range
+    assert (n, e, len(stats), len(inodes)) == (5, 0, 0, 0)
+    assert (d / "a").read_bytes() == b"12345" and os.stat(d / "a").st_ino == src.stat().st_ino
+    assert os.readlink(d / "ln") == "../obj-target"
+    assert stat.S_IMODE(os.stat(d / "sub").st_mode) == 0o700
+    # Each row is the entry's lstat.
+    s, ino = array.array("q"), array.array("Q")
+    s.frombytes(raw_stats)
+    ino.frombytes(raw_inodes)
+    for i, p in enumerate(dsts):
+        st = os.lstat(p)
+        row = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+        keep = (0, 3) if ops[i] == ord("d") else (0, 1, 2, 3)  # later children touch dirs
+        assert [s[4 * i + k] for k in keep] == [row[k] for k in keep]
+        assert ino[i] == st.st_ino
+    # A missing source stops the loop at its index with ENOENT; an existing target with
+    # EEXIST; the entries before it are placed and reported.
+    ops2 = b"ff"
+    nxt, err, raw_stats, _ = fn(ops2, [bytes(src), bytes(tmp_path / "gone")],
+                                [bytes(d / "c"), bytes(d / "e")], 0, 2)
+    assert (nxt, err, len(raw_stats)) == (1, errno.ENOENT, 32)
+    assert (d / "c").exists() and not (d / "e").exists()
+    nxt, err, raw_stats, _ = fn(b"f", [bytes(src)], [bytes(d / "a")], 0, 1)
+    assert (nxt, err, raw_stats) == (0, errno.EEXIST, b"")
+
+
+def test_place_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="range"):
+        fastfs._native_place(b"f", [b"a"], [b"b"], 0, 2)
+    with pytest.raises(TypeError, match="not bytes"):
+        fastfs._native_place(b"f", ["a"], [b"b"], 0, 1)
+    with pytest.raises(ValueError, match="unknown op"):
+        fastfs._native_place(b"x", [b"a"], [b"/nonexistent/b"], 0, 1)
+    with pytest.raises(ValueError, match="unknown op"):
+        fastfs.place_py(b"x", [b"a"], [b"/nonexistent/b"], 0, 1)
+
+
+def _tree(root: Path) -> None:
+    (root / "d0" / "deep").mkdir(parents=True)
+    (root / "d-1").mkdir()
+    for i in range(40):
+        (root / ("d0" if i % 2 else "d-1") / f"f{i}.bin").write_bytes(os.urandom(i * 37))
+    (root / "d0" / "deep" / "same.bin").write_bytes(b"dup")
+    (root / "d-1" / "same.bin").write_bytes(b"dup")  # two paths, one object
+    (root / "empty.bin").write_bytes(b"")
+    (root / NON_UTF8).write_bytes(b"latin")
+    (root / "exec.sh").write_bytes(b"#!/bin/sh\n")
+    os.chmod(root / "exec.sh", 0o750)
+    os.chmod(root / "d0" / "deep", 0o711)
+    os.symlink("d0/f1.bin", root / "link")
+    os.symlink("nowhere", root / "dangling")
+
+
+@pytest.mark.parametrize("impl", ["native", "python"])
+def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    if impl == "python":  # the install without a compiler: the reference loop instead
+        monkeypatch.setattr(fastfs, "_native_place", None)
+    volumes.create("v", home=home)
+    root = Path(volumes.path("v", home=home))
+    _tree(root)
+    snap = snapshots.create("v", name="s1", home=home)
+    st = open_storage(home)
+    c = volumes.clone("lc", "v@s1", mode="link", home=home)
+    contents = {p: h for p, (h, _m) in tree_digest(root).items()}
+    assert {p: h for p, (h, _m) in tree_digest(c.path).items()} == contents
+    target = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid))
+    for name in ("exec.sh", NON_UTF8, "d-1/same.bin"):  # each file is its object
+        assert os.stat(Path(c.path) / name).st_ino == st.store.path(
+            target.entries[name].ref).stat().st_ino
+    assert stat.S_IMODE(os.stat(Path(c.path) / "d0" / "deep").st_mode) == 0o711
+
+    lc_id = st.catalog.run_read(lambda conn: st.volume_row(conn, "lc").id)
+    got = StatIndex.load(st.index_path(lc_id))
+    assert got.manifest_oid == snap.manifest_oid
+    # Its first snapshot re-reads only the racily clean last files (before anything else
+    # links the same objects: that changes their ctime).
+    untrusted = sum(1 for r in got.rows.values() if r[5] == "f" and not r[7])
+    s = snapshots.create("lc", name="r1", home=home)
+    assert s.hashed_files == untrusted and s.files == len(target.files)
+    d = snapshots.diff("v@s1", "lc@r1", home=home)
+    assert (d.added, d.deleted) == ([], [])
+
+    # Its stat index holds the rows the entry-by-entry path gives for the same tree.
+    other = home / "generic"
+    other.mkdir()
+    want = StatIndex(apply_tree(other, plan_tree(Manifest(), target), st.store, mode="link"))
+    assert sorted(got.rows) == sorted(want.rows)
+    for path, g in got.rows.items():
+        w = want.rows[path]
+        # Files are the same objects either way; directories and symlinks are new inodes.
+        same = (0, 1, 3, 4, 5, 6) if w[5] == "f" else (0, 4, 5, 6)
+        assert [g[i] for i in same] == [w[i] for i in same], path
+    assert got.totals() == want.totals() == (len(target.files), target.total_bytes)
+    assert len(target.files) == 45
+    # It records the manifest's line lengths, so a later snapshot can patch the manifest.
+    body = manifest_body(st.store.read_bytes(snap.manifest_oid))
+    assert body is not None and sum(got.packed().lengths) == len(body)
+
+
+def test_link_clone_with_a_missing_object_fails_naming_the_file(home: Path) -> None:
+    volumes.create("v", home=home)
+    root = Path(volumes.path("v", home=home))
+    _tree(root)
+    snap = snapshots.create("v", name="s1", home=home)
+    st = open_storage(home)
+    ref = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid)).entries["d0/f3.bin"].ref
+    st.store.path(ref).unlink()
+    with pytest.raises(CorruptData, match=r"d0/f3\.bin") as info:
+        volumes.clone("lc", "v@s1", mode="link", home=home)
+    assert info.value.paths == ["d0/f3.bin"]
+    assert "lc" not in [v.name for v in volumes.list(home=home)]
+    assert not list(st.config.tmp_dir.glob("clone-*"))  # the staging tree is gone
