@@ -11,16 +11,19 @@ RUN_HOME  ?= .mlfabric-run
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The install compiles the one C extension (setup.py), so the system packages come first.
+$(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python system-packages
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages the tests need: btrfs-progs (the btrfs driver's loop-mounted tests),
-# postgresql (a private server the catalog tests start themselves) and chromium (the
+# Debian packages the tests need: gcc (builds the C loop of link clones; without it the
+# install falls back to the Python loop and the test that checks the build fails),
+# btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the catalog tests start themselves) and chromium (the
 # dashboard's end-to-end tests drive it headless through Playwright).
 system-packages:
 	@missing=""; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	command -v mkfs.btrfs >/dev/null 2>&1 || missing="$$missing btrfs-progs"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -31,7 +34,7 @@ system-packages:
 	  else echo "note: missing$$missing (needs root to install); those tests will fail"; fi; \
 	fi
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
+$(RUN_STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[server,workspaces]'
 	touch $(RUN_STAMP)
