@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 
 # Debian packages the tests need: gcc (builds the C loop of link clones; without it the
 # install falls back to the Python loop and the test that checks the build fails),
-# btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the catalog tests start themselves) and chromium (the
+# btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the
+# catalog tests start themselves) and chromium (the
 # dashboard's end-to-end tests drive it headless through Playwright).
 system-packages:
 	@missing=""; \

@@ -13,7 +13,7 @@ import pytest
 
 from mlfabric import snapshots, volumes
 from mlfabric.errors import CorruptData
-from mlfabric.storage import fastfs
+from mlfabric.storage import fastfs, materialize
 from mlfabric.storage.context import open_storage
 from mlfabric.storage.manifest import Manifest, manifest_body
 from mlfabric.storage.materialize import apply_tree, plan_tree
@@ -41,18 +41,16 @@ def test_place_creates_entries_and_stops_at_the_first_failure(tmp_path: Path, im
     ops = b"dfldf"
     srcs = [b"", bytes(src), b"../obj-target", b"", bytes(src2)]
     dsts = [bytes(d), bytes(d / "a"), bytes(d / "ln"), bytes(d / "sub"), bytes(d / "sub" / "b")]
-    nxt, err, raw_stats, raw_inodes = fn(ops, srcs, dsts, 0, 5)
-    assert (nxt, err) == (5, 0)
-    assert len(raw_stats) == 5 * 32 and len(raw_inodes) == 5 * 8
-    n, e, stats, inodes = fastfs.place(ops, srcs, dsts, 5, 5)  # an empty range
-    assert (n, e, len(stats), len(inodes)) == (5, 0, 0, 0)
+    s, ino = array.array("q", bytes(32 * 5)), array.array("Q", bytes(8 * 5))
+    assert fn(ops, srcs, dsts, 0, 5, s, ino, b"d") == (5, 0)  # directories only
+    assert (d / "sub").is_dir() and not (d / "a").exists()
+    assert list(ino[1:3]) == [0, 0] and ino[0] == os.stat(d).st_ino
+    assert fn(ops, srcs, dsts, 0, 5, s, ino, b"fl") == (5, 0)  # then the rest
+    assert fn(ops, srcs, dsts, 5, 5, s, ino, b"fl") == (5, 0)  # an empty range
     assert (d / "a").read_bytes() == b"12345" and os.stat(d / "a").st_ino == src.stat().st_ino
     assert os.readlink(d / "ln") == "../obj-target"
     assert stat.S_IMODE(os.stat(d / "sub").st_mode) == 0o700
     # Each row is the entry's lstat.
-    s, ino = array.array("q"), array.array("Q")
-    s.frombytes(raw_stats)
-    ino.frombytes(raw_inodes)
     for i, p in enumerate(dsts):
         st = os.lstat(p)
         row = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
@@ -61,24 +59,27 @@ def test_place_creates_entries_and_stops_at_the_first_failure(tmp_path: Path, im
         assert ino[i] == st.st_ino
     # A missing source stops the loop at its index with ENOENT; an existing target with
     # EEXIST; the entries before it are placed and reported.
-    ops2 = b"ff"
-    nxt, err, raw_stats, _ = fn(ops2, [bytes(src), bytes(tmp_path / "gone")],
-                                [bytes(d / "c"), bytes(d / "e")], 0, 2)
-    assert (nxt, err, len(raw_stats)) == (1, errno.ENOENT, 32)
+    s, ino = array.array("q", bytes(64)), array.array("Q", bytes(16))
+    assert fn(b"ff", [bytes(src), bytes(tmp_path / "gone")], [bytes(d / "c"), bytes(d / "e")],
+              0, 2, s, ino, b"f") == (1, errno.ENOENT)
     assert (d / "c").exists() and not (d / "e").exists()
-    nxt, err, raw_stats, _ = fn(b"f", [bytes(src)], [bytes(d / "a")], 0, 1)
-    assert (nxt, err, raw_stats) == (0, errno.EEXIST, b"")
+    assert ino[0] == src.stat().st_ino and ino[1] == 0
+    assert fn(b"f", [bytes(src)], [bytes(d / "a")], 0, 1, s, ino, b"f") == (0, errno.EEXIST)
 
 
-def test_place_rejects_bad_arguments() -> None:
+@pytest.mark.parametrize("impl", ["native", "python"])
+def test_place_rejects_bad_arguments(impl: str) -> None:
+    fn = fastfs.place_py if impl == "python" else fastfs._native_place
+    s, ino = array.array("q", bytes(32)), array.array("Q", bytes(8))
     with pytest.raises(ValueError, match="range"):
-        fastfs._native_place(b"f", [b"a"], [b"b"], 0, 2)
-    with pytest.raises(TypeError, match="not bytes"):
-        fastfs._native_place(b"f", ["a"], [b"b"], 0, 1)
+        fn(b"f", [b"a"], [b"b"], 0, 2, s, ino, b"f")
+    with pytest.raises(ValueError, match="range"):  # buffers too small for the ops
+        fn(b"ff", [b"a", b"a"], [b"b", b"b"], 0, 1, s, ino, b"f")
     with pytest.raises(ValueError, match="unknown op"):
-        fastfs._native_place(b"x", [b"a"], [b"/nonexistent/b"], 0, 1)
-    with pytest.raises(ValueError, match="unknown op"):
-        fastfs.place_py(b"x", [b"a"], [b"/nonexistent/b"], 0, 1)
+        fn(b"x", [b"a"], [b"/nonexistent/b"], 0, 1, s, ino, b"x")
+    if impl == "native":
+        with pytest.raises(TypeError, match="not bytes"):
+            fn(b"f", ["a"], [b"b"], 0, 1, s, ino, b"f")
 
 
 def _tree(root: Path) -> None:
@@ -102,6 +103,8 @@ def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     if impl == "python":  # the install without a compiler: the reference loop instead
         monkeypatch.setattr(fastfs, "_native_place", None)
+        monkeypatch.setattr(fastfs, "NATIVE", False)
+    monkeypatch.setattr(materialize, "_PLACE_BATCH", 4)  # many ranges, on several threads
     volumes.create("v", home=home)
     root = Path(volumes.path("v", home=home))
     _tree(root)
@@ -144,16 +147,19 @@ def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
     assert body is not None and sum(got.packed().lengths) == len(body)
 
 
-def test_link_clone_with_a_missing_object_fails_naming_the_file(home: Path) -> None:
+def test_link_clone_with_a_missing_object_fails_naming_the_file(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(materialize, "_PLACE_BATCH", 4)
     volumes.create("v", home=home)
     root = Path(volumes.path("v", home=home))
     _tree(root)
     snap = snapshots.create("v", name="s1", home=home)
     st = open_storage(home)
-    ref = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid)).entries["d0/f3.bin"].ref
-    st.store.path(ref).unlink()
+    entries = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid)).entries
+    for gone in ("d0/f3.bin", "d0/f37.bin"):  # in different ranges
+        st.store.path(entries[gone].ref).unlink()
     with pytest.raises(CorruptData, match=r"d0/f3\.bin") as info:
         volumes.clone("lc", "v@s1", mode="link", home=home)
-    assert info.value.paths == ["d0/f3.bin"]
+    assert info.value.paths == ["d0/f3.bin", "d0/f37.bin"]
     assert "lc" not in [v.name for v in volumes.list(home=home)]
     assert not list(st.config.tmp_dir.glob("clone-*"))  # the staging tree is gone

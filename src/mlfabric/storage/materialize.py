@@ -16,6 +16,7 @@ import itertools
 import os
 import stat
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from mlfabric.storage.scan import IndexRow, StatIndex
 
 MODES = ("auto", "reflink", "copy", "link")
 _PLACE_BATCH = 8192  # entries per native call: the progress bar moves between calls
+_LINK_THREADS = min(4, os.cpu_count() or 1)
+_FILE_OP, _DIR_OP, _LINK_OP = ord(FILE), ord(DIR), ord(LINK)
 
 
 @dataclass
@@ -235,8 +238,9 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
     """Fill the fresh directory ``root`` as a read-only (``--mode link``) clone of the
     format-2 manifest ``body``: directories, symlinks, and every file a hard link to its
     object. ``apply_tree`` does the same entry by entry; this works on the manifest's
-    columns and makes the per-entry system calls in one native loop (``fastfs.place``),
-    since for a link clone the interpreter's per-entry work cost as much as the links.
+    columns and makes the per-entry system calls in native loops (``fastfs.place``) on
+    a few threads, since for a link clone the interpreter's per-entry work cost as much
+    as the links.
     Returns the clone's stat index, rows changed at or after ``marker()`` untrusted."""
     fields = body.split(b"\0")
     if fields.pop() != b"" or len(fields) % 6:
@@ -253,36 +257,47 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
             for k, r in zip(kinds, refs, strict=True)]
     dsts = [base + p for p in paths]
     want = array.array("q", map(int, sizes))
-    stats, inodes = array.array("q"), array.array("Q")
-    missing: list[int] = []
+    n = len(ops)
+    stats, inodes = array.array("q", bytes(32 * n)), array.array("Q", bytes(8 * n))
+
+    def place(start: int, stop: int, what: bytes) -> list[int]:
+        """Place a range; returns the files whose object is missing (ENOENT)."""
+        missing = []
+        while True:
+            nxt, err = fastfs.place(ops, srcs, dsts, start, stop, stats, inodes, what)
+            if not err:
+                return missing
+            if err != errno.ENOENT or ops[nxt] != _FILE_OP:
+                raise OSError(err, os.strerror(err), os.fsdecode(dsts[nxt]))
+            missing.append(nxt)
+            start = nxt + 1
+
     progress.start("linking", sum(want))
     with paused_gc():
-        i, n = 0, len(ops)
-        while i < n:
-            nxt, err, st, ino = fastfs.place(ops, srcs, dsts, i, min(n, i + _PLACE_BATCH))
-            stats.extend(st)
-            inodes.extend(ino)
-            if err:
-                if err != errno.ENOENT or ops[nxt] != ord(FILE):
-                    raise OSError(err, os.strerror(err), os.fsdecode(dsts[nxt]))
-                missing.append(nxt)  # its object is gone
-                stats.extend((0, 0, 0, 0))
-                inodes.append(0)
-                nxt += 1
-            progress.advance(nxt - i, sum(want[i:nxt]))
-            i = nxt
-        for j in reversed([j for j, k in enumerate(ops) if k == ord(DIR)]):  # deepest first
+        place(0, n, b"d")  # directories first (parents before children), then the rest
+        ranges = [(a, min(n, a + _PLACE_BATCH)) for a in range(0, n, _PLACE_BATCH)]
+        missing: list[int] = []
+        # Links into different directories scale across cores (the native loop runs
+        # without the GIL); the Python loop would only contend for it.
+        with ThreadPoolExecutor(_LINK_THREADS if fastfs.NATIVE else 1) as pool:
+            for (a, b), lost in zip(ranges, pool.map(lambda r: place(*r, b"fl"), ranges),
+                                    strict=True):
+                missing += lost
+                progress.advance(b - a, sum(want[a:b]))
+        for j in reversed([j for j, k in enumerate(ops) if k == _DIR_OP]):  # deepest first
             perm = stat.S_IMODE(int(modes[j], 8))
             os.chmod(dsts[j], perm)
             stats[4 * j:4 * j + 4] = array.array("q", (0, 0, 0, stat.S_IFDIR | perm))
         if len(set(inodes)) < n:  # an object linked at several paths: each link changed
-            last = {ino: j for j, ino in enumerate(inodes)}  # its ctime; keep the final one
+            final: dict[int, int] = {}  # its ctime; the latest one seen is its final one
             for j, ino in enumerate(inodes):
-                stats[4 * j + 2] = stats[4 * last[ino] + 2]
+                final[ino] = max(final.get(ino, 0), stats[4 * j + 2])
+            for j, ino in enumerate(inodes):
+                stats[4 * j + 2] = final[ino]
         text = _decode_all(paths)
         # The link *is* the object: its size and zero mtime prove nobody wrote to it
         # (directories now have both zero, symlinks the size of their target).
-        bad = {*missing, *(j for j, m in enumerate(stats[1::4]) if m and ops[j] == ord(FILE))}
+        bad = {*missing, *(j for j, m in enumerate(stats[1::4]) if m and ops[j] == _FILE_OP)}
         if stats[0::4] != want:
             bad.update(j for j, (a, b) in enumerate(zip(stats[0::4], want, strict=True))
                        if a != b)
@@ -292,7 +307,7 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
                                                 itertools.repeat(6))))
         index = StatIndex.of_columns(text, stats, inodes, ops.decode(), _decode_all(refs),
                                      lengths, marker_ns=marker())
-        index.files = ops.count(ord(FILE))
-        index.bytes = sum(want) - sum(want[j] for j, k in enumerate(ops) if k == ord(LINK))
+        index.files = ops.count(_FILE_OP)
+        index.bytes = sum(want) - sum(want[j] for j, k in enumerate(ops) if k == _LINK_OP)
     progress.finish()
     return index
