@@ -82,6 +82,19 @@ def test_place_rejects_bad_arguments(impl: str) -> None:
             fn(b"f", ["a"], [b"b"], 0, 1, s, ino, b"f")
 
 
+def test_index_columns_distrust_every_racy_row_in_any_order() -> None:
+    """Threads write entries out of path order: a racy row before an old one still counts."""
+    marker = 1_000
+    rows = [(10, 5, 5, 0o100644), (10, 5, 1_000, 0o100644), (10, 5, 5, 0o100644),
+            (0, 0, 0, 0o40755), (3, 2_000, 2_000, 0o120777), (10, 5, 5, 0o100644)]
+    stats = array.array("q", [v for r in rows for v in r])
+    index = StatIndex.of_columns(["a", "b", "c", "d", "d/l", "e"], stats,
+                                 array.array("Q", range(1, 7)), "fffdlf",
+                                 ["sha256:" + "0" * 64] * 3 + ["", "c", "sha256:" + "1" * 64],
+                                 array.array("Q", [1] * 6), marker_ns=marker)
+    assert [p for p, r in index.rows.items() if not r[7]] == ["b", "d/l"]
+
+
 def _tree(root: Path) -> None:
     (root / "d0" / "deep").mkdir(parents=True)
     (root / "d-1").mkdir()

@@ -163,15 +163,13 @@ class StatIndex:
     def of_columns(cls, paths: list[str], stats: array.array, inodes: array.array,
                    kinds: str, refs: list[str], lengths: array.array, *, marker_ns: int
                    ) -> StatIndex:
-        """An index from columns (``_Packed``'s layout) of entries just written in path
-        order; as ``smudge_recent``, the racily clean last ones are untrusted."""
+        """An index from columns (``_Packed``'s layout) of entries just written; rows
+        changed at or after ``marker_ns`` (racily clean) are untrusted. The entries may
+        have been written in any order (several threads), so every row is checked."""
         trusted = bytearray(b"\x01") * len(paths)
-        for i in reversed(range(len(paths))):
-            if kinds[i] == DIR:
-                continue
-            if max(stats[4 * i + 1], stats[4 * i + 2]) < marker_ns:
-                break
-            trusted[i] = 0
+        for i, (mtime, ctime) in enumerate(zip(stats[1::4], stats[2::4], strict=True)):
+            if (mtime >= marker_ns or ctime >= marker_ns) and kinds[i] != DIR:
+                trusted[i] = 0
         return cls(None, packed=_Packed(paths, stats, inodes, bytes(trusted), kinds, refs,
                                         lengths))
 
