@@ -228,11 +228,6 @@ def apply_tree(root: Path, plan: TreePlan, store: ObjectStore, *, mode: str = "a
     return rows
 
 
-def _decode_all(items: list[bytes]) -> list[str]:
-    """Decode many manifest fields at once (one call instead of one per field)."""
-    return b"\0".join(items).decode("utf-8", "surrogateescape").split("\0") if items else []
-
-
 def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[], int],
               progress: Progress = NO_PROGRESS) -> StatIndex:
     """Fill the fresh directory ``root`` as a read-only (``--mode link``) clone of the
@@ -294,7 +289,7 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
                 final[ino] = max(final.get(ino, 0), stats[4 * j + 2])
             for j, ino in enumerate(inodes):
                 stats[4 * j + 2] = final[ino]
-        text = _decode_all(paths)
+        text = fastfs.decode_all(paths)
         # The link *is* the object: its size and zero mtime prove nobody wrote to it
         # (directories now have both zero, symlinks the size of their target).
         bad = {*missing, *(j for j, m in enumerate(stats[1::4]) if m and ops[j] == _FILE_OP)}
@@ -305,7 +300,7 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
             _reject_damaged(store, str(root), [(text[j], refs[j].decode()) for j in sorted(bad)])
         lengths = array.array("Q", map(sum, zip(*(map(len, fields[c::6]) for c in range(6)),
                                                 itertools.repeat(6))))
-        index = StatIndex.of_columns(text, stats, inodes, ops.decode(), _decode_all(refs),
+        index = StatIndex.of_columns(text, stats, inodes, ops.decode(), fastfs.decode_all(refs),
                                      lengths, marker_ns=marker())
         index.files = ops.count(_FILE_OP)
         index.bytes = sum(want) - sum(want[j] for j, k in enumerate(ops) if k == _LINK_OP)

@@ -10,6 +10,7 @@ timestamp granularity, so it is stored untrusted and re-hashed by the next scan.
 from __future__ import annotations
 
 import array
+import contextlib
 import itertools
 import marshal
 import operator
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from mlfabric.errors import MlfabricError
 from mlfabric.progress import NO_PROGRESS, Progress
+from mlfabric.storage import fastfs
 from mlfabric.storage.bulk import paused_gc
 from mlfabric.storage.manifest import (
     DIR,
@@ -39,6 +41,7 @@ from mlfabric.storage.objects import ObjectStore, hash_path
 IndexRow = tuple[int, int, int, int, int, str, str, bool]
 _INDEX_VERSION = 2
 _HASH_WORKERS = 4
+_THREADED_HASH_MIN = 128 * 1024  # mean file size from which hashing runs on threads
 _S_IFMT, _S_IFREG, _S_IFDIR = stat.S_IFMT(0o170000), stat.S_IFREG, stat.S_IFDIR
 
 
@@ -355,55 +358,85 @@ def scan_tree(root: Path, old: StatIndex, *, marker_ns: int, store: ObjectStore 
 def _walk(root: Path, old: _Packed, progress: Progress) -> _Walk:
     """Sort every entry under ``root`` into matched (its stat key equals the trusted old
     row), pending (a file to hash) or fresh (a directory or link row to record anew).
-    This loop runs once per file: everything it touches is a local."""
+    The walk returns columns sorted like the index; when the paths are the old ones (the
+    usual case) the stat columns are compared in bulk and only differing, untrusted and
+    symlink rows are looked at one by one."""
+    try:
+        paths, stats, inodes = fastfs.walk(str(root))
+    except OSError as exc:
+        name = os.fsdecode(exc.filename) if exc.filename is not None else str(root)
+        raise MlfabricError(f"cannot read directory '{name}': {exc.strerror}") from exc
+    progress.advance(0)
     out = _Walk()
-    pending, fresh = out.pending, out.fresh
-    match = out.matched.append
-    get, stats, inodes, trusted, refs = old.pos.get, old.stats, old.inodes, old.trusted, old.refs
-    ifmt, ifreg, ifdir = _S_IFMT, _S_IFREG, _S_IFDIR
-    stack: list[tuple[str, str]] = [(str(root), "")]
-    while stack:
-        dirpath, prefix = stack.pop()
-        try:
-            it = os.scandir(dirpath)
-        except OSError as exc:
-            raise MlfabricError(f"cannot read directory '{dirpath}': {exc.strerror}") from exc
-        with it:
-            for de in it:
-                rel = prefix + de.name
-                try:
-                    st = de.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue
-                mode = st.st_mode
-                i = get(rel)
-                fmt = mode & ifmt
-                if fmt == ifreg:
-                    # mode carries the file type: a path that changed kind never matches.
-                    if i is not None:
-                        j = i << 2
-                        if (stats[j + 1] == st.st_mtime_ns and stats[j + 2] == st.st_ctime_ns
-                                and stats[j] == st.st_size and inodes[i] == st.st_ino
-                                and stats[j + 3] == mode and trusted[i]):
-                            match(i)
-                            continue
-                    pending.append((rel, de.path, st))
-                elif fmt == ifdir:
-                    if i is not None and inodes[i] == st.st_ino and stats[(i << 2) + 3] == mode:
-                        match(i)
-                    else:
-                        fresh[rel] = (0, 0, 0, st.st_ino, mode, DIR, "", True)
-                    stack.append((de.path, rel + "/"))
-                elif stat.S_ISLNK(mode):
-                    target = os.readlink(de.path)
-                    if i is not None and refs[i] == target and _key(st) == old.key(i):
-                        match(i)
-                    else:
-                        fresh[rel] = (*_key(st), LINK, target, True)
-                else:
-                    out.warnings.append(f"skipped special file '{rel}' (not a file, dir or link)")
-        progress.advance(0)
+    n = len(paths)
+    if paths == old.paths:
+        look = set(fastfs.differing(stats, old.stats, inodes, old.inodes))
+        look.update(_positions(old.trusted, 0), _positions(old.kinds, LINK))
+        todo = [(k, k) for k in sorted(look)]
+        out.matched = _all_but(n, todo)
+    else:
+        todo = list(enumerate(map(old.pos.get, paths)))
+    _classify(root, paths, stats, inodes, todo, old, out)
     return out
+
+
+def _positions(seq: bytes | str, item: int | str) -> list[int]:
+    """Where ``item`` occurs in ``seq`` (found by the C-level ``find``)."""
+    found, i = [], seq.find(item)  # type: ignore[arg-type]
+    while i >= 0:
+        found.append(i)
+        i = seq.find(item, i + 1)  # type: ignore[arg-type]
+    return found
+
+
+def _all_but(n: int, skip: list[tuple[int, int | None]]) -> list[int]:
+    """``range(n)`` without the (sorted) first items of ``skip``."""
+    out: list[int] = []
+    start = 0
+    for k, _ in skip:
+        out.extend(range(start, k))
+        start = k + 1
+    out.extend(range(start, n))
+    return out
+
+
+def _classify(root: Path, paths: list[str], stats: array.array, inodes: array.array,
+              todo: list[tuple[int, int | None]], old: _Packed, out: _Walk) -> None:
+    """Entry ``k`` of the walk against row ``i`` of the old index (None: a new path)."""
+    match, pending, fresh = out.matched.append, out.pending, out.fresh
+    ostats, oinodes, trusted, refs = old.stats, old.inodes, old.trusted, old.refs
+    base = str(root) + "/"
+    for k, i in todo:
+        rel, j = paths[k], 4 * k
+        mode, ino = stats[j + 3], inodes[k]
+        fmt = mode & _S_IFMT
+        if fmt == _S_IFREG:
+            # mode carries the file type: a path that changed kind never matches.
+            if (i is not None and trusted[i] and oinodes[i] == ino
+                    and ostats[4 * i:4 * i + 4] == stats[j:j + 4]):
+                match(i)
+                continue
+            try:
+                pending.append((rel, base + rel, os.lstat(base + rel)))
+            except FileNotFoundError:
+                continue  # deleted while we scanned: not in this snapshot
+        elif fmt == _S_IFDIR:
+            if i is not None and oinodes[i] == ino and ostats[4 * i + 3] == mode:
+                match(i)
+            else:
+                fresh[rel] = (0, 0, 0, ino, mode, DIR, "", True)
+        elif stat.S_ISLNK(mode):
+            try:
+                target = os.readlink(base + rel)
+            except FileNotFoundError:
+                continue
+            key = (stats[j], stats[j + 1], stats[j + 2], ino, mode)
+            if i is not None and refs[i] == target and key == old.key(i):
+                match(i)
+            else:
+                fresh[rel] = (*key, LINK, target, True)
+        else:
+            out.warnings.append(f"skipped special file '{rel}' (not a file, dir or link)")
 
 
 def _hash_pending(pending: list[tuple[str, str, os.stat_result]],
@@ -412,7 +445,8 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]],
                   shared_inodes: bool) -> list[tuple[str, IndexRow]]:
     """Hash (and store) each pending file; returns the new rows, in ``pending`` order,
     leaving out files deleted meanwhile."""
-    progress.start("hashing", sum(st.st_size for _, _, st in pending))
+    total = sum(st.st_size for _, _, st in pending)
+    progress.start("hashing", total)
 
     def work(item: tuple[str, str, os.stat_result]) -> tuple[str, int, os.stat_result] | None:
         rel, path, st = item
@@ -429,10 +463,17 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]],
         return oid, size, after
 
     rows: list[tuple[str, IndexRow]] = []
-    workers = min(_HASH_WORKERS, len(pending))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        # map() re-raises the first worker exception here: none is lost.
-        for (rel, _path, st), out in zip(pending, pool.map(work, pending), strict=True):
+    # Threads pay off only for big files (hashlib releases the GIL on large buffers): for
+    # small ones the handoffs cost more than the work (1,000 4 KiB files: 0.3 s on four
+    # threads, 0.07 s on the calling thread).
+    with contextlib.ExitStack() as stack:
+        if total < _THREADED_HASH_MIN * len(pending):
+            outs = map(work, pending)
+        else:
+            pool = stack.enter_context(
+                ThreadPoolExecutor(max_workers=min(_HASH_WORKERS, len(pending))))
+            outs = pool.map(work, pending)  # re-raises the first worker exception here
+        for (rel, _path, st), out in zip(pending, outs, strict=True):
             if out is None:
                 continue
             oid, size, after = out
