@@ -103,8 +103,9 @@ def differing(a: array.array, b: array.array, a_inodes: array.array,
         return _native.differing(a, b, a_inodes, b_inodes)
     if len(a) != len(b) or len(a_inodes) != len(b_inodes) or len(a) != 4 * len(a_inodes):
         raise ValueError("differing: columns of different lengths")
-    return [i for i in range(len(a_inodes))
-            if a_inodes[i] != b_inodes[i] or a[4 * i:4 * i + 4] != b[4 * i:4 * i + 4]]
+    rows_a = zip(a_inodes, a[0::4], a[1::4], a[2::4], a[3::4], strict=True)
+    rows_b = zip(b_inodes, b[0::4], b[1::4], b[2::4], b[3::4], strict=True)
+    return [i for i, (x, y) in enumerate(zip(rows_a, rows_b, strict=True)) if x != y]
 
 
 def decode_all(items: list[bytes]) -> list[str]:
