@@ -235,8 +235,8 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
     object. ``apply_tree`` does the same entry by entry; this works on the manifest's
     columns and makes the per-entry system calls in native loops (``fastfs.place``) on
     a few threads, since for a link clone the interpreter's per-entry work cost as much
-    as the links.
-    Returns the clone's stat index, rows changed at or after ``marker()`` untrusted."""
+    as the links. Returns the clone's stat index, rows changed at or after ``marker()``
+    untrusted."""
     fields = body.split(b"\0")
     if fields.pop() != b"" or len(fields) % 6:
         raise CorruptData("manifest is unreadable: truncated")
@@ -252,11 +252,33 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
             for k, r in zip(kinds, refs, strict=True)]
     dsts = [base + p for p in paths]
     want = array.array("q", map(int, sizes))
+    progress.start("linking", sum(want))
+    with paused_gc():
+        stats, inodes, missing = _place_all(ops, srcs, dsts, want, progress)
+        _settle_rows(ops, modes, dsts, stats, inodes)
+        text = fastfs.decode_all(paths)
+        bad = _damaged_links(ops, stats, want, missing)
+        if bad:
+            _reject_damaged(store, str(root), [(text[j], refs[j].decode()) for j in bad])
+        lengths = array.array("Q", map(sum, zip(*(map(len, fields[c::6]) for c in range(6)),
+                                                itertools.repeat(6))))
+        index = StatIndex.of_columns(text, stats, inodes, ops.decode(),
+                                     fastfs.decode_all(refs), lengths, marker_ns=marker())
+        index.files = ops.count(_FILE_OP)
+        index.bytes = sum(want) - sum(want[j] for j, k in enumerate(ops) if k == _LINK_OP)
+    progress.finish()
+    return index
+
+
+def _place_all(ops: bytes, srcs: list[bytes], dsts: list[bytes], want: array.array,
+               progress: Progress) -> tuple[array.array, array.array, list[int]]:
+    """Make every entry: directories first (parents before children), then files and
+    symlinks in ranges on a few threads. Returns the stat and inode columns and the files
+    whose object is missing."""
     n = len(ops)
     stats, inodes = array.array("q", bytes(32 * n)), array.array("Q", bytes(8 * n))
 
     def place(start: int, stop: int, what: bytes) -> list[int]:
-        """Place a range; returns the files whose object is missing (ENOENT)."""
         missing = []
         while True:
             nxt, err = fastfs.place(ops, srcs, dsts, start, stop, stats, inodes, what)
@@ -267,42 +289,42 @@ def link_tree(root: Path, body: bytes, store: ObjectStore, *, marker: Callable[[
             missing.append(nxt)
             start = nxt + 1
 
-    progress.start("linking", sum(want))
-    with paused_gc():
-        place(0, n, b"d")  # directories first (parents before children), then the rest
-        ranges = [(a, min(n, a + _PLACE_BATCH)) for a in range(0, n, _PLACE_BATCH)]
-        missing: list[int] = []
-        # Links into different directories scale across cores (the native loop runs
-        # without the GIL); the Python loop would only contend for it.
-        with ThreadPoolExecutor(_LINK_THREADS if fastfs.NATIVE else 1) as pool:
-            for (a, b), lost in zip(ranges, pool.map(lambda r: place(*r, b"fl"), ranges),
-                                    strict=True):
-                missing += lost
-                progress.advance(b - a, sum(want[a:b]))
-        for j in reversed([j for j, k in enumerate(ops) if k == _DIR_OP]):  # deepest first
-            perm = stat.S_IMODE(int(modes[j], 8))
-            os.chmod(dsts[j], perm)
-            stats[4 * j:4 * j + 4] = array.array("q", (0, 0, 0, stat.S_IFDIR | perm))
-        if len(set(inodes)) < n:  # an object linked at several paths: each link changed
-            final: dict[int, int] = {}  # its ctime; the latest one seen is its final one
-            for j, ino in enumerate(inodes):
-                final[ino] = max(final.get(ino, 0), stats[4 * j + 2])
-            for j, ino in enumerate(inodes):
-                stats[4 * j + 2] = final[ino]
-        text = fastfs.decode_all(paths)
-        # The link *is* the object: its size and zero mtime prove nobody wrote to it
-        # (directories now have both zero, symlinks the size of their target).
-        bad = {*missing, *(j for j, m in enumerate(stats[1::4]) if m and ops[j] == _FILE_OP)}
-        if stats[0::4] != want:
-            bad.update(j for j, (a, b) in enumerate(zip(stats[0::4], want, strict=True))
-                       if a != b)
-        if bad:
-            _reject_damaged(store, str(root), [(text[j], refs[j].decode()) for j in sorted(bad)])
-        lengths = array.array("Q", map(sum, zip(*(map(len, fields[c::6]) for c in range(6)),
-                                                itertools.repeat(6))))
-        index = StatIndex.of_columns(text, stats, inodes, ops.decode(), fastfs.decode_all(refs),
-                                     lengths, marker_ns=marker())
-        index.files = ops.count(_FILE_OP)
-        index.bytes = sum(want) - sum(want[j] for j, k in enumerate(ops) if k == _LINK_OP)
-    progress.finish()
-    return index
+    place(0, n, b"d")
+    ranges = [(a, min(n, a + _PLACE_BATCH)) for a in range(0, n, _PLACE_BATCH)]
+    missing: list[int] = []
+    # Links into different directories scale across cores (the native loop runs without
+    # the GIL); the Python loop would only contend for it.
+    with ThreadPoolExecutor(_LINK_THREADS if fastfs.NATIVE else 1) as pool:
+        for (a, b), lost in zip(ranges, pool.map(lambda r: place(*r, b"fl"), ranges),
+                                strict=True):
+            missing += lost
+            progress.advance(b - a, sum(want[a:b]))
+    return stats, inodes, missing
+
+
+def _settle_rows(ops: bytes, modes: list[bytes], dsts: list[bytes], stats: array.array,
+                 inodes: array.array) -> None:
+    """Give directories their modes (deepest first) and rows as the index keeps them;
+    give every path of an object linked more than once the object's final ctime (each
+    link changed it; the latest one seen is the final one)."""
+    for j in reversed([j for j, k in enumerate(ops) if k == _DIR_OP]):
+        perm = stat.S_IMODE(int(modes[j], 8))
+        os.chmod(dsts[j], perm)
+        stats[4 * j:4 * j + 4] = array.array("q", (0, 0, 0, stat.S_IFDIR | perm))
+    if len(set(inodes)) < len(inodes):
+        final: dict[int, int] = {}
+        for j, ino in enumerate(inodes):
+            final[ino] = max(final.get(ino, 0), stats[4 * j + 2])
+        for j, ino in enumerate(inodes):
+            stats[4 * j + 2] = final[ino]
+
+
+def _damaged_links(ops: bytes, stats: array.array, want: array.array,
+                   missing: list[int]) -> list[int]:
+    """The files whose object is missing or was written: a link *is* its object, so its
+    size and zero mtime prove nobody wrote to it (directories have both zero by now,
+    symlinks the size of their target)."""
+    bad = {*missing, *(j for j, m in enumerate(stats[1::4]) if m and ops[j] == _FILE_OP)}
+    if stats[0::4] != want:
+        bad.update(j for j, (a, b) in enumerate(zip(stats[0::4], want, strict=True)) if a != b)
+    return sorted(bad)
