@@ -72,9 +72,7 @@ class _Packed:
         return (s[j], s[j + 1], s[j + 2], self.inodes[i], s[j + 3])
 
     def row(self, i: int) -> IndexRow:
-        s, j = self.stats, 4 * i
-        return (s[j], s[j + 1], s[j + 2], self.inodes[i], s[j + 3], self.kinds[i], self.refs[i],
-                bool(self.trusted[i]))
+        return (*self.key(i), self.kinds[i], self.refs[i], bool(self.trusted[i]))
 
     def totals(self) -> tuple[int, int]:
         sizes = self.stats[::4]
@@ -409,11 +407,11 @@ def _classify(root: Path, paths: list[str], stats: array.array, inodes: array.ar
     for k, i in todo:
         rel, j = paths[k], 4 * k
         mode, ino = stats[j + 3], inodes[k]
+        key = (stats[j], stats[j + 1], stats[j + 2], ino, mode)
         fmt = mode & _S_IFMT
         if fmt == _S_IFREG:
             # mode carries the file type: a path that changed kind never matches.
-            if (i is not None and trusted[i] and oinodes[i] == ino
-                    and ostats[4 * i:4 * i + 4] == stats[j:j + 4]):
+            if i is not None and trusted[i] and key == old.key(i):
                 match(i)
                 continue
             try:
@@ -430,7 +428,6 @@ def _classify(root: Path, paths: list[str], stats: array.array, inodes: array.ar
                 target = os.readlink(base + rel)
             except FileNotFoundError:
                 continue
-            key = (stats[j], stats[j + 1], stats[j + 2], ino, mode)
             if i is not None and refs[i] == target and key == old.key(i):
                 match(i)
             else:
