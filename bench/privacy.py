@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 
 from mlfabric import faces
-from mlfabric.faces.data import Normalize, load_samples
-from mlfabric.faces.detector import load_detector
-from mlfabric.faces.fddb import FOLDS_DIR
-from mlfabric.faces.noise import fit_detector_noise
+from mlfabric.apps.faces.data import Normalize, load_samples
+from mlfabric.apps.faces.detector import load_detector
+from mlfabric.apps.faces.fddb import FOLDS_DIR
+from mlfabric.apps.faces.noise import fit_detector_noise
 
 WORK = Path(__file__).resolve().parent / ".work"
 

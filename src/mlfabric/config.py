@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlfabric.errors import InvalidInput
 
-DRIVERS = ("auto", "local", "btrfs")
+_DRIVER_NAME = re.compile(r"^[a-z0-9][-a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ def load_config(home: str | os.PathLike[str] | None = None) -> Config:
         raise InvalidInput(f"home '{home_path}' exists and is not a directory", field="home")
     url = os.environ.get("MLFABRIC_CATALOG_URL") or f"sqlite:///{home_path / 'catalog.db'}"
     driver = os.environ.get("MLFABRIC_STORAGE_DRIVER", "auto").strip().lower() or "auto"
-    if driver not in DRIVERS:
-        raise InvalidInput(
-            f"invalid MLFABRIC_STORAGE_DRIVER '{driver}': expected one of {', '.join(DRIVERS)}",
-            field="storage_driver")
+    # Which names exist is the driver registry's to say, when a volume is made.
+    if not _DRIVER_NAME.match(driver):
+        raise InvalidInput(f"invalid MLFABRIC_STORAGE_DRIVER '{driver}': expected auto or a "
+                           "storage driver's name (local, btrfs)", field="storage_driver")
     return Config(home=home_path, catalog_url=url, storage_driver=driver)

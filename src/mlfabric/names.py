@@ -9,6 +9,8 @@ from mlfabric.errors import InvalidInput
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 63
+LATEST = "latest"
+VERSION = re.compile(r"^v([1-9][0-9]{0,8})$")  # v1, v2, ... per dataset
 
 
 def validate_name(name: str, kind: str = "name") -> str:
@@ -53,6 +55,45 @@ def parse_snapshot_ref(text: str, *, require_snapshot: bool = False) -> Snapshot
     if sep:
         validate_name(snap, "snapshot name")
     return SnapshotRef(volume, snap if sep else None)
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """``DATASET:VERSION``; ``version`` None means the latest."""
+
+    dataset: str
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return self.dataset if self.version is None else f"{self.dataset}:{self.version}"
+
+
+def parse_version_ref(text: str, *, require_version: bool = False) -> VersionRef:
+    """Parse ``DATASET``, ``DATASET:latest`` or ``DATASET:vN``."""
+    if not isinstance(text, str) or text.count(":") > 1:
+        raise InvalidInput(f"malformed reference '{text}': expected DATASET:VERSION",
+                           field="ref", value=text)
+    name, sep, version = text.partition(":")
+    if sep and not version:
+        raise InvalidInput(f"malformed reference '{text}': version missing after ':'",
+                           field="ref", value=text)
+    if require_version and (not sep or version == LATEST):
+        raise InvalidInput(f"malformed reference '{text}': expected DATASET:VERSION "
+                           "(e.g. images:v3)", field="ref", value=text)
+    validate_name(name, "dataset name")
+    if not sep or version == LATEST:
+        return VersionRef(name)
+    if not VERSION.match(version):
+        raise InvalidInput(f"invalid version '{version}': expected v1, v2, ... or latest",
+                           field="version", value=version)
+    return VersionRef(name, version)
+
+
+def version_number(version: str) -> int:
+    m = VERSION.match(version)
+    if m is None:
+        raise InvalidInput(f"invalid version '{version}'", field="version", value=version)
+    return int(m.group(1))
 
 
 def parse_labels(items: list[str] | None) -> dict[str, str]:

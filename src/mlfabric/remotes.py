@@ -1,7 +1,8 @@
 """Public API for remotes; mirrors ``mlfabric remote ...`` one to one."""
 
-from mlfabric.lake.models import Remote
-from mlfabric.lake.remote import add, remove
-from mlfabric.lake.remote import list_remotes as list
+from mlfabric.exports import lazy_exports
 
-__all__ = ["Remote", "add", "list", "remove"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.datasets.lake", exports={
+    "add": "remotes", "list": "remotes:list_remotes", "remove": "remotes",
+    "Remote": "mlfabric.datasets.records",
+})

@@ -1,7 +1,7 @@
 """Public API for snapshots; mirrors ``mlfabric snapshot ...`` one to one."""
 
 from mlfabric.storage.diff import diff
-from mlfabric.storage.models import Diff, Restore, Snapshot
+from mlfabric.storage.records import Diff, Restore, Snapshot
 from mlfabric.storage.restore import restore
 from mlfabric.storage.snapshot import create, delete, show
 from mlfabric.storage.snapshot import list_snapshots as list

@@ -84,3 +84,14 @@ def parse_duration(text: str | float | int) -> float:
         raise InvalidInput(f"invalid duration '{raw}': expected e.g. 90s, 15m, 8h, 1d",
                            field="duration", value=raw)
     return sum(float(n) * _SECONDS[u.lower()] for n, u in parts)
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as ``7d``, ``1h30m``, ``1m30s``, ``0.5s``: whole units, largest first, the
+    form ``parse_duration`` reads back."""
+    whole = int(seconds)
+    if seconds != whole and seconds < 60:
+        return f"{seconds:g}s"
+    s = round(seconds)
+    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
+    return "".join(f"{n}{u}" for n, u in parts if n) or "0s"

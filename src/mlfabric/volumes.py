@@ -1,7 +1,7 @@
 """Public API for volumes; mirrors ``mlfabric volume ...`` one to one."""
 
 from mlfabric.storage.clone import clone
-from mlfabric.storage.models import Usage, Volume
+from mlfabric.storage.records import Usage, Volume
 from mlfabric.storage.volume import create, delete, path, show, usage
 from mlfabric.storage.volume import list_volumes as list
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mlfabric import caches, datasets, remotes, snapshots, volumes
-from mlfabric.cache import pool as pool_module
+from mlfabric.datasets.cache import pool as pool_module
 from mlfabric.errors import Busy, InvalidInput, NotFound
 from tests.component.test_datasets_s3 import cli, one_error_line
 from tests.helpers import tree_digest

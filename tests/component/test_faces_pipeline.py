@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from mlfabric import faces
+from mlfabric.apps.faces.data import load_samples
+from mlfabric.apps.faces.fddb import read_dataset
+from mlfabric.apps.faces.serve import obfuscate, tail_scores
 from mlfabric.errors import AlreadyExists, InvalidInput
-from mlfabric.faces.data import load_samples
-from mlfabric.faces.fddb import read_dataset
-from mlfabric.faces.serve import obfuscate, tail_scores
 from mlfabric.privacy import load_noise
 
 TINY = {"limit": 3}

@@ -11,8 +11,8 @@ import pytest
 
 from mlfabric import snapshots, store, volumes
 from mlfabric.errors import CorruptData
-from mlfabric.storage.context import open_storage
 from mlfabric.storage.drivers import local as local_driver
+from mlfabric.storage.service import open_storage
 from tests.helpers import loop_mount, require_root, run_cli, tree_digest, unmount
 
 

@@ -14,10 +14,10 @@ import pytest
 from mlfabric import snapshots, volumes
 from mlfabric.errors import CorruptData
 from mlfabric.storage import fastfs, materialize
-from mlfabric.storage.context import open_storage
 from mlfabric.storage.manifest import Manifest, manifest_body
 from mlfabric.storage.materialize import apply_tree, plan_tree
 from mlfabric.storage.scan import StatIndex
+from mlfabric.storage.service import open_storage
 from tests.helpers import tree_digest
 
 NON_UTF8 = os.fsdecode(b"caf\xe9.bin")  # a Latin-1 name: not valid UTF-8

@@ -18,8 +18,8 @@ import pytest
 import torch
 
 from mlfabric import faces, nodes, projects, serving, volumes
+from mlfabric.apps.faces.data import load_samples, read_image, resize
 from mlfabric.errors import MlfabricError
-from mlfabric.faces.data import load_samples, read_image, resize
 from mlfabric.privacy import save_noise, snr_db
 from tests.helpers import run_cli
 

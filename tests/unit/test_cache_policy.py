@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlfabric.cache.evict import Candidate, Limits, choose_evictions, usage
+from mlfabric.datasets.cache.evict import Candidate, Limits, choose_evictions, usage
 from mlfabric.errors import InvalidInput
 
 SIZES = {f"o{i}": s for i, s in enumerate((100, 250, 50, 400, 10, 300, 75, 500, 5, 120))}

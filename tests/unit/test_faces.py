@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+from mlfabric.apps.faces.boxes import decode, encode, iou, match, nms, to_corners
+from mlfabric.apps.faces.data import check_image, read_image
+from mlfabric.apps.faces.detector import Detection, load_detector, save_detector
+from mlfabric.apps.faces.detector import Detector as DetectorBundle
+from mlfabric.apps.faces.evaluation import average_precision
+from mlfabric.apps.faces.fddb import Ellipse, parse_folds, read_dataset, read_fold, write_fold
+from mlfabric.apps.faces.loss import MultiBoxLoss
+from mlfabric.apps.faces.model import SPLITS, FaceBoxes, head_shape, split_model
+from mlfabric.apps.faces.priors import prior_boxes
 from mlfabric.errors import InvalidInput, NotFound
-from mlfabric.faces.boxes import decode, encode, iou, match, nms, to_corners
-from mlfabric.faces.data import check_image, read_image
-from mlfabric.faces.detector import Detection, load_detector, save_detector
-from mlfabric.faces.detector import Detector as DetectorBundle
-from mlfabric.faces.evaluation import average_precision
-from mlfabric.faces.fddb import Ellipse, parse_folds, read_dataset, read_fold, write_fold
-from mlfabric.faces.loss import MultiBoxLoss
-from mlfabric.faces.model import SPLITS, FaceBoxes, head_shape, split_model
-from mlfabric.faces.priors import prior_boxes
 
 
 @pytest.fixture(scope="module")

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from mlfabric.cache.selection import select_paths
+from mlfabric.datasets.cache.selection import select_paths
+from mlfabric.datasets.lake.versions import read_version_doc, version_doc
+from mlfabric.datasets.remote import object_key, oid_of_key
 from mlfabric.errors import CorruptData, InvalidInput
-from mlfabric.lake.store import object_key, oid_of_key
-from mlfabric.lake.version import (
-    VersionRef,
-    parse_version_ref,
-    read_version_doc,
-    version_doc,
-    version_number,
-)
+from mlfabric.names import VersionRef, parse_version_ref, version_number
 from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
 
 OID = "sha256:" + "ab" * 32

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from mlfabric.errors import InvalidInput, NotFound
+from mlfabric.extras import MissingExtra, require
 from mlfabric.privacy import (
     NoiseLayer,
     fit_noise,
@@ -23,7 +24,6 @@ from mlfabric.privacy import (
     save_noise,
     snr_db,
 )
-from mlfabric.privacy.extra import MissingExtra, require
 
 
 def test_scale_follows_the_tanh_parameterisation() -> None:
@@ -181,4 +181,4 @@ def test_attack_beats_the_floor_on_clean_signal_but_not_on_pure_noise() -> None:
 
 def test_a_missing_extra_is_one_clear_error() -> None:
     with pytest.raises(MissingExtra, match=r"not installed; install the faces extra"):
-        require("mlfabric_no_such_module")
+        require("mlfabric_no_such_module", "faces")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from mlfabric import tokens
-from mlfabric.auth.models import Principal
+from mlfabric.auth.records import Principal
 
 
 def principal(request: Request) -> Principal:

@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from mlfabric.auth.models import ROLES, Principal, Token
+from mlfabric.auth.records import ROLES, Principal, Token
 from mlfabric.catalog import platform_schema as P
 from mlfabric.errors import AccessDenied, InvalidInput, NotFound
+from mlfabric.home import open_home
 from mlfabric.names import validate_name
-from mlfabric.storage.context import open_storage
 
 PREFIX = "mlf_"
 LAST_USED_RESOLUTION_S = 60.0  # one catalog write per token per minute, not per request
@@ -45,7 +45,7 @@ def create(*, user: str, role: str = "member", projects: Sequence[str] = (),
     if role == "member" and not projects:
         raise InvalidInput("a member token needs at least one --project", field="project")
     secret = PREFIX + secrets.token_urlsafe(32)
-    st = open_storage(home)
+    st = open_home(home)
 
     def _write(conn: Connection) -> Any:
         if projects:
@@ -64,7 +64,7 @@ def create(*, user: str, role: str = "member", projects: Sequence[str] = (),
 
 def list_tokens(*, include_revoked: bool = False, home: str | None = None) -> list[Token]:
     """Tokens by id (revoked ones only when asked)."""
-    st = open_storage(home)
+    st = open_home(home)
     q = select(P.api_tokens).order_by(P.api_tokens.c.id)
     if not include_revoked:
         q = q.where(P.api_tokens.c.revoked_at.is_(None))
@@ -73,7 +73,7 @@ def list_tokens(*, include_revoked: bool = False, home: str | None = None) -> li
 
 def revoke(token_id: int, *, home: str | None = None) -> Token:
     """Revoke a token: every later request with it gets 401."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _write(conn: Connection) -> Any:
         row = conn.execute(select(P.api_tokens).where(P.api_tokens.c.id == token_id)).first()
@@ -92,7 +92,7 @@ def authenticate(secret: str | None, *, home: str | None = None) -> Principal:
     if not secret:
         raise AccessDenied("missing bearer token (Authorization: Bearer mlf_...)",
                            unauthenticated=True)
-    st = open_storage(home)
+    st = open_home(home)
     digest = _hash(secret)
 
     def _q(conn: Connection) -> Any:
@@ -111,7 +111,7 @@ def authenticate(secret: str | None, *, home: str | None = None) -> Principal:
 
 def ensure_admin(*, home: str | None = None) -> Token | None:
     """Create the first admin token when the catalog has none (first server start)."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _q(conn: Connection) -> bool:
         return conn.execute(select(P.api_tokens.c.id).where(

@@ -5,22 +5,15 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import caches
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, when
-from mlfabric.lake.fetch import DEFAULT_WORKERS
-from mlfabric.units import format_size
+from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
+from mlfabric.datasets.fetch import DEFAULT_WORKERS
+from mlfabric.units import format_duration, format_size
 
 app = typer.Typer(no_args_is_help=True, help="Local caches of dataset versions, with a size "
                   "budget, leases, TTL and LRU eviction.")
 _POOL_HELP = "Cache pool (default: 'default', created on first use)."
 _WORKERS_HELP = "Objects fetched in parallel."
 
-
-
-def _duration(s: float) -> str:
-    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s >= n and s % n == 0:
-            return f"{int(s // n)}{unit}"
-    return f"{s:g}s"
 
 
 @app.command("config")
@@ -40,7 +33,7 @@ def config(pool: str = typer.Option("default", "--pool", "-p", help="Pool name."
         emit_json(p)
     else:
         say(f"cache pool {p.name} at {p.path}: budget {format_size(p.budget)}, ttl "
-            f"{_duration(p.ttl)}, watermarks {p.high:g}/{p.low:g}")
+            f"{format_duration(p.ttl)}, watermarks {p.high:g}/{p.low:g}")
 
 
 @app.command("add")

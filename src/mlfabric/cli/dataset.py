@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import datasets
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, when
-from mlfabric.lake.fetch import DEFAULT_WORKERS
+from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
+from mlfabric.datasets.fetch import DEFAULT_WORKERS
 from mlfabric.units import format_size
 
 app = typer.Typer(no_args_is_help=True, help="Immutable dataset versions in a lake.")

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from mlfabric import caches, datasets, jobs, nodes, projects, remotes, snapshots, store, volumes
-from mlfabric.cli.output import OPTIONS, say
+from mlfabric.console import OPTIONS, say
 from mlfabric.units import format_size
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import serving
-from mlfabric.cli.output import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, say, table, when
 from mlfabric.serving.records import InferenceServer
 
 app = typer.Typer(no_args_is_help=True, help="Triton-compatible inference servers.")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from mlfabric.cli.backend import jobs
-from mlfabric.cli.output import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, say, table, when
 
 app = typer.Typer(no_args_is_help=True, help="Scheduled GPU jobs.")
 _REST = {"allow_extra_args": False, "allow_interspersed_args": True}

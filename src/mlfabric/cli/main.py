@@ -30,7 +30,7 @@ from mlfabric.cli import (
     volume,
     workspace,
 )
-from mlfabric.cli.output import OPTIONS, err_console
+from mlfabric.console import OPTIONS, err_console
 from mlfabric.errors import MlfabricError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

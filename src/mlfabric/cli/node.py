@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import nodes
-from mlfabric.cli.output import OPTIONS, emit_json, say, table
+from mlfabric.console import OPTIONS, emit_json, say, table
 from mlfabric.units import format_size
 
 app = typer.Typer(no_args_is_help=True, help="GPU nodes and node pools.")

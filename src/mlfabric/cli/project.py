@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import projects
-from mlfabric.cli.output import OPTIONS, emit_json, say, table
-from mlfabric.scheduler.reasons import duration
+from mlfabric.console import OPTIONS, emit_json, say, table
+from mlfabric.units import format_duration
 
 app = typer.Typer(no_args_is_help=True, help="Projects: GPU quotas and fair share.")
 
@@ -24,7 +24,7 @@ def _show(p: projects.ProjectInfo) -> None:
         ["name", p.name], ["pool", p.pool], ["quota", _num(p.quota)],
         ["weight", _num(p.weight if p.weight is not None else p.quota)],
         ["limit", _num(p.limit)],
-        ["interactive time limit", duration(limit) if limit is not None else None],
+        ["interactive time limit", format_duration(limit) if limit is not None else None],
         ["allocated", _num(p.allocated)], ["running", p.running], ["pending", p.pending]])
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import remotes
-from mlfabric.cli.output import OPTIONS, emit_json, say, table
+from mlfabric.console import OPTIONS, emit_json, say, table
 from mlfabric.transfer.urls import DEFAULT_TIMEOUT
 
 app = typer.Typer(no_args_is_help=True, help="Lake locations for datasets: a local folder, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import jobs
-from mlfabric.cli.output import OPTIONS, emit_json, say
+from mlfabric.console import OPTIONS, emit_json, say
 from mlfabric.units import parse_duration
 
 app = typer.Typer(no_args_is_help=True, help="The scheduling loop.")

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from mlfabric.cli.output import OPTIONS
+from mlfabric.console import OPTIONS
 
 app = typer.Typer(no_args_is_help=True, help="The platform server: REST API and dashboard.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import store
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, warn
+from mlfabric.console import OPTIONS, emit_json, progress, say, warn
 from mlfabric.errors import CorruptData
 from mlfabric.units import format_size
 

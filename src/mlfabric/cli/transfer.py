@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from mlfabric.cli.backend import transfer
-from mlfabric.cli.output import OPTIONS, emit_json, err_console, progress, say, table
+from mlfabric.console import OPTIONS, emit_json, err_console, progress, say, table
 from mlfabric.errors import MlfabricError
 from mlfabric.units import format_size
 

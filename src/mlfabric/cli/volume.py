@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import volumes
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, size, table, warn, when
+from mlfabric.console import OPTIONS, emit_json, progress, say, size, table, warn, when
 
 app = typer.Typer(no_args_is_help=True, help="Versioned data volumes.")
 

@@ -7,9 +7,9 @@ import sys
 import typer
 
 from mlfabric.cli.backend import workspaces
-from mlfabric.cli.output import OPTIONS, emit_json, progress, say, table, when
+from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.errors import InvalidInput
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 app = typer.Typer(no_args_is_help=True, help="JupyterLab workspaces on volumes.")
 

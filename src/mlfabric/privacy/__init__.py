@@ -5,7 +5,7 @@ it, and the privacy evaluation (reconstruction attack, mutual information, SNR).
 Generic torch; torch and scikit-learn are imported on first use (the ``faces`` extra).
 """
 
-from mlfabric.privacy.extra import lazy_exports
+from mlfabric.exports import lazy_exports
 
 _EXPORTS = {
     "NoiseLayer": "noise", "save_noise": "noise", "load_noise": "noise",
@@ -16,12 +16,7 @@ _EXPORTS = {
     "reconstruct": "attack", "reconstruction_attack": "attack", "mean_image_floor": "attack",
     "psnr": "metrics", "ssim": "metrics", "snr_db": "metrics", "noise_std_for_snr": "metrics",
     "gaussian_channel_bits": "mutual_info", "knn_mutual_information": "mutual_info",
-    "AttackResult": "records",
+    "AttackResult": "records", "load_state_file": "noise", "targets": "attack",
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__ = lazy_exports(__name__, _EXPORTS, ("torch",))
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, needs=("torch",), extra="faces")

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from mlfabric.privacy.extra import require
+from mlfabric.extras import require
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
@@ -17,7 +17,7 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
 
 def ssim(pred: torch.Tensor, target: torch.Tensor) -> float:
     """Mean over images of the structural similarity (scikit-image), images in [0, 1]."""
-    structural_similarity = require("skimage.metrics").structural_similarity
+    structural_similarity = require("skimage.metrics", "faces").structural_similarity
 
     p = pred.detach().float().clamp(0, 1).cpu().numpy()
     t = target.detach().float().cpu().numpy()

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from mlfabric.errors import InvalidInput
-from mlfabric.privacy.extra import require
+from mlfabric.extras import require
 
 
 def gaussian_channel_bits(activations: torch.Tensor, scale: torch.Tensor | float) -> float:
@@ -25,7 +25,7 @@ def gaussian_channel_bits(activations: torch.Tensor, scale: torch.Tensor | float
 
 
 def _reduce(x: np.ndarray, dims: int, seed: int) -> np.ndarray:
-    PCA = require("sklearn.decomposition").PCA
+    PCA = require("sklearn.decomposition", "faces").PCA
 
     flat = x.reshape(len(x), -1).astype(np.float64)
     n = min(dims, flat.shape[1], len(flat) - 1)
@@ -38,8 +38,8 @@ def knn_mutual_information(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.T
     """Kraskov-Stoegbauer-Grassberger estimate of I(x; y) in bits, after reducing each side
     to ``dims`` principal components (k-NN estimators need few dimensions); ``k`` shrinks
     when there are fewer than k + 2 samples."""
-    digamma = require("scipy.special").digamma
-    KDTree = require("sklearn.neighbors").KDTree
+    digamma = require("scipy.special", "faces").digamma
+    KDTree = require("sklearn.neighbors", "faces").KDTree
 
     xs = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x)
     ys = np.asarray(y.detach().cpu() if isinstance(y, torch.Tensor) else y)

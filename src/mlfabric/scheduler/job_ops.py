@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput, MlfabricError, NotFound
+from mlfabric.home import open_home
 from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.events import Delete
@@ -26,7 +27,6 @@ from mlfabric.scheduler.model import Job, gpu_request
 from mlfabric.scheduler.reasons import NEW
 from mlfabric.scheduler.records import ACTIVE, CycleReport, ExecResult, JobInfo
 from mlfabric.scheduler.runtimes.local import process_env
-from mlfabric.storage.context import open_storage
 from mlfabric.units import parse_duration, parse_size
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -96,7 +96,7 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
     memory = parse_size(gpu_memory) if gpu_memory is not None else None
     job = Job(name, project, gpus=parse_gpus(gpus), gpu_memory=memory, interactive=interactive,
               preemptible=preemptible, processes=processes)
-    st = open_storage(home)
+    st = open_home(home)
     st.catalog.run_read(lambda c: jobstore.project_row(c, project))
     gpu_request(job)  # InvalidInput for a bad amount or shape
     spec: dict[str, Any] = {
@@ -136,7 +136,7 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
 def list_jobs(*, project: str | None = None, home: str | None = None,
               states: Sequence[str] | None = None) -> list[JobInfo]:
     """Jobs (of one project), oldest submission first."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _q(conn: Connection) -> list[JobInfo]:
         q = select(S.jobs).order_by(S.jobs.c.submit_time, S.jobs.c.id)
@@ -152,7 +152,7 @@ def list_jobs(*, project: str | None = None, home: str | None = None,
 
 def get(name: str, *, project: str | None = None, home: str | None = None) -> JobInfo:
     """One job, with its placements or why it is pending."""
-    st = open_storage(home)
+    st = open_home(home)
     return st.catalog.run_read(
         lambda c: jobstore.to_job_info(jobstore.job_row(c, name, project), st.config.home))
 
@@ -160,7 +160,7 @@ def get(name: str, *, project: str | None = None, home: str | None = None) -> Jo
 def events(name: str, *, project: str | None = None,
            home: str | None = None) -> list[dict[str, Any]]:
     """A job's history: submitted, started, preempted, finished..."""
-    st = open_storage(home)
+    st = open_home(home)
     job = get(name, project=project, home=home)
 
     def _q(conn: Connection) -> list[dict[str, Any]]:
@@ -255,7 +255,7 @@ def _exec_context(name: str, command: Sequence[str], project: str | None,
     """The running job's row, variables and working directory for ``job exec``."""
     if not command:
         raise InvalidInput("give a command to run after --", field="command")
-    st = open_storage(home)
+    st = open_home(home)
     row = st.catalog.run_read(lambda c: jobstore.job_row(c, name, project))
     if row.state != "Running":
         raise InvalidInput(f"job '{row.project}/{row.name}' is {row.state}, not Running",

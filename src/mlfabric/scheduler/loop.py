@@ -22,6 +22,8 @@ from sqlalchemy import Connection, delete, select, update
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import MlfabricError
+from mlfabric.home import Home, open_home
+from mlfabric.locks import file_lock
 from mlfabric.scheduler import jobstore
 from mlfabric.scheduler.events import (
     AddNode,
@@ -38,8 +40,6 @@ from mlfabric.scheduler.policy import Scheduler
 from mlfabric.scheduler.records import ACTIVE, CycleReport
 from mlfabric.scheduler.runtimes import default_runtime, get_runtime
 from mlfabric.scheduler.runtimes.base import Run
-from mlfabric.storage.context import Storage, open_storage
-from mlfabric.storage.locks import file_lock
 
 Clock = Callable[[], float]
 LOCK_WAIT_S = 300.0
@@ -115,7 +115,7 @@ def _snapshot(home: str, volume: str, project: str, job: str) -> str:
 class Cycle:
     """One cycle's working state: the rebuilt scheduler and the row changes it makes."""
 
-    def __init__(self, st: Storage, now: float, grace_s: float) -> None:
+    def __init__(self, st: Home, now: float, grace_s: float) -> None:
         self.st = st
         self.home = str(st.config.home)
         self.now = now
@@ -283,7 +283,7 @@ def cycle(*, home: str | None = None, events: Sequence[Event] = (),
           grace_s: float | None = None) -> CycleReport:
     """Run one scheduling cycle; ``events`` (e.g. ``Delete``) are applied first and the
     ``drop`` job rows (project, name) are removed with the cycle's other changes."""
-    st = open_storage(home)
+    st = open_home(home)
     grace = jobstore.preempt_grace() if grace_s is None else grace_s
     with file_lock(st.config.locks_dir / "scheduler.lock", wait_s=LOCK_WAIT_S,
                    what="the scheduler"):
@@ -328,7 +328,7 @@ def run_daemon(*, home: str | None = None, interval_s: float = 1.0,
 
 def job_dir(home: str | None, project: str, job: str) -> Path:
     """Where a job's logs and working directory live."""
-    return jobstore.job_dir(open_storage(home).config.home, project, job)
+    return jobstore.job_dir(open_home(home).config.home, project, job)
 
 
 __all__ = ["Cycle", "cycle", "job_dir", "run_daemon"]

@@ -9,13 +9,13 @@ from sqlalchemy import Connection, delete, select
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput
+from mlfabric.home import open_home
 from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.gpus import detect_gpus
 from mlfabric.scheduler.model import DEFAULT_POOL, Node, check_node
 from mlfabric.scheduler.records import NodeInfo
 from mlfabric.scheduler.runtimes import check_runtime
-from mlfabric.storage.context import open_storage
 from mlfabric.units import parse_size
 
 
@@ -55,7 +55,7 @@ def add(name: str | None = None, *, gpus: int | None = None, gpu_memory: str | i
                            pool=pool))
     if runtime is not None:
         check_runtime(runtime)
-    st = open_storage(home)
+    st = open_home(home)
     now = time.time()
 
     def _write(conn: Connection) -> None:
@@ -73,7 +73,7 @@ def add(name: str | None = None, *, gpus: int | None = None, gpu_memory: str | i
 
 def ensure_detected(home: str | None = None) -> NodeInfo | None:
     """If no node is declared and nvidia-smi exists, add this machine; else do nothing."""
-    st = open_storage(home)
+    st = open_home(home)
     if st.catalog.run_read(lambda c: c.execute(select(S.nodes.c.name)).first()) is not None:
         return None
     if detect_gpus() is None:
@@ -92,7 +92,7 @@ def _allocations(conn: Connection) -> dict[str, float]:
 
 def list_nodes(*, home: str | None = None) -> list[NodeInfo]:
     """Every node, by name, with the GPUs allocated on it."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _q(conn: Connection) -> list[NodeInfo]:
         alloc = _allocations(conn)
@@ -104,7 +104,7 @@ def list_nodes(*, home: str | None = None) -> list[NodeInfo]:
 
 def show(name: str, *, home: str | None = None) -> NodeInfo:
     """One node."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _q(conn: Connection) -> NodeInfo:
         row = jobstore.node_row(conn, name)
@@ -115,7 +115,7 @@ def show(name: str, *, home: str | None = None) -> NodeInfo:
 
 def remove(name: str, *, home: str | None = None) -> NodeInfo:
     """Remove a node; jobs running on it are preempted and queue again."""
-    st = open_storage(home)
+    st = open_home(home)
     node = show(name, home=home)
 
     def _write(conn: Connection) -> None:

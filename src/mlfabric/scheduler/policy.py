@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from mlfabric.errors import AlreadyExists, Busy, InvalidInput, NotFound
 from mlfabric.names import validate_name
-from mlfabric.scheduler import invariants, reasons
+from mlfabric.scheduler import invariants
 from mlfabric.scheduler.cycle import run_cycle
 from mlfabric.scheduler.events import (
     AddNode,
@@ -40,6 +40,7 @@ from mlfabric.scheduler.model import (
 )
 from mlfabric.scheduler.placement import Slot
 from mlfabric.scheduler.state import JobRecord, Ledger, ProjectRecord, queue_order
+from mlfabric.units import format_duration
 
 
 class Scheduler:
@@ -290,7 +291,7 @@ class Scheduler:
                     self._ledger.release(rec)
                     self._ledger.drop(rec)
                     out.append(Stop(pr.name, rec.key[1], "interactive time limit exceeded "
-                                                         f"({reasons.duration(limit)})"))
+                                                         f"({format_duration(limit)})"))
 
     # -- lookups ---------------------------------------------------------------------------
     def _project(self, name: str) -> ProjectRecord:

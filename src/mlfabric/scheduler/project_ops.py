@@ -10,11 +10,11 @@ from sqlalchemy import Connection, delete, select, update
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, Busy
+from mlfabric.home import open_home
 from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.model import DEFAULT_POOL, Project, check_project
 from mlfabric.scheduler.records import ACTIVE, ProjectInfo
-from mlfabric.storage.context import open_storage
 from mlfabric.units import parse_duration
 
 _UNSET: Any = object()
@@ -36,7 +36,7 @@ def create(name: str, *, quota: float, weight: float | None = None, limit: float
     project = check_project(Project(validate_name(name, "project name"), quota=quota,
                                     weight=weight, limit=limit, pool=pool,
                                     interactive_time_limit=_duration(interactive_time_limit)))
-    st = open_storage(home)
+    st = open_home(home)
 
     def _write(conn: Connection) -> None:
         if conn.execute(select(S.projects.c.name).where(S.projects.c.name == name)).first():
@@ -51,7 +51,7 @@ def create(name: str, *, quota: float, weight: float | None = None, limit: float
 
 def list_projects(*, home: str | None = None) -> list[ProjectInfo]:
     """Every project, by name, with its allocation and job counts."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _q(conn: Connection) -> list[ProjectInfo]:
         jobs = conn.execute(select(S.jobs).where(S.jobs.c.state.in_(ACTIVE))).all()
@@ -63,7 +63,7 @@ def list_projects(*, home: str | None = None) -> list[ProjectInfo]:
 
 def show(name: str, *, home: str | None = None) -> ProjectInfo:
     """One project."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _q(conn: Connection) -> ProjectInfo:
         row = jobstore.project_row(conn, name)
@@ -79,7 +79,7 @@ def update_project(name: str, *, quota: float | None = None, weight: float | Non
                    interactive_time_limit: str | float | None = _UNSET,
                    pool: str | None = None, home: str | None = None) -> ProjectInfo:
     """Change a project's quota, weight, limit, interactive time limit or pool."""
-    st = open_storage(home)
+    st = open_home(home)
 
     def _write(conn: Connection) -> None:
         old = jobstore.to_project(jobstore.project_row(conn, name))
@@ -104,7 +104,7 @@ def update_project(name: str, *, quota: float | None = None, weight: float | Non
 
 def delete_project(name: str, *, home: str | None = None) -> ProjectInfo:
     """Delete a project with no pending or running jobs (its finished jobs go with it)."""
-    st = open_storage(home)
+    st = open_home(home)
     info = show(name, home=home)
     if info.running or info.pending:
         raise Busy(f"project '{name}' has {info.running + info.pending} pending or running "

@@ -17,13 +17,6 @@ def gpus(milli: float) -> str:
     return f"{text} GPU" if milli <= MILLI else f"{text} GPUs"
 
 
-def duration(seconds: float) -> str:
-    """``90s``, ``15m``, ``8h``, ``1h30m``."""
-    s = round(seconds)
-    parts = [(s // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
-    return "".join(f"{n}{u}" for n, u in parts if n) or "0s"
-
-
 def job_ref(key: JobKey) -> str:
     """``project/job``."""
     return f"{key[0]}/{key[1]}"

@@ -14,12 +14,12 @@ from sqlalchemy.exc import IntegrityError
 
 from mlfabric.catalog.platform_schema import inference_servers as T
 from mlfabric.errors import AlreadyExists, Busy, InvalidInput, MlfabricError
+from mlfabric.home import open_home
 from mlfabric.names import validate_name
 from mlfabric.serving.engine import port_free
 from mlfabric.serving.records import InferenceServer
 from mlfabric.serving.registry import job_name, validate_server_name
 from mlfabric.serving.status import FAILED, READY, STOPPED, read_status, server_dir
-from mlfabric.storage.context import open_storage
 
 REPOSITORY_LINK = "models"  # where the job's working directory sees the volume
 WAIT_S = 120.0
@@ -82,7 +82,7 @@ def _wait_ready(name: str, project: str, job: str, wait_s: float,
     ``wait_s`` has passed; scheduling cycles run meanwhile (no daemon needed)."""
     from mlfabric import jobs
 
-    folder = server_dir(open_storage(home).config.home, name)
+    folder = server_dir(open_home(home).config.home, name)
     deadline = time.monotonic() + wait_s
     last_cycle = time.monotonic()
     while time.monotonic() < deadline:
@@ -123,7 +123,7 @@ def create(name: str, *, model_repo: str, project: str, gpus: str | float | None
         raise InvalidInput("give a host address to listen on, e.g. 127.0.0.1", field="host")
     volumes.show(model_repo, home=home)  # NotFound if missing
     projects.show(project, home=home)
-    st = open_storage(home)
+    st = open_home(home)
     job = job_name(name)
     gpu = _gpus(gpus)
 

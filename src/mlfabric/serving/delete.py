@@ -10,11 +10,11 @@ import signal
 
 from mlfabric.catalog.platform_schema import inference_servers as T
 from mlfabric.errors import NotFound
+from mlfabric.home import open_home
 from mlfabric.serving.engine import processes_naming
 from mlfabric.serving.records import InferenceServer
 from mlfabric.serving.registry import server_row
 from mlfabric.serving.status import remove_shm, server_dir
-from mlfabric.storage.context import open_storage
 
 
 def delete(name: str, *, home: str | None = None) -> InferenceServer:
@@ -26,7 +26,7 @@ def delete(name: str, *, home: str | None = None) -> InferenceServer:
     server = show(name, home=home)
     with contextlib.suppress(NotFound):  # its job may have been deleted on its own
         jobs.delete([server.job], project=server.project, home=home)
-    st = open_storage(home)
+    st = open_home(home)
 
     def _drop(conn) -> None:  # type: ignore[no-untyped-def]
         server_row(conn, name)

@@ -6,16 +6,16 @@ from sqlalchemy import select
 
 from mlfabric.catalog.platform_schema import inference_servers as T
 from mlfabric.errors import NotFound
+from mlfabric.home import open_home
 from mlfabric.serving.records import InferenceServer
 from mlfabric.serving.registry import server_row, to_server
-from mlfabric.storage.context import open_storage
 
 
 def show(name: str, *, home: str | None = None) -> InferenceServer:
     """One inference server: endpoints, job state, and each model's state and reason."""
     from mlfabric import jobs
 
-    st = open_storage(home)
+    st = open_home(home)
     row = st.catalog.run_read(lambda c: server_row(c, name))
     try:
         job = jobs.get(row.job, project=row.project, home=home)
@@ -29,7 +29,7 @@ def list_servers(*, project: str | None = None,
     """Inference servers (of one project), by name."""
     from mlfabric import jobs, projects
 
-    st = open_storage(home)
+    st = open_home(home)
     if project is not None:
         projects.show(project, home=home)  # NotFound for an unknown project
     q = select(T).order_by(T.c.name)

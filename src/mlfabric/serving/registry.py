@@ -10,10 +10,10 @@ from sqlalchemy import Connection
 from mlfabric.catalog import named_row
 from mlfabric.catalog.platform_schema import inference_servers as T
 from mlfabric.errors import InvalidInput
+from mlfabric.home import Home
 from mlfabric.names import MAX_NAME, validate_name
 from mlfabric.serving.records import InferenceServer
 from mlfabric.serving.status import READY, read_status, server_dir
-from mlfabric.storage.context import Storage
 
 JOB_PREFIX = "inference-"
 MAX_SERVER_NAME = MAX_NAME - len(JOB_PREFIX)
@@ -37,7 +37,7 @@ def server_row(conn: Connection, name: str) -> Any:
     return named_row(conn, T, name, "inference server")
 
 
-def to_server(st: Storage, row: Any, job: Any | None) -> InferenceServer:
+def to_server(st: Home, row: Any, job: Any | None) -> InferenceServer:
     """A row as a record; ``job`` is its ``JobInfo`` (None when the job is gone)."""
     if job is None:
         state, message = "Lost", f"its job {row.project}/{row.job} no longer exists"

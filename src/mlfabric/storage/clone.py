@@ -8,9 +8,10 @@ from mlfabric.catalog import schema
 from mlfabric.errors import AlreadyExists, InvalidInput
 from mlfabric.names import parse_labels, parse_snapshot_ref, validate_name
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import open_storage
+from mlfabric.storage.drivers import driver_of
 from mlfabric.storage.materialize import MODES
-from mlfabric.storage.models import Volume
+from mlfabric.storage.records import Volume
+from mlfabric.storage.service import open_storage
 from mlfabric.storage.snapshot import create_locked, resolve
 from mlfabric.storage.volume import insert_volume, remove_orphan_dir
 
@@ -37,7 +38,7 @@ def clone(name: str, source: str, *, mode: str = "auto", labels: list[str] | Non
         src, snap = resolve(st, ref.volume, snap_name)
         remove_orphan_dir(st, name)
         dest = st.volume_path(name)
-        driver = st.driver(src.driver)
+        driver = driver_of(src.driver)
         index = driver.clone(st, src, snap, dest, mode, progress)
         try:
             vol = insert_volume(st, name, size_limit=src.size_limit,

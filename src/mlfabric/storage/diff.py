@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from mlfabric.names import SnapshotRef, parse_snapshot_ref
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.drivers import driver_of
 from mlfabric.storage.manifest import Manifest, diff_manifests
-from mlfabric.storage.models import Diff
+from mlfabric.storage.records import Diff
+from mlfabric.storage.service import Storage, open_storage
 from mlfabric.storage.snapshot import resolve
 
 
@@ -14,9 +15,9 @@ def manifest_of(st: Storage, ref: SnapshotRef, progress: Progress = NO_PROGRESS)
     """The manifest of a snapshot, or of the live tree when ``ref`` has no snapshot."""
     if ref.snapshot is None:
         vol = st.catalog.run_read(lambda c: st.volume_row(c, ref.volume))
-        return st.driver(vol.driver).live_manifest(st, vol, progress)
+        return driver_of(vol.driver).live_manifest(st, vol, progress)
     vol, snap = resolve(st, ref.volume, ref.snapshot)
-    return st.driver(vol.driver).manifest(st, vol, snap)
+    return driver_of(vol.driver).manifest(st, vol, snap)
 
 
 def diff(old: str, new: str, *, home: str | None = None,

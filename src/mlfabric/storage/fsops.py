@@ -12,36 +12,6 @@ import sys
 from pathlib import Path
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-CHUNK = 1 << 20
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or create inside ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_libc = None
-
-
-def sync_filesystem(path: Path) -> None:
-    """Flush every dirty page of the file system holding ``path`` (``syncfs(2)``): one call
-    makes a whole batch of written files durable, instead of one fsync per file."""
-    global _libc
-    if _libc is None:
-        import ctypes
-        import ctypes.util
-
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _libc.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
 
 
 def try_reflink(src_fd: int, dst_fd: int) -> bool:

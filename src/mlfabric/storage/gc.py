@@ -12,10 +12,11 @@ from sqlalchemy import select
 
 from mlfabric.catalog import schema
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.drivers import driver_of
 from mlfabric.storage.fsops import remove_tree
-from mlfabric.storage.models import GcReport
+from mlfabric.storage.records import GcReport
 from mlfabric.storage.scan import StatIndex
+from mlfabric.storage.service import Storage, open_storage
 from mlfabric.storage.volume import remove_orphan_dir
 from mlfabric.units import parse_duration
 
@@ -34,7 +35,7 @@ def reachable_objects(st: Storage) -> set[str]:
     for snap in snaps:
         vol = vols.get(snap.volume_id)
         if vol is not None:
-            marked |= st.driver(vol.driver).object_ids(st, snap)
+            marked |= driver_of(vol.driver).object_ids(st, snap)
     if st.config.index_dir.exists():
         for f in st.config.index_dir.iterdir():
             if f.suffix == ".idx":
@@ -53,7 +54,7 @@ def _leftovers(st: Storage, cutoff: float, dry_run: bool) -> list[str]:
 
     ids, names, refs = st.catalog.run_read(_q)
     trees: list[Path] = []
-    for area in (st.store.tmp, st.config.tmp_dir):
+    for area in (st.objects.tmp, st.config.tmp_dir):
         if area.exists():
             trees += [p for p in area.iterdir() if p.lstat().st_mtime < cutoff]
     if st.config.index_dir.exists():
@@ -95,7 +96,7 @@ def gc(*, dry_run: bool = False, grace: str | float = DEFAULT_GRACE, home: str |
         cutoff = time.time() - grace_s
         total = removed = nbytes = kept = 0
         progress.start("sweeping", None)
-        for oid, s in st.store.iter_objects():
+        for oid, s in st.objects.iter_objects():
             total += 1
             if oid in marked:
                 continue
@@ -105,7 +106,7 @@ def gc(*, dry_run: bool = False, grace: str | float = DEFAULT_GRACE, home: str |
             removed += 1
             nbytes += s.st_size
             if not dry_run:
-                os.unlink(st.store.path(oid))
+                os.unlink(st.objects.path(oid))
             progress.advance(1, s.st_size)
         progress.finish()
         leftovers = _leftovers(st, cutoff, dry_run)

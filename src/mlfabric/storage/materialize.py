@@ -11,7 +11,6 @@ from __future__ import annotations
 import array
 import contextlib
 import errno
-import hashlib
 import itertools
 import os
 import stat
@@ -20,11 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlfabric.durable import write_all
 from mlfabric.errors import CorruptData, InvalidInput
+from mlfabric.oids import copy_buffer, new_hash, oid_of_hash
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.storage import fastfs
 from mlfabric.storage.bulk import paused_gc
-from mlfabric.storage.fsops import CHUNK, remove_tree, try_reflink
+from mlfabric.storage.fsops import remove_tree, try_reflink
 from mlfabric.storage.manifest import DIR, FILE, LINK, Entry, Manifest
 from mlfabric.storage.objects import ObjectStore
 from mlfabric.storage.scan import IndexRow, StatIndex
@@ -134,13 +135,13 @@ class _Writer:
         return os.lstat(dest)
 
     def _copy_verified(self, e: Entry, fsrc, fd: int) -> bool:  # type: ignore[no-untyped-def]
-        h = hashlib.sha256()
-        buf = bytearray(CHUNK)
+        h = new_hash()
+        buf = copy_buffer()
         view = memoryview(buf)
         while n := fsrc.readinto(buf):
             h.update(view[:n])
-            os.write(fd, view[:n])
-        if "sha256:" + h.hexdigest() != e.ref:
+            write_all(fd, view[:n])
+        if oid_of_hash(h) != e.ref:
             self.damaged.append(e)
             return False
         return True

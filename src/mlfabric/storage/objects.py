@@ -9,26 +9,19 @@ the read-only bit). ``verify`` re-hashes for the thorough check.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlfabric.errors import CorruptData, InvalidInput
-from mlfabric.storage.fsops import CHUNK, fsync_dir, sync_filesystem, try_reflink
+from mlfabric.durable import fsync_dir, syncfs, write_all
+from mlfabric.errors import CorruptData
+from mlfabric.oids import CHUNK, PREFIX, hash_file, hex_of, new_hash, oid_of, oid_of_hash
+from mlfabric.storage.fsops import try_reflink
 
-ALGO = "sha256"
-_PREFIX = ALGO + ":"
 OBJECT_MODE = 0o444
 _TMP_SEQ = itertools.count()
-
-
-def _hex(oid: str) -> str:
-    if not oid.startswith(_PREFIX) or len(oid) != len(_PREFIX) + 64:
-        raise InvalidInput(f"malformed object id '{oid}'", field="oid", value=oid)
-    return oid[len(_PREFIX):]
 
 
 class ObjectStore:
@@ -47,13 +40,13 @@ class ObjectStore:
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
 
     def path(self, oid: str) -> Path:
-        h = _hex(oid)
+        h = hex_of(oid)
         return self.root / h[:2] / h[2:]
 
     def path_str(self, oid: str) -> str:
         """``path()`` as a string, for loops over many objects (pathlib costs ~5 us a call)."""
-        if len(oid) != 71 or not oid.startswith(_PREFIX):
-            _hex(oid)  # raises the clear error
+        if len(oid) != 71 or not oid.startswith(PREFIX):
+            hex_of(oid)  # raises the clear error
         return f"{self._root}/{oid[7:9]}/{oid[9:]}"
 
     def exists(self, oid: str) -> bool:
@@ -99,15 +92,15 @@ class ObjectStore:
 
     def sync(self) -> None:
         """Make every object written with ``durable=False`` durable (one ``syncfs``)."""
-        sync_filesystem(self.root)
+        syncfs(self.root)
 
     def put_bytes(self, data: bytes) -> str:
-        oid = _PREFIX + hashlib.sha256(data).hexdigest()
+        oid = oid_of(data)
         if self.exists(oid):
             return oid
         fd, tmp = self._tmp_file()
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             self._seal(fd, durable=True)
         finally:
             os.close(fd)
@@ -123,7 +116,7 @@ class ObjectStore:
         fd, tmp = self._tmp_file()
         try:
             with open(src, "rb", buffering=0) as fsrc:
-                h = hashlib.sha256()
+                h = new_hash()
                 size = 0
                 sst = os.fstat(fsrc.fileno())
                 # A read as large as the file (+1 to see its end): one call for small files.
@@ -137,7 +130,7 @@ class ObjectStore:
                     self._reflinks[sst.st_dev] = False
                     while chunk := fsrc.read(step):
                         h.update(chunk)
-                        _write_all(fd, chunk)
+                        write_all(fd, chunk)
                         size += len(chunk)
                 self._seal(fd, durable)
         except BaseException:
@@ -146,20 +139,20 @@ class ObjectStore:
                 os.unlink(tmp)
             raise
         os.close(fd)
-        oid = _PREFIX + h.hexdigest()
+        oid = oid_of_hash(h)
         self._commit(tmp, oid, size, durable)
         return oid, size
 
     def read_bytes(self, oid: str) -> bytes:
         data = self.path(oid).read_bytes()
-        if _PREFIX + hashlib.sha256(data).hexdigest() != oid:
+        if oid_of(data) != oid:
             raise CorruptData(f"object {oid} is damaged", objects=[oid])
         return data
 
     def hash_file(self, oid: str) -> str | None:
         """The actual content hash of a stored object, None if it is missing."""
         try:
-            return hash_path(self.path(oid))
+            return hash_file(self.path(oid))
         except FileNotFoundError:
             return None
 
@@ -175,7 +168,7 @@ class ObjectStore:
         """Move a damaged object aside so it is never served again."""
         src = self.path(oid)
         self.ensure()
-        dest = self.quarantine_dir / f"{_hex(oid)}.{time.time_ns()}"
+        dest = self.quarantine_dir / f"{hex_of(oid)}.{time.time_ns()}"
         try:
             os.rename(src, dest)
         except FileNotFoundError:
@@ -195,21 +188,4 @@ class ObjectStore:
                 continue
             for f in os.scandir(d.path):
                 if len(f.name) == 62:
-                    yield _PREFIX + d.name + f.name, f.stat(follow_symlinks=False)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def hash_path(path: Path | str) -> str:
-    """sha256 of a file's content as an object id."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
-        while n := f.readinto(buf):
-            h.update(view[:n])
-    return _PREFIX + h.hexdigest()
+                    yield PREFIX + d.name + f.name, f.stat(follow_symlinks=False)

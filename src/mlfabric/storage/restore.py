@@ -5,8 +5,9 @@ from __future__ import annotations
 from mlfabric.errors import MlfabricError
 from mlfabric.names import parse_snapshot_ref
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import open_storage
-from mlfabric.storage.models import Restore
+from mlfabric.storage.drivers import driver_of
+from mlfabric.storage.records import Restore
+from mlfabric.storage.service import open_storage
 from mlfabric.storage.snapshot import create_locked, resolve
 
 
@@ -25,7 +26,7 @@ def restore(ref: str, *, safety_snapshot: bool = True, home: str | None = None,
         if safety_snapshot:
             safety = create_locked(st, r.volume, None, kind="safety", prefix="pre-restore",
                                    progress=progress).name
-        data = st.driver(vol.driver).restore(st, vol, snap, progress)
+        data = driver_of(vol.driver).restore(st, vol, snap, progress)
         return Restore(volume=r.volume, snapshot=r.snapshot, safety_snapshot=safety,
                        written=data.written, removed=data.removed,
                        metadata_fixed=data.metadata_fixed)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlfabric.errors import MlfabricError
+from mlfabric.oids import hash_file
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.storage import fastfs
 from mlfabric.storage.bulk import paused_gc
@@ -35,7 +36,7 @@ from mlfabric.storage.manifest import (
     encode_lines,
     manifest_body,
 )
-from mlfabric.storage.objects import ObjectStore, hash_path
+from mlfabric.storage.objects import ObjectStore
 
 # path -> (size, mtime_ns, ctime_ns, ino, mode, kind, ref, trusted)
 IndexRow = tuple[int, int, int, int, int, str, str, bool]
@@ -451,7 +452,7 @@ def _hash_pending(pending: list[tuple[str, str, os.stat_result]],
             if store is not None:
                 oid, size = store.put_file(path, durable=False)
             else:
-                oid, size = hash_path(path), st.st_size
+                oid, size = hash_file(path), st.st_size
             after = os.stat(path, follow_symlinks=False)
         except FileNotFoundError:
             return None  # deleted while we scanned: it is simply not in this snapshot

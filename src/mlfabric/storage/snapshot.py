@@ -12,8 +12,9 @@ from mlfabric.catalog import schema
 from mlfabric.errors import AlreadyExists, NotFound
 from mlfabric.names import parse_snapshot_ref, validate_name
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import Storage, open_storage
-from mlfabric.storage.models import Snapshot
+from mlfabric.storage.drivers import driver_of
+from mlfabric.storage.records import Snapshot
+from mlfabric.storage.service import Storage, open_storage
 
 S = schema.snapshots
 
@@ -46,7 +47,7 @@ def create_locked(st: Storage, volume: str, name: str | None, *, kind: str = "us
         return vol, name
 
     vol, snap_name = st.catalog.run_read(_prepare)
-    driver = st.driver(vol.driver)
+    driver = driver_of(vol.driver)
     driver.recover(st, st.volume_path(volume))
     data = driver.snapshot(st, vol, snap_name, progress)
 
@@ -124,7 +125,7 @@ def delete(ref: str, *, home: str | None = None) -> Snapshot:
             return vol, row
 
         vol, row = st.catalog.run_write(_delete)
-        st.driver(vol.driver).delete_snapshot(st, row)
+        driver_of(vol.driver).delete_snapshot(st, row)
         return st.to_snapshot(r.volume, row)
 
 

@@ -11,10 +11,11 @@ from mlfabric.catalog import schema
 from mlfabric.errors import CorruptData
 from mlfabric.names import validate_name
 from mlfabric.progress import NO_PROGRESS, Progress
-from mlfabric.storage.context import open_storage
+from mlfabric.storage.drivers import driver_of
 from mlfabric.storage.manifest import Manifest
-from mlfabric.storage.models import DamagedSnapshot, VerifyReport
+from mlfabric.storage.records import DamagedSnapshot, VerifyReport
 from mlfabric.storage.scan import forget_objects
+from mlfabric.storage.service import open_storage
 
 
 def verify(volume: str | None = None, *, home: str | None = None,
@@ -43,13 +44,13 @@ def verify(volume: str | None = None, *, home: str | None = None,
         for snap in snaps:
             vol = vols[snap.volume_id]
             ref = f"{vol.name}@{snap.name}"
-            driver = st.driver(vol.driver)
+            driver = driver_of(vol.driver)
             damaged[ref] += driver.check_snapshot(st, vol, snap)
             if not snap.manifest_oid or vol.driver != "local":
                 continue
             needed[snap.manifest_oid].append((ref, "<manifest>"))
             try:
-                manifest = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid))
+                manifest = Manifest.from_bytes(st.objects.read_bytes(snap.manifest_oid))
             except (CorruptData, FileNotFoundError):
                 continue  # the manifest object itself is reported below
             for e in manifest.files:
@@ -64,12 +65,12 @@ def verify(volume: str | None = None, *, home: str | None = None,
         quarantined: list[str] = []
         progress.start("verifying", sum(sizes.values()))
         for oid in sorted(needed):
-            actual = st.store.hash_file(oid)
+            actual = st.objects.hash_file(oid)
             if actual is None:
                 missing.append(oid)
             elif actual != oid:
                 corrupt.append(oid)
-                if st.store.quarantine(oid):
+                if st.objects.quarantine(oid):
                     quarantined.append(oid)
             progress.advance(1, sizes.get(oid, 0))
         progress.finish()

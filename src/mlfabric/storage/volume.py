@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from mlfabric.catalog import schema
 from mlfabric.errors import AlreadyExists, Busy
 from mlfabric.names import parse_labels, validate_name
-from mlfabric.storage.context import Storage, open_storage
+from mlfabric.storage.drivers import default_driver, driver_of
 from mlfabric.storage.manifest import Manifest
-from mlfabric.storage.models import Usage, Volume
+from mlfabric.storage.records import Usage, Volume
+from mlfabric.storage.service import Storage, open_storage
 from mlfabric.units import format_size, parse_size
 
 V, S = schema.volumes, schema.snapshots
@@ -52,9 +53,9 @@ def create(name: str, *, size: str | int | None = None, labels: list[str] | None
         if st.catalog.run_read(lambda c: c.execute(select(V.c.id).where(V.c.name == name)).first()):
             raise AlreadyExists("volume", name)
         remove_orphan_dir(st, name)
-        driver_name = st.default_driver()
+        driver_name = default_driver(st.config)
         path = st.volume_path(name)
-        st.driver(driver_name).create_volume(st, path)
+        driver_of(driver_name).create_volume(st, path)
         try:
             return insert_volume(st, name, size_limit=size_limit, labels=label_map,
                                  driver=driver_name, read_only=False)
@@ -120,7 +121,7 @@ def delete(name: str, *, force: bool = False, home: str | None = None) -> Volume
         for suffix in ("idx", "btrfs-idx"):
             st.index_path(vol_id, suffix).unlink(missing_ok=True)
         row, snaps = st.catalog.run_write(_delete)
-        driver = st.driver(row.driver)
+        driver = driver_of(row.driver)
         for snap in snaps:
             driver.delete_snapshot(st, snap)
         driver.delete_volume(st, st.volume_path(name))
@@ -145,7 +146,7 @@ def usage(name: str, *, home: str | None = None) -> Usage:
                 if stat.S_ISREG(s.st_mode):
                     logical += s.st_size
                     files += 1
-    driver = st.driver(row.driver)
+    driver = driver_of(row.driver)
     sizes: dict[str, int] = {}
     snap_logical = 0
     for snap in snaps:

@@ -3,35 +3,17 @@
 ``scan``, ``copy``, ``sync`` and ``verify`` mirror ``mlfabric transfer ...`` one to one.
 Locations are local paths, ``file://``, ``memory://``, ``s3://BUCKET/PREFIX`` (with
 ``endpoint_url`` and fsspec ``options``; credentials from the environment) and
-``hdfs://`` through pyarrow when it is installed.
+``hdfs://`` through pyarrow when it is installed. ``open_location`` and ``Location`` are
+the URL layer other packages build on (the dataset lake among them).
 """
 
-from mlfabric.transfer.models import (
-    FileError,
-    Mismatch,
-    ScanResult,
-    SizeBucket,
-    TransferFailed,
-    TransferResult,
-    VerifyResult,
-)
-from mlfabric.transfer.scan import scan
-from mlfabric.transfer.sync import DEFAULT_WORKERS, copy, sync
-from mlfabric.transfer.urls import DEFAULT_TIMEOUT
-from mlfabric.transfer.verify import verify
+from mlfabric.exports import lazy_exports
 
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "DEFAULT_WORKERS",
-    "FileError",
-    "Mismatch",
-    "ScanResult",
-    "SizeBucket",
-    "TransferFailed",
-    "TransferResult",
-    "VerifyResult",
-    "copy",
-    "scan",
-    "sync",
-    "verify",
-]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "scan": "scan", "copy": "sync", "sync": "sync", "verify": "verify",
+    "DEFAULT_WORKERS": "sync", "DEFAULT_TIMEOUT": "urls", "Location": "urls",
+    "open_location": "urls", "parse_options": "urls",
+    "FileError": "records", "Mismatch": "records", "ScanResult": "records",
+    "SizeBucket": "records", "TransferFailed": "records", "TransferResult": "records",
+    "VerifyResult": "records",
+})

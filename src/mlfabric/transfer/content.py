@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mlfabric.oids import new_hash, oid_of_hash
+
 CHUNK = 4 * 2**20
-HASH = "sha256"
 
 
 def read_chunks(fs: Any, path: str, on_bytes: Callable[[int], None] | None = None
@@ -22,10 +22,10 @@ def read_chunks(fs: Any, path: str, on_bytes: Callable[[int], None] | None = Non
 
 def hash_file(fs: Any, path: str, on_bytes: Callable[[int], None] | None = None) -> str:
     """``sha256:<hex>`` of the file's content."""
-    h = hashlib.new(HASH)
+    h = new_hash()
     for chunk in read_chunks(fs, path, on_bytes):
         h.update(chunk)
-    return f"{HASH}:{h.hexdigest()}"
+    return oid_of_hash(h)
 
 
 def same_bytes(fs_a: Any, path_a: str, fs_b: Any, path_b: str,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from mlfabric.oids import copy_buffer, new_hash, oid_of_hash
 from mlfabric.progress import Progress
-from mlfabric.transfer.content import CHUNK, HASH
+from mlfabric.transfer.content import CHUNK
 from mlfabric.transfer.listing import Tree, token_of
 from mlfabric.transfer.parallel import Outcome, run_parallel
 from mlfabric.transfer.plan import Entry, JournalRecord
@@ -40,18 +40,6 @@ class LockedProgress(Progress):
             self.inner.finish()
 
 
-_local = threading.local()
-BUFFER = 2**20
-
-
-def copy_buffer() -> bytearray:
-    """This thread's copy buffer: reused, so no chunk costs an allocation."""
-    buf = getattr(_local, "buf", None)
-    if buf is None:
-        buf = _local.buf = bytearray(BUFFER)
-    return buf
-
-
 def _open_source(src: Tree, rel: str) -> BinaryIO:
     path = src.full_path(rel)
     if src.loc.is_local:
@@ -78,7 +66,7 @@ def copy_file(src: Tree, dst: Location, entry: Entry, *, job_id: int,
     pending = open_pending(dst, entry.path, job_id=job_id, size=entry.size,
                            mtime=entry.mtime if keeps_mtime(dst) else None,
                            mtime_ns=entry.mtime_ns if keeps_mtime(dst) else None)
-    h = hashlib.new(HASH)
+    h = new_hash()
     n = 0
     try:
         with _open_source(src, entry.path) as f:
@@ -98,7 +86,7 @@ def copy_file(src: Tree, dst: Location, entry: Entry, *, job_id: int,
         info = dst.fs.info(dst.join(entry.path))
     return JournalRecord(path=entry.path, src_size=entry.size, src_mtime=entry.mtime,
                          dst_size=int(info.get("size") or 0), dst_token=token_of(info),
-                         checksum=f"{HASH}:{h.hexdigest()}")
+                         checksum=oid_of_hash(h))
 
 
 def copy_files(src: Tree, dst: Location, entries: list[Entry], *, job_id: int, workers: int,

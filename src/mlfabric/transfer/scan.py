@@ -9,7 +9,7 @@ from typing import Any
 
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.transfer.listing import list_tree
-from mlfabric.transfer.models import ScanResult, SizeBucket
+from mlfabric.transfer.records import ScanResult, SizeBucket
 from mlfabric.transfer.urls import DEFAULT_TIMEOUT, open_one, probe_source
 from mlfabric.units import format_size
 

@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlfabric.durable import syncfs
 from mlfabric.errors import InvalidInput
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.transfer.content import hash_file
 from mlfabric.transfer.copier import LockedProgress, copy_files
 from mlfabric.transfer.journal import Journal
 from mlfabric.transfer.listing import Tree, list_tree, temp_job
-from mlfabric.transfer.models import FileError, TransferResult
 from mlfabric.transfer.parallel import MAX_WORKERS, run_parallel
 from mlfabric.transfer.plan import (
     Compare,
@@ -34,6 +34,7 @@ from mlfabric.transfer.plan import (
     plan_sync,
     with_checksums,
 )
+from mlfabric.transfer.records import FileError, TransferResult
 from mlfabric.transfer.urls import (
     DEFAULT_TIMEOUT,
     Location,
@@ -43,7 +44,7 @@ from mlfabric.transfer.urls import (
     probe_destination,
     probe_source,
 )
-from mlfabric.transfer.writers import keeps_mtime, syncfs
+from mlfabric.transfer.writers import keeps_mtime
 
 DEFAULT_WORKERS = 8
 _FLUSH_FILES = 256

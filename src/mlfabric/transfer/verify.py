@@ -16,8 +16,8 @@ from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.transfer.content import hash_file, same_bytes
 from mlfabric.transfer.copier import LockedProgress
 from mlfabric.transfer.listing import list_tree
-from mlfabric.transfer.models import Mismatch, VerifyResult
 from mlfabric.transfer.parallel import MAX_WORKERS, run_parallel
+from mlfabric.transfer.records import Mismatch, VerifyResult
 from mlfabric.transfer.sync import DEFAULT_WORKERS
 from mlfabric.transfer.urls import (
     DEFAULT_TIMEOUT,

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import os
 import posixpath
@@ -145,19 +144,6 @@ def open_pending(dst: Location, rel: str, *, job_id: int, size: int,
             return _WholeObjectPending(dst.fs, final)
         return _ObjectPending(dst.fs, final, size)
     return _RenamePending(dst.fs, final, job_id)
-
-
-def syncfs(path: str | os.PathLike[str]) -> None:
-    """Flush the file system holding ``path`` once (instead of an fsync per file)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.syncfs(fd) != 0:  # pragma: no cover - fails only for a bad descriptor
-            os.sync()
-    except (AttributeError, OSError):  # pragma: no cover - a libc without syncfs
-        os.sync()
-    finally:
-        os.close(fd)
 
 
 def keeps_mtime(dst: Location) -> bool:

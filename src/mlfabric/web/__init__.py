@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from mlfabric.api.auth import principal
-from mlfabric.auth.models import Principal
+from mlfabric.auth.records import Principal
 from mlfabric.web.overview import AllocationHistory, Sampler, summarize
 
 STATIC = Path(__file__).parent / "static"

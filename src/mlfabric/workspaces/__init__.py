@@ -10,7 +10,7 @@ from mlfabric.workspaces.delete import delete
 from mlfabric.workspaces.lifecycle import start, stop
 from mlfabric.workspaces.listing import list_workspaces as list
 from mlfabric.workspaces.listing import show
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 from mlfabric.workspaces.snapshot import restore, snapshot
 
 __all__ = ["Workspace", "clone", "create", "delete", "list", "restore", "show", "snapshot",

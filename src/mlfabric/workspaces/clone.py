@@ -7,7 +7,7 @@ from mlfabric import volumes as vols
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.workspaces import rows, spec
 from mlfabric.workspaces.create import project_label, provision
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 
 def clone(name: str, *, source: str, project: str | None = None, password: str | None = None,

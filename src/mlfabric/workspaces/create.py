@@ -26,7 +26,7 @@ from mlfabric.workspaces.jupyter_config import (
     remove_files,
 )
 from mlfabric.workspaces.lifecycle import end_job, start_locked
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 
 def project_label(project: str) -> str:

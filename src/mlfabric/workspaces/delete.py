@@ -9,7 +9,7 @@ from mlfabric.errors import NotFound
 from mlfabric.workspaces import rows, spec
 from mlfabric.workspaces.jupyter_config import remove_files
 from mlfabric.workspaces.lifecycle import stop_locked
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 
 def delete(name: str, *, keep_volume: bool = False, home: str | None = None) -> Workspace:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlfabric.config import load_config
+from mlfabric.durable import atomic_write
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.workspaces.spec import DATASETS_DIR
 
@@ -63,18 +64,8 @@ def write_config(name: str, *, host: str, port: int, password_hash: str,
     for d in (root, config, root / "runtime"):
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(d, 0o700)
-    target = config / CONFIG_FILE
-    tmp = config / f".{CONFIG_FILE}.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(settings(host, port, password_hash), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(config / CONFIG_FILE,
+                 json.dumps(settings(host, port, password_hash), indent=1), mode=0o600)
     return root
 
 

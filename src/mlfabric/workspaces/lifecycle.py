@@ -21,7 +21,7 @@ from mlfabric.workspaces.jupyter_config import (
     workspace_dir,
     write_config,
 )
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 from mlfabric.workspaces.spec import check_name
 
 

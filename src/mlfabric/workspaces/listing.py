@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlfabric import jobs, projects
 from mlfabric.workspaces import rows, spec
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 
 def list_workspaces(*, project: str | None = None,

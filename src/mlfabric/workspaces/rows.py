@@ -15,10 +15,10 @@ from sqlalchemy import Connection, select
 from mlfabric import jobs
 from mlfabric.catalog import named_row, platform_schema
 from mlfabric.errors import AlreadyExists, NotFound
-from mlfabric.storage.context import open_storage
-from mlfabric.storage.locks import file_lock
+from mlfabric.home import open_home
+from mlfabric.locks import file_lock
 from mlfabric.workspaces.jupyter_config import url
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 W = platform_schema.workspaces
 RUNNING, STOPPED = "Running", "Stopped"
@@ -27,7 +27,7 @@ RUNNING, STOPPED = "Running", "Stopped"
 @contextlib.contextmanager
 def locked(name: str, home: str | None) -> Iterator[None]:
     """One operation at a time on a workspace (create, start, stop, restore, delete)."""
-    st = open_storage(home)
+    st = open_home(home)
     with file_lock(st.config.locks_dir / "workspaces" / f"{name}.lock",
                    what=f"workspace '{name}'"):
         yield
@@ -39,7 +39,7 @@ def _row(conn: Connection, name: str) -> Any:
 
 def read(name: str, home: str | None) -> Any:
     """The catalog row of workspace ``name`` (``NotFound`` if there is none)."""
-    return open_storage(home).catalog.run_read(lambda c: _row(c, name))
+    return open_home(home).catalog.run_read(lambda c: _row(c, name))
 
 
 def read_all(project: str | None, home: str | None) -> list[Any]:
@@ -47,7 +47,7 @@ def read_all(project: str | None, home: str | None) -> list[Any]:
     q = select(W).order_by(W.c.name)
     if project is not None:
         q = q.where(W.c.project == project)
-    return open_storage(home).catalog.run_read(lambda c: list(c.execute(q)))
+    return open_home(home).catalog.run_read(lambda c: list(c.execute(q)))
 
 
 def insert(name: str, *, project: str, volume: str, job: str, host: str, port: int,
@@ -61,7 +61,7 @@ def insert(name: str, *, project: str, volume: str, job: str, host: str, port: i
                                        host=host, port=port, password_hash=password_hash,
                                        spec=spec, state=STOPPED, created_at=time.time()))
 
-    open_storage(home).catalog.run_write(_insert)
+    open_home(home).catalog.run_write(_insert)
 
 
 def update(name: str, home: str | None, **values: Any) -> None:
@@ -71,12 +71,12 @@ def update(name: str, home: str | None, **values: Any) -> None:
         _row(conn, name)
         conn.execute(W.update().where(W.c.name == name).values(**values))
 
-    open_storage(home).catalog.run_write(_update)
+    open_home(home).catalog.run_write(_update)
 
 
 def remove(name: str, home: str | None) -> None:
     """Forget the workspace (its volume and job are the caller's)."""
-    open_storage(home).catalog.run_write(
+    open_home(home).catalog.run_write(
         lambda c: c.execute(W.delete().where(W.c.name == name)))
 
 

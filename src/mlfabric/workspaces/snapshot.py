@@ -7,7 +7,7 @@ from mlfabric.errors import InvalidInput
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.workspaces import rows, spec
 from mlfabric.workspaces.lifecycle import start_locked, stop_locked
-from mlfabric.workspaces.models import Workspace
+from mlfabric.workspaces.records import Workspace
 
 
 def snapshot(name: str, *, snapshot: str | None = None, home: str | None = None,

@@ -7,19 +7,15 @@ a missing file after the process is gone means it was killed (or lost).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 
+from mlfabric.durable import atomic_write
+
 
 def _write(path: str, code: int) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(f"{code}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, f"{code}\n")
 
 
 def main(argv: list[str]) -> int:

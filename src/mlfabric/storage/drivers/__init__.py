@@ -1,36 +1,36 @@
-"""Storage drivers, looked up by name as fsspec's registry does: ``local`` (any POSIX file
-system) and ``btrfs`` (subvolumes and O(1) snapshots)."""
+"""Storage drivers by name, in the shared registry shape (``mlfabric.registry``):
+``local`` (any POSIX file system) and ``btrfs`` (subvolumes and O(1) snapshots). A new
+driver registers with ``DRIVERS.register(name, "module:Class")`` and proves itself with
+``mlfabric.testing.drivers.DriverConformance``."""
 
 from __future__ import annotations
 
-import importlib
 import shutil
 from pathlib import Path
 
-from mlfabric.errors import InvalidInput, MlfabricError
-from mlfabric.storage.drivers.base import StorageDriver
+from mlfabric.config import Config
+from mlfabric.errors import MlfabricError
+from mlfabric.registry import Registry
+from mlfabric.storage.drivers.base import RestoreData, SnapshotData, StorageDriver
 
-REGISTRY = {
+DRIVERS: Registry[StorageDriver] = Registry("storage driver", {
     "local": "mlfabric.storage.drivers.local:LocalDriver",
     "btrfs": "mlfabric.storage.drivers.btrfs:BtrfsDriver",
-}
-_instances: dict[str, StorageDriver] = {}
+}, field="driver")
 
 
-def get_driver(name: str) -> StorageDriver:
-    if name not in REGISTRY:
-        raise InvalidInput(f"unknown storage driver '{name}' (known: {', '.join(REGISTRY)})",
-                           field="driver", value=name)
-    if name not in _instances:
-        module, cls = REGISTRY[name].split(":")
-        _instances[name] = getattr(importlib.import_module(module), cls)()
-    return _instances[name]
+def driver_of(name: str) -> StorageDriver:
+    """The driver called ``name`` (volumes record the driver they were made with)."""
+    return DRIVERS.get(name)
 
 
 def choose_driver(requested: str, volumes_dir: Path) -> str:
-    """``auto`` picks btrfs when the volumes root is on btrfs and the tools are installed."""
+    """``auto`` picks btrfs when the volumes root is on btrfs and the tools are installed;
+    any other registered name is taken as asked."""
     from mlfabric.storage.fsops import filesystem_type
 
+    if requested not in ("auto", "btrfs"):
+        return DRIVERS.check(requested)
     on_btrfs = filesystem_type(volumes_dir) == "btrfs"
     if requested == "btrfs":
         if not on_btrfs:
@@ -40,9 +40,13 @@ def choose_driver(requested: str, volumes_dir: Path) -> str:
             raise MlfabricError("storage driver btrfs: the 'btrfs' command is missing "
                                 "(install btrfs-progs)")
         return "btrfs"
-    if requested == "local":
-        return "local"
     return "btrfs" if on_btrfs and shutil.which("btrfs") else "local"
 
 
-__all__ = ["REGISTRY", "StorageDriver", "choose_driver", "get_driver"]
+def default_driver(config: Config) -> str:
+    """The driver new volumes of a home get (``MLFABRIC_STORAGE_DRIVER``, or ``auto``)."""
+    return choose_driver(config.storage_driver, config.volumes_dir)
+
+
+__all__ = ["DRIVERS", "RestoreData", "SnapshotData", "StorageDriver", "choose_driver",
+           "default_driver", "driver_of"]

@@ -11,7 +11,7 @@ from mlfabric.progress import Progress
 from mlfabric.storage.manifest import Manifest
 
 if TYPE_CHECKING:
-    from mlfabric.storage.context import Storage
+    from mlfabric.storage.service import Storage
 
 
 @dataclass

@@ -28,7 +28,7 @@ from mlfabric.storage.materialize import MODES, plan_tree
 from mlfabric.storage.scan import IndexRow, StatIndex, scan_tree, smudge
 
 if TYPE_CHECKING:
-    from mlfabric.storage.context import Storage
+    from mlfabric.storage.service import Storage
 
 # The root directory of every btrfs subvolume has this inode number (BTRFS_FIRST_FREE_OBJECTID).
 _SUBVOLUME_ROOT_INO = 256
@@ -190,7 +190,7 @@ class BtrfsDriver:
     def manifest(self, storage: Storage, volume: Any, snapshot: Any) -> Manifest:
         if snapshot.manifest_oid:
             with contextlib.suppress(FileNotFoundError, CorruptData):
-                return Manifest.from_bytes(storage.store.read_bytes(snapshot.manifest_oid),
+                return Manifest.from_bytes(storage.objects.read_bytes(snapshot.manifest_oid),
                                            name=f"manifest of {volume.name}@{snapshot.name}")
             # The cached copy is gone or damaged: the subvolume is the truth, index it again.
         path = Path(snapshot.driver_ref or "")
@@ -205,7 +205,7 @@ class BtrfsDriver:
         result = scan_tree(path, StatIndex(smudge(index.rows, marker)), marker_ns=marker,
                            store=None)
         manifest = result.index.manifest()
-        oid = storage.store.put_bytes(manifest.to_bytes())
+        oid = storage.objects.put_bytes(manifest.to_bytes())
         files, nbytes = len(manifest.files), manifest.total_bytes
         s = schema.snapshots
 
@@ -288,7 +288,7 @@ class BtrfsDriver:
         if not snapshot.manifest_oid:
             return []  # never indexed: nothing recorded to compare against
         try:
-            expected = Manifest.from_bytes(storage.store.read_bytes(snapshot.manifest_oid))
+            expected = Manifest.from_bytes(storage.objects.read_bytes(snapshot.manifest_oid))
         except (FileNotFoundError, CorruptData):
             return ["<manifest>"]
         actual = scan_tree(path, StatIndex(), marker_ns=0, store=None).index.manifest()

@@ -22,7 +22,7 @@ from mlfabric.storage.scan import (
 )
 
 if TYPE_CHECKING:
-    from mlfabric.storage.context import Storage
+    from mlfabric.storage.service import Storage
 
 
 class LocalDriver:
@@ -47,7 +47,7 @@ class LocalDriver:
             raise MlfabricError(f"volume '{volume.name}' data directory {path} is missing")
         marker = fs_now_ns(storage.config.tmp_dir)
         old = StatIndex.load(storage.index_path(volume.id))
-        result = scan_tree(path, old, marker_ns=marker, store=storage.store if store else None,
+        result = scan_tree(path, old, marker_ns=marker, store=storage.objects if store else None,
                            progress=progress, shared_inodes=bool(volume.read_only))
         if result.tampered_objects:
             forget_objects(storage.config.index_dir, set(result.tampered_objects))
@@ -57,10 +57,11 @@ class LocalDriver:
                  progress: Progress) -> SnapshotData:
         result, _ = self._scan(storage, volume, progress, store=True)
         index = result.index
-        if result.unchanged and index.manifest_oid and storage.store.exists(index.manifest_oid):
+        if result.unchanged and index.manifest_oid and storage.objects.exists(index.manifest_oid):
             manifest_oid = index.manifest_oid
         else:
-            manifest_oid = storage.store.put_bytes(index.manifest_bytes(storage.store.read_bytes))
+            objects = storage.objects
+            manifest_oid = objects.put_bytes(index.manifest_bytes(objects.read_bytes))
             index.manifest_oid = manifest_oid
         files, nbytes = index.totals()
         index_path = storage.index_path(volume.id)
@@ -73,7 +74,7 @@ class LocalDriver:
                             hashed_files=result.hashed_files, after_commit=after_commit)
 
     def manifest(self, storage: Storage, volume: Any, snapshot: Any) -> Manifest:
-        return Manifest.from_bytes(storage.store.read_bytes(snapshot.manifest_oid),
+        return Manifest.from_bytes(storage.objects.read_bytes(snapshot.manifest_oid),
                                    name=f"manifest of {volume.name}@{snapshot.name}")
 
     def live_manifest(self, storage: Storage, volume: Any, progress: Progress) -> Manifest:
@@ -86,7 +87,7 @@ class LocalDriver:
         # The safety snapshot (if any) just refreshed the index: this scan reads nothing new.
         scan, _ = self._scan(storage, volume, progress, store=True)
         plan = plan_tree(scan.index.manifest(), target)
-        rows = apply_tree(storage.volume_path(volume.name), plan, storage.store, mode="copy",
+        rows = apply_tree(storage.volume_path(volume.name), plan, storage.objects, mode="copy",
                           tmp_dir=storage.config.tmp_dir, progress=progress)
         marker = fs_now_ns(storage.config.tmp_dir)
         new_rows = {p: r for p, r in scan.index.rows.items() if p in target.entries}
@@ -98,7 +99,7 @@ class LocalDriver:
 
     def clone(self, storage: Storage, volume: Any, snapshot: Any, dest: Path, mode: str,
               progress: Progress) -> StatIndex:
-        data = storage.store.read_bytes(snapshot.manifest_oid)
+        data = storage.objects.read_bytes(snapshot.manifest_oid)
         staging = storage.config.tmp_dir / f"clone-{dest.name}-{os.getpid()}"
         remove_tree(staging)
         staging.mkdir(mode=0o755)
@@ -108,12 +109,12 @@ class LocalDriver:
         try:
             body = manifest_body(data)
             if mode == "link" and body is not None:
-                index = link_tree(staging, body, storage.store, marker=marker,
+                index = link_tree(staging, body, storage.objects, marker=marker,
                                   progress=progress)
             else:
                 target = Manifest.from_bytes(
                     data, name=f"manifest of {volume.name}@{snapshot.name}")
-                rows = apply_tree(staging, plan_tree(Manifest(), target), storage.store,
+                rows = apply_tree(staging, plan_tree(Manifest(), target), storage.objects,
                                   mode=mode, progress=progress)
                 index = StatIndex(smudge_recent(rows, marker()))
             os.rename(staging, dest)
@@ -132,5 +133,5 @@ class LocalDriver:
     def object_ids(self, storage: Storage, snapshot: Any) -> set[str]:
         if not snapshot.manifest_oid:
             return set()
-        m = Manifest.from_bytes(storage.store.read_bytes(snapshot.manifest_oid))
+        m = Manifest.from_bytes(storage.objects.read_bytes(snapshot.manifest_oid))
         return m.object_ids() | {snapshot.manifest_oid}
