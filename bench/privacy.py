@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mlfabric import faces
+from mlfabric.apps import faces
 from mlfabric.apps.faces.data import Normalize, load_samples
 from mlfabric.apps.faces.detector import load_detector
 from mlfabric.apps.faces.fddb import FOLDS_DIR

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from mlfabric.errors import InvalidInput
 
+# The platform server the CLI talks to instead of the local home (client mode).
+SERVER_ENV, TOKEN_ENV = "MLFABRIC_SERVER", "MLFABRIC_TOKEN"
 _DRIVER_NAME = re.compile(r"^[a-z0-9][-a-z0-9_]*$")
 
 

@@ -1,9 +1,10 @@
 """Public API for GPU nodes; mirrors ``mlfabric node ...`` one to one."""
 
-from mlfabric.scheduler.gpus import DetectedGpus, detect_gpus, parse_nvidia_smi
-from mlfabric.scheduler.node_ops import add, ensure_detected, remove, show
-from mlfabric.scheduler.node_ops import list_nodes as list
-from mlfabric.scheduler.records import NodeInfo
+from mlfabric.exports import lazy_exports
 
-__all__ = ["DetectedGpus", "NodeInfo", "add", "detect_gpus", "ensure_detected", "list",
-           "parse_nvidia_smi", "remove", "show"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.scheduler", exports={
+    "add": "node_ops", "list": "node_ops:list_nodes", "show": "node_ops",
+    "remove": "node_ops", "ensure_detected": "node_ops",
+    "detect_gpus": "gpus", "parse_nvidia_smi": "gpus", "DetectedGpus": "gpus",
+    "NodeInfo": "records",
+})

@@ -1,9 +1,9 @@
 """Public API for scheduler projects; mirrors ``mlfabric project ...`` one to one."""
 
-from mlfabric.scheduler.project_ops import create, show
-from mlfabric.scheduler.project_ops import delete_project as delete
-from mlfabric.scheduler.project_ops import list_projects as list
-from mlfabric.scheduler.project_ops import update_project as update
-from mlfabric.scheduler.records import ProjectInfo
+from mlfabric.exports import lazy_exports
 
-__all__ = ["ProjectInfo", "create", "delete", "list", "show", "update"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.scheduler", exports={
+    "create": "project_ops", "list": "project_ops:list_projects", "show": "project_ops",
+    "update": "project_ops:update_project", "delete": "project_ops:delete_project",
+    "ProjectInfo": "records",
+})

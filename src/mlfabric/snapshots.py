@@ -1,9 +1,9 @@
 """Public API for snapshots; mirrors ``mlfabric snapshot ...`` one to one."""
 
-from mlfabric.storage.diff import diff
-from mlfabric.storage.records import Diff, Restore, Snapshot
-from mlfabric.storage.restore import restore
-from mlfabric.storage.snapshot import create, delete, show
-from mlfabric.storage.snapshot import list_snapshots as list
+from mlfabric.exports import lazy_exports
 
-__all__ = ["Diff", "Restore", "Snapshot", "create", "delete", "diff", "list", "restore", "show"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.storage", exports={
+    "create": "snapshot", "list": "snapshot:list_snapshots", "show": "snapshot",
+    "delete": "snapshot", "restore": "restore", "plan_restore": "restore", "diff": "diff",
+    "Snapshot": "records", "Diff": "records", "Restore": "records", "RestorePlan": "records",
+})

@@ -1,7 +1,8 @@
-"""Public API for store maintenance: ``mlfabric gc`` and ``mlfabric verify``."""
+"""Public API for the object store's upkeep: ``mlfabric gc`` and ``mlfabric verify``."""
 
-from mlfabric.storage.gc import gc
-from mlfabric.storage.records import GcReport, VerifyReport
-from mlfabric.storage.verify import verify
+from mlfabric.exports import lazy_exports
 
-__all__ = ["GcReport", "VerifyReport", "gc", "verify"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.storage", exports={
+    "gc": "gc", "verify": "verify", "problems": "objects:store_problems",
+    "GcReport": "records", "VerifyReport": "records",
+})

@@ -1,7 +1,5 @@
 """Public API for API tokens; mirrors ``mlfabric token ...`` one to one."""
 
-from mlfabric.auth.records import Principal, Token
-from mlfabric.auth.tokens import authenticate, create, ensure_admin, revoke
-from mlfabric.auth.tokens import list_tokens as list
+from mlfabric.exports import alias
 
-__all__ = ["Principal", "Token", "authenticate", "create", "ensure_admin", "list", "revoke"]
+__getattr__, __dir__, __all__ = alias("mlfabric.auth")

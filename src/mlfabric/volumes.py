@@ -1,8 +1,9 @@
 """Public API for volumes; mirrors ``mlfabric volume ...`` one to one."""
 
-from mlfabric.storage.clone import clone
-from mlfabric.storage.records import Usage, Volume
-from mlfabric.storage.volume import create, delete, path, show, usage
-from mlfabric.storage.volume import list_volumes as list
+from mlfabric.exports import lazy_exports
 
-__all__ = ["Usage", "Volume", "clone", "create", "delete", "list", "path", "show", "usage"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.storage", exports={
+    "create": "volume", "list": "volume:list_volumes", "show": "volume", "path": "volume",
+    "usage": "volume", "delete": "volume", "plan_delete": "volume", "clone": "clone",
+    "Volume": "records", "Usage": "records", "DeletePlan": "records",
+})

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mlfabric import caches, datasets, remotes, snapshots, volumes
-from mlfabric.datasets.remote import RemoteLake
+from mlfabric.datasets.remote.folder import FolderLake
 from mlfabric.errors import AlreadyExists, Busy, CorruptData, InvalidInput, MlfabricError, NotFound
 from tests.helpers import run_cli, tree_digest, write_tree
 
@@ -113,23 +113,23 @@ def test_pull_fetches_into_a_fresh_home(home: Path, data: Path, lake: Path,
 
 def test_failed_push_leaves_no_version(home: Path, data: Path, lake: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    real = RemoteLake.put_object
+    real = FolderLake.put_object  # the lake of this test is a local folder
     calls = []
 
-    def flaky(self: RemoteLake, oid: str, *args: Any, **kwargs: Any) -> None:
+    def flaky(self: FolderLake, oid: str, *args: Any, **kwargs: Any) -> None:
         calls.append(oid)
         if len(calls) == 50:
             raise ConnectionResetError(104, "injected failure")
         real(self, oid, *args, **kwargs)
 
-    monkeypatch.setattr(RemoteLake, "put_object", flaky)
+    monkeypatch.setattr(FolderLake, "put_object", flaky)
     with pytest.raises(MlfabricError, match=r"failed for 1 object.*no version was created"):
         datasets.push("data", remote="lake", name="images", home=str(home), workers=4)
     assert not (lake / "datasets").exists()
     assert list((lake / "pending").iterdir()) == []
     with pytest.raises(NotFound, match="dataset 'images' not found"):
         datasets.show("images", home=str(home))
-    monkeypatch.setattr(RemoteLake, "put_object", real)
+    monkeypatch.setattr(FolderLake, "put_object", real)
     v = datasets.push("data", remote="lake", name="images", home=str(home))
     assert (v.version, v.uploaded_objects) == ("v1", 1)  # the rest were already there
 

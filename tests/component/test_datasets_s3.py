@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from mlfabric import caches, datasets, remotes, snapshots, volumes
-from mlfabric.cli import output
+from mlfabric import console as output
 from mlfabric.cli.main import main
-from mlfabric.datasets.remote import RemoteLake
+from mlfabric.datasets.remote.fs import FsspecLake
 from mlfabric.errors import MlfabricError
 from tests.component.test_transfer_s3 import (
     SECRET,
@@ -131,16 +131,16 @@ def test_failed_push_to_s3_leaves_no_version(home: Path, data: Path, endpoint: s
                                              bucket: str, monkeypatch: pytest.MonkeyPatch
                                              ) -> None:
     remotes.add("lake", f"s3://{bucket}/lake", endpoint_url=endpoint, home=str(home))
-    real = RemoteLake.put_object
+    real = FsspecLake.put_object  # S3 goes through the fsspec transport
     count = [0]
 
-    def dies_halfway(self: RemoteLake, *args: object, **kwargs: object) -> None:
+    def dies_halfway(self: FsspecLake, *args: object, **kwargs: object) -> None:
         count[0] += 1
         if count[0] > 120:
             raise ConnectionResetError(104, "injected failure")
         real(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(RemoteLake, "put_object", dies_halfway)
+    monkeypatch.setattr(FsspecLake, "put_object", dies_halfway)
     with pytest.raises(MlfabricError, match="no version was created"):
         datasets.push("data", remote="lake", name="images", home=str(home), workers=1)
     listed = keys(endpoint, bucket)

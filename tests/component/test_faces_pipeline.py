@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from mlfabric import faces
+from mlfabric.apps import faces
 from mlfabric.apps.faces.data import load_samples
 from mlfabric.apps.faces.fddb import read_dataset
 from mlfabric.apps.faces.serve import obfuscate, tail_scores

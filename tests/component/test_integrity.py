@@ -156,12 +156,12 @@ def test_snapshots_that_patch_the_previous_manifest_equal_a_full_rebuild(
     for step in range(4):
         _settled(vol, rng, names, 3)
         if step == 2:  # damage the manifest the next snapshot would patch
-            path = st.store.path(snaps[-1].manifest_oid)
+            path = st.objects.path(snaps[-1].manifest_oid)
             path.chmod(0o644)
             path.write_bytes(b"garbage")
         snap = snapshots.create("v", home=home)
         assert snap.hashed_files == 3
-        assert st.store.read_bytes(snap.manifest_oid) == _live_manifest_bytes(vol)
+        assert st.objects.read_bytes(snap.manifest_oid) == _live_manifest_bytes(vol)
         assert (snap.files, snap.bytes) == (200, sum((vol / n).stat().st_size for n in names))
         snaps.append(snap)
     # Patched each time but when the manifest to patch was the damaged one.
@@ -171,7 +171,7 @@ def test_snapshots_that_patch_the_previous_manifest_equal_a_full_rebuild(
     _settled(vol, rng, names, 2)
     snap = snapshots.create("v", home=home)
     assert snap.hashed_files == 200  # an unreadable index only costs re-reading
-    assert st.store.read_bytes(snap.manifest_oid) == _live_manifest_bytes(vol)
+    assert st.objects.read_bytes(snap.manifest_oid) == _live_manifest_bytes(vol)
     report = store.verify(home=str(home))
     assert report.corrupt_objects == [snaps[2].manifest_oid]  # only the one we damaged
     assert [d.snapshot for d in report.damaged_snapshots] == [f"v@{snaps[2].name}"]

@@ -126,9 +126,9 @@ def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
     c = volumes.clone("lc", "v@s1", mode="link", home=home)
     contents = {p: h for p, (h, _m) in tree_digest(root).items()}
     assert {p: h for p, (h, _m) in tree_digest(c.path).items()} == contents
-    target = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid))
+    target = Manifest.from_bytes(st.objects.read_bytes(snap.manifest_oid))
     for name in ("exec.sh", NON_UTF8, "d-1/same.bin"):  # each file is its object
-        assert os.stat(Path(c.path) / name).st_ino == st.store.path(
+        assert os.stat(Path(c.path) / name).st_ino == st.objects.path(
             target.entries[name].ref).stat().st_ino
     assert stat.S_IMODE(os.stat(Path(c.path) / "d0" / "deep").st_mode) == 0o711
 
@@ -146,7 +146,7 @@ def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
     # Its stat index holds the rows the entry-by-entry path gives for the same tree.
     other = home / "generic"
     other.mkdir()
-    want = StatIndex(apply_tree(other, plan_tree(Manifest(), target), st.store, mode="link"))
+    want = StatIndex(apply_tree(other, plan_tree(Manifest(), target), st.objects, mode="link"))
     assert sorted(got.rows) == sorted(want.rows)
     for path, g in got.rows.items():
         w = want.rows[path]
@@ -156,7 +156,7 @@ def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
     assert got.totals() == want.totals() == (len(target.files), target.total_bytes)
     assert len(target.files) == 45
     # It records the manifest's line lengths, so a later snapshot can patch the manifest.
-    body = manifest_body(st.store.read_bytes(snap.manifest_oid))
+    body = manifest_body(st.objects.read_bytes(snap.manifest_oid))
     assert body is not None and sum(got.packed().lengths) == len(body)
 
 
@@ -168,9 +168,9 @@ def test_link_clone_with_a_missing_object_fails_naming_the_file(
     _tree(root)
     snap = snapshots.create("v", name="s1", home=home)
     st = open_storage(home)
-    entries = Manifest.from_bytes(st.store.read_bytes(snap.manifest_oid)).entries
+    entries = Manifest.from_bytes(st.objects.read_bytes(snap.manifest_oid)).entries
     for gone in ("d0/f3.bin", "d0/f37.bin"):  # in different ranges
-        st.store.path(entries[gone].ref).unlink()
+        st.objects.path(entries[gone].ref).unlink()
     with pytest.raises(CorruptData, match=r"d0/f3\.bin") as info:
         volumes.clone("lc", "v@s1", mode="link", home=home)
     assert info.value.paths == ["d0/f3.bin", "d0/f37.bin"]

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from mlfabric import faces, nodes, projects, serving, volumes
+from mlfabric import nodes, projects, serving, volumes
+from mlfabric.apps import faces
 from mlfabric.apps.faces.data import load_samples, read_image, resize
 from mlfabric.errors import MlfabricError
 from mlfabric.privacy import save_noise, snr_db

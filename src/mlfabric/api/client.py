@@ -19,10 +19,10 @@ from urllib.parse import quote
 import httpx
 
 from mlfabric.api import errors, operations, wire
+from mlfabric.config import SERVER_ENV, TOKEN_ENV
 from mlfabric.errors import AccessDenied, MlfabricError
 
 API = "/api/v1"
-SERVER_ENV, TOKEN_ENV = "MLFABRIC_SERVER", "MLFABRIC_TOKEN"
 
 
 class Connection:

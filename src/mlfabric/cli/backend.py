@@ -10,7 +10,7 @@ import os
 from types import ModuleType
 from typing import Any
 
-from mlfabric.api.client import SERVER_ENV
+from mlfabric.config import SERVER_ENV
 
 
 class _Lazy:

@@ -9,8 +9,7 @@ from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.datasets.fetch import DEFAULT_WORKERS
 from mlfabric.units import format_duration, format_size
 
-app = typer.Typer(no_args_is_help=True, help="Local caches of dataset versions, with a size "
-                  "budget, leases, TTL and LRU eviction.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 _POOL_HELP = "Cache pool (default: 'default', created on first use)."
 _WORKERS_HELP = "Objects fetched in parallel."
 

@@ -9,7 +9,7 @@ from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.datasets.fetch import DEFAULT_WORKERS
 from mlfabric.units import format_size
 
-app = typer.Typer(no_args_is_help=True, help="Immutable dataset versions in a lake.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 _WORKERS_HELP = "Objects transferred in parallel."
 
 

@@ -8,7 +8,7 @@ from mlfabric.cli.backend import serving
 from mlfabric.console import OPTIONS, emit_json, say, table, when
 from mlfabric.serving.records import InferenceServer
 
-app = typer.Typer(no_args_is_help=True, help="Triton-compatible inference servers.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _state(s: InferenceServer) -> str:

@@ -9,7 +9,7 @@ import typer
 from mlfabric.cli.backend import jobs
 from mlfabric.console import OPTIONS, emit_json, say, table, when
 
-app = typer.Typer(no_args_is_help=True, help="Scheduled GPU jobs.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 _REST = {"allow_extra_args": False, "allow_interspersed_args": True}
 
 

@@ -1,59 +1,117 @@
 """Entry point: ``mlfabric [--home DIR] [--json] [--quiet] NOUN VERB ...``.
 
 User mistakes become one line ``error: ...`` on stderr and exit 1; usage errors exit 2.
+A noun's module is imported only when that noun runs, so a command pays for its own
+imports and no other: ``mlfabric --help`` imports none of them. Apps (``mlfabric.apps``)
+join as nouns through their entry points.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from mlfabric.cli import (
-    cache,
-    dataset,
-    demo,
-    faces,
-    inference,
-    job,
-    model_repo,
-    node,
-    project,
-    remote,
-    scheduler,
-    server,
-    snapshot,
-    store,
-    token,
-    transfer,
-    volume,
-    workspace,
-)
-from mlfabric.console import OPTIONS, err_console
 from mlfabric.errors import MlfabricError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+# noun -> (typer app or command as "module:attr", one-line help). The help lives here,
+# not in the noun's module, so listing the nouns imports none of them.
+NOUNS: dict[str, tuple[str, str]] = {
+    "volume": ("mlfabric.cli.volume:app", "Versioned data volumes."),
+    "snapshot": ("mlfabric.cli.snapshot:app", "Immutable point-in-time snapshots of volumes."),
+    "transfer": ("mlfabric.cli.transfer:app",
+                 "Bulk data movement between file systems and object stores."),
+    "remote": ("mlfabric.cli.remote:app",
+               "Lake locations for datasets: a local folder, s3:// or memory://."),
+    "dataset": ("mlfabric.cli.dataset:app", "Immutable dataset versions in a lake."),
+    "cache": ("mlfabric.cli.cache:app",
+              "Local caches of dataset versions, with a size budget, TTL and leases."),
+    "node": ("mlfabric.cli.node:app", "GPU nodes and node pools."),
+    "project": ("mlfabric.cli.project:app", "Projects: GPU quotas and fair share."),
+    "job": ("mlfabric.cli.job:app", "Scheduled GPU jobs."),
+    "scheduler": ("mlfabric.cli.scheduler:app", "The scheduling loop and its state."),
+    "workspace": ("mlfabric.cli.workspace:app", "JupyterLab workspaces on volumes."),
+    "inference": ("mlfabric.cli.inference:app", "Triton-compatible inference servers."),
+    "model-repo": ("mlfabric.cli.model_repo:app",
+                   "Model repositories (volumes in Triton's layout)."),
+    "server": ("mlfabric.cli.server:app", "The platform server: REST API and dashboard."),
+    "token": ("mlfabric.cli.token:app", "API tokens for the platform server."),
+    "gc": ("mlfabric.cli.store:gc",
+           "Remove objects no snapshot needs, and leftovers of interrupted operations."),
+    "verify": ("mlfabric.cli.store:verify",
+               "Re-hash stored objects and check volumes against their snapshots."),
+    "demo": ("mlfabric.cli.demo:demo",
+             "Create a volume, snapshot it, change it, diff, clone and restore it."),
+}
+
+
+def _load(target: str, name: str, help_text: str) -> Any:
+    """The command of a noun: its typer app (or single typer function), mounted."""
+    module, _, attr = target.partition(":")
+    obj = getattr(importlib.import_module(module), attr)
+    # Mounted under a parent, as a noun always was: typer would collapse a one-command app.
+    parent = typer.Typer(add_completion=False, rich_markup_mode=None)
+    if isinstance(obj, typer.Typer):
+        obj.rich_markup_mode = None
+        parent.add_typer(obj, name=name, help=obj.info.help or help_text)
+    else:
+        parent.command(name, help=help_text)(obj)
+    cmd = typer.main.get_command(parent)
+    commands = getattr(cmd, "commands", None)  # a lone function comes back as itself
+    if commands is None:
+        cmd.name = name
+        return cmd
+    return commands[name]
+
+
+class Nouns(TyperGroup):
+    """The top-level group: nouns load on first use, apps come from their entry points;
+    listing them (``mlfabric --help``) imports none."""
+
+    _apps: dict[str, Any] | None = None
+
+    def apps(self) -> dict[str, Any]:
+        if self._apps is None:
+            from mlfabric.apps import discover
+
+            self._apps = {n: a for n, a in discover().items() if a.cli and n not in NOUNS}
+        return self._apps
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted([*NOUNS, *self.apps()])
+
+    def _help(self, name: str) -> str | None:
+        if name in NOUNS:
+            return NOUNS[name][1]
+        app = self.apps().get(name)
+        return None if app is None else app.help
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
+    _listing = False
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if self._listing or ctx.resilient_parsing:
+            help_text = self._help(cmd_name)
+            return None if help_text is None else TyperCommand(cmd_name, help=help_text)
+        if cmd_name in NOUNS:
+            return _load(*NOUNS[cmd_name][:1], cmd_name, NOUNS[cmd_name][1])
+        app = self.apps().get(cmd_name)
+        return None if app is None else _load(app.cli, cmd_name, app.help)
+
+
+app = typer.Typer(cls=Nouns, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="mlfabric: versioned data volumes, datasets, GPU scheduling, serving.")
-app.add_typer(volume.app, name="volume")
-app.add_typer(snapshot.app, name="snapshot")
-app.add_typer(transfer.app, name="transfer")
-app.add_typer(remote.app, name="remote")
-app.add_typer(dataset.app, name="dataset")
-app.add_typer(cache.app, name="cache")
-app.add_typer(node.app, name="node")
-app.add_typer(project.app, name="project")
-app.add_typer(job.app, name="job")
-app.add_typer(scheduler.app, name="scheduler")
-app.add_typer(workspace.app, name="workspace")
-app.add_typer(inference.app, name="inference")
-app.add_typer(model_repo.app, name="model-repo")
-app.add_typer(faces.app, name="faces")
-app.add_typer(server.app, name="server")
-app.add_typer(token.app, name="token")
-app.command("gc")(store.gc)
-app.command("verify")(store.verify)
-app.command("demo")(demo.demo)
 
 
 @app.callback()
@@ -63,6 +121,8 @@ def _global(
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
 ) -> None:
+    from mlfabric.console import OPTIONS
+
     OPTIONS.home = home or OPTIONS.home
     OPTIONS.json = json_out or OPTIONS.json
     OPTIONS.quiet = quiet or OPTIONS.quiet
@@ -73,6 +133,8 @@ _GLOBAL_FLAGS = {"--json": "json", "--quiet": "quiet", "-q": "quiet"}
 
 def _hoist_global_options(argv: list[str]) -> list[str]:
     """Accept the global options anywhere before ``--`` (``volume list --json`` too)."""
+    from mlfabric.console import OPTIONS
+
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -95,14 +157,16 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
-    command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="mlfabric", standalone_mode=True)
+        typer.main.get_command(app).main(args=args, prog_name="mlfabric",
+                                         standalone_mode=True)
     except MlfabricError as exc:
+        from mlfabric.console import err_console
+
         err_console.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
-        err_console.print("error: interrupted", markup=False)
+        sys.stderr.write("error: interrupted\n")
         sys.exit(130)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -8,7 +8,7 @@ from mlfabric.cli.backend import serving
 from mlfabric.console import OPTIONS, emit_json, say, table
 from mlfabric.errors import MlfabricError
 
-app = typer.Typer(no_args_is_help=True, help="Model repositories (volumes in Triton's layout).")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _io(tensors: list[dict]) -> str:

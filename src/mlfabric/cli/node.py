@@ -8,7 +8,7 @@ from mlfabric.cli.backend import nodes
 from mlfabric.console import OPTIONS, emit_json, say, table
 from mlfabric.units import format_size
 
-app = typer.Typer(no_args_is_help=True, help="GPU nodes and node pools.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _mem(n: int) -> str | None:

@@ -8,7 +8,7 @@ from mlfabric.cli.backend import projects
 from mlfabric.console import OPTIONS, emit_json, say, table
 from mlfabric.units import format_duration
 
-app = typer.Typer(no_args_is_help=True, help="Projects: GPU quotas and fair share.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _num(x: float | None) -> str | None:

@@ -8,8 +8,7 @@ from mlfabric.cli.backend import remotes
 from mlfabric.console import OPTIONS, emit_json, say, table
 from mlfabric.transfer.urls import DEFAULT_TIMEOUT
 
-app = typer.Typer(no_args_is_help=True, help="Lake locations for datasets: a local folder, "
-                  "s3://BUCKET/PREFIX (AWS, MinIO, Ceph), memory://.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 @app.command("add")

@@ -8,7 +8,7 @@ from mlfabric.cli.backend import jobs
 from mlfabric.console import OPTIONS, emit_json, say
 from mlfabric.units import parse_duration
 
-app = typer.Typer(no_args_is_help=True, help="The scheduling loop.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _say(r: jobs.CycleReport) -> None:

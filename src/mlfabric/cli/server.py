@@ -10,7 +10,7 @@ import typer
 
 from mlfabric.console import OPTIONS
 
-app = typer.Typer(no_args_is_help=True, help="The platform server: REST API and dashboard.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 @app.command("start")

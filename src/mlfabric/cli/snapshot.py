@@ -7,7 +7,7 @@ import typer
 from mlfabric.cli.backend import snapshots
 from mlfabric.console import OPTIONS, emit_json, progress, say, size, table, warn, when
 
-app = typer.Typer(no_args_is_help=True, help="Immutable point-in-time snapshots of volumes.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 

@@ -7,7 +7,7 @@ import typer
 from mlfabric.cli.backend import tokens
 from mlfabric.console import OPTIONS, emit_json, say, table, when
 
-app = typer.Typer(no_args_is_help=True, help="API tokens for the platform server.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 @app.command("create")

@@ -11,8 +11,7 @@ from mlfabric.console import OPTIONS, emit_json, err_console, progress, say, tab
 from mlfabric.errors import MlfabricError
 from mlfabric.units import format_size
 
-app = typer.Typer(no_args_is_help=True, help="Bulk data movement between file systems and "
-                  "object stores: local paths, file://, memory://, s3://, hdfs://.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 _ENDPOINT_HELP = "S3 endpoint URL (MinIO, Ceph, ...); default AWS or $AWS_ENDPOINT_URL."
 _OPTION_HELP = ("k=v for the fsspec file system, e.g. client_kwargs.region_name=eu-west-1 "

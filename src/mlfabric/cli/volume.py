@@ -7,7 +7,7 @@ import typer
 from mlfabric.cli.backend import volumes
 from mlfabric.console import OPTIONS, emit_json, progress, say, size, table, warn, when
 
-app = typer.Typer(no_args_is_help=True, help="Versioned data volumes.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 

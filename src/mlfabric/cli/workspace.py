@@ -11,7 +11,7 @@ from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.errors import InvalidInput
 from mlfabric.workspaces.records import Workspace
 
-app = typer.Typer(no_args_is_help=True, help="JupyterLab workspaces on volumes.")
+app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 _PROJECT_HELP = "Project (default $MLFABRIC_PROJECT)."
 _PASSWORD_HELP = "Read the password from stdin (default: generate one and print it once)."

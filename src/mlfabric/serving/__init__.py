@@ -9,36 +9,10 @@ The names are imported on first use: Triton's backend stubs import
 ``mlfabric.serving.runner`` for every model instance and need none of the catalog code.
 """
 
-from __future__ import annotations
+from mlfabric.exports import lazy_exports
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mlfabric.serving.check import check_repo
-    from mlfabric.serving.client import client
-    from mlfabric.serving.create import create
-    from mlfabric.serving.delete import delete
-    from mlfabric.serving.listing import list_servers as list
-    from mlfabric.serving.listing import show
-    from mlfabric.serving.records import InferenceServer, RepoReport
-
-_EXPORTS = {
-    "InferenceServer": ("records", "InferenceServer"), "RepoReport": ("records", "RepoReport"),
-    "check_repo": ("check", "check_repo"), "client": ("client", "client"),
-    "create": ("create", "create"), "delete": ("delete", "delete"),
-    "list": ("listing", "list_servers"), "show": ("listing", "show"),
-}
-
-__all__ = ["InferenceServer", "RepoReport", "check_repo", "client", "create", "delete",
-           "list", "show"]
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module, attr = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'mlfabric.serving' has no attribute '{name}'") from None
-    value = getattr(importlib.import_module(f"mlfabric.serving.{module}"), attr)
-    globals()[name] = value
-    return value
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "create": "create", "list": "listing:list_servers", "show": "listing",
+    "delete": "delete", "check_repo": "check", "client": "client",
+    "InferenceServer": "records", "RepoReport": "records",
+})

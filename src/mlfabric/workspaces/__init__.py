@@ -4,14 +4,10 @@ A workspace is a volume (labelled ``project=<P>``) plus an interactive scheduled
 runs JupyterLab with the volume as its root folder.
 """
 
-from mlfabric.workspaces.clone import clone
-from mlfabric.workspaces.create import create
-from mlfabric.workspaces.delete import delete
-from mlfabric.workspaces.lifecycle import start, stop
-from mlfabric.workspaces.listing import list_workspaces as list
-from mlfabric.workspaces.listing import show
-from mlfabric.workspaces.records import Workspace
-from mlfabric.workspaces.snapshot import restore, snapshot
+from mlfabric.exports import lazy_exports
 
-__all__ = ["Workspace", "clone", "create", "delete", "list", "restore", "show", "snapshot",
-           "start", "stop"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "create": "create", "list": "listing:list_workspaces", "show": "listing",
+    "clone": "clone", "snapshot": "snapshot", "restore": "snapshot", "stop": "lifecycle",
+    "start": "lifecycle", "delete": "delete", "Workspace": "records",
+})

@@ -6,7 +6,11 @@ Public API mirroring ``mlfabric faces ...``: ``make_dataset``, ``train``, ``eval
 ``sweep``. Torch and friends load on first use (the ``faces`` extra).
 """
 
+from mlfabric.apps import App
 from mlfabric.exports import lazy_exports
+
+APP = App(name="faces", help="Face detection with learned-noise obfuscation.",
+          module=__name__, cli="mlfabric.apps.faces.cli:app")
 
 _EXPORTS = {
     "make_dataset": "generate", "train": "training", "evaluate": "evaluation",

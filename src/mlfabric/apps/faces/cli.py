@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from mlfabric import faces
+from mlfabric.apps import faces
 from mlfabric.console import OPTIONS, emit_json, progress, say, table
 
-app = typer.Typer(no_args_is_help=True, help="Face detection with learned-noise obfuscation.")
+app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.faces
 
 _DETECTOR = "Detector file (default DATASET/faceboxes.pt)."
 _SIZE = "Input size to run the detector at (default: the one it was trained for)."

@@ -1,0 +1,137 @@
+"""Reference pipelines as apps, found through the entry-point group ``mlfabric.apps``.
+
+An app is a package that uses only mlfabric's public API: its operations in its
+``__init__`` (lazy exports), its typer app in ``cli.py``, and, optionally, REST routes
+to operations of its public module. It declares itself with an ``App`` in its package
+and one entry point, so adding a pipeline edits no front-end file::
+
+    # pyproject.toml
+    [project.entry-points."mlfabric.apps"]
+    faces = "mlfabric.apps.faces:APP"
+
+The CLI shows every app as a noun (``mlfabric faces ...``) and the server adds its routes
+to the operation table.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlfabric.errors import MlfabricError
+
+GROUP = "mlfabric.apps"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One REST route to an operation of an app's public module.
+
+    ``access``: ``admin``, ``any`` (every token), ``project`` (the ``project`` argument
+    must be a project of the caller) or ``volume:ARG`` (argument ``ARG`` names a volume of
+    the caller's projects).
+    """
+
+    function: str
+    method: str
+    path: str  # under /api/v1
+    access: str = "admin"
+    stream: bool = False
+
+
+@dataclass(frozen=True)
+class App:
+    """What an app offers the front ends."""
+
+    name: str  # its CLI noun
+    help: str  # one line for ``mlfabric --help``
+    module: str  # its public module (``mlfabric.apps.faces``)
+    cli: str | None = None  # "module:attr" of its typer app
+    routes: tuple[Route, ...] = field(default=())
+
+    def load_cli(self) -> Any:
+        """The app's typer app."""
+        if self.cli is None:
+            raise MlfabricError(f"app '{self.name}' has no command-line interface")
+        module, _, attr = self.cli.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _entry_points(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, "module:attr") of every ``mlfabric.apps`` entry point installed on ``paths``.
+
+    Read straight from each distribution's ``entry_points.txt``: ``importlib.metadata``
+    costs more at start-up than the whole ``mlfabric --help`` may take.
+    """
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for base in paths:
+        try:
+            entries = sorted(e.name for e in os.scandir(base or ".")
+                             if e.name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+        for dist in entries:
+            project = dist.rsplit("-", 1)[0] if dist.endswith(".dist-info") else dist
+            if project in seen:  # the first on the path wins, as for imports
+                continue
+            seen.add(project)
+            try:
+                with open(os.path.join(base or ".", dist, "entry_points.txt"),
+                          encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            found += _group(text, GROUP)
+    return found
+
+
+def _group(text: str, group: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = line.strip("[]").strip()
+        elif current == group and "=" in line:
+            name, _, value = line.partition("=")
+            out.append((name.strip(), value.strip()))
+    return out
+
+
+def discover() -> dict[str, App]:
+    """Every installed app by name (entry points that fail to load are left out, with
+    the reason in ``broken()``)."""
+    apps: dict[str, App] = {}
+    _broken.clear()
+    for name, target in _entry_points(sys.path):
+        if name in apps:
+            continue
+        module, _, attr = target.partition(":")
+        try:
+            app = getattr(importlib.import_module(module), attr or "APP")
+        except Exception as exc:  # a broken third-party app must not break the CLI
+            _broken[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        if isinstance(app, App):
+            apps[app.name] = app
+        else:
+            _broken[name] = f"{target} is not an mlfabric.apps.App"
+    return apps
+
+
+_broken: dict[str, str] = {}
+
+
+def broken() -> dict[str, str]:
+    """Apps whose entry point could not be loaded in the last ``discover``, and why."""
+    return dict(_broken)
+
+
+__all__ = ["GROUP", "App", "Route", "broken", "discover"]
