@@ -16,6 +16,8 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "Event": "events",
     "Finish": "events",
     "Instruction": "instructions",
+    "Mounts": "mounts",
+    "mount_env_var": "mounts:env_var",
     "Job": "model",
     "JobState": "model",
     "Node": "model",

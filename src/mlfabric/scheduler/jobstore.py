@@ -87,8 +87,21 @@ def to_job_info(row: Any, home: Path) -> JobInfo:
         started_at=row.started_at, finished_at=row.finished_at, exit_code=row.exit_code,
         message=row.message, snapshot=row.snapshot, runs=row.runs or 0,
         volumes=list(spec.get("volumes") or []), datasets=list(spec.get("datasets") or []),
-        pids=[p["pid"] for p in (row.processes or []) if p.get("pid")] if running else [],
+        pids=_pids(row) if running else [],
         log_dir=str(job_dir(home, row.project, row.name)))
+
+
+def _pids(row: Any) -> list[int]:
+    """The OS pids of a running job's processes, as its runtime reads its handles."""
+    if not row.runtime or not row.processes:
+        return []
+    from mlfabric.scheduler.runtimes import RUNTIMES
+
+    if row.runtime not in RUNTIMES:
+        return []
+    runtime = RUNTIMES.get(row.runtime)
+    procs = (Process.from_dict(p) for p in row.processes)
+    return [pid for p in procs if (pid := runtime.pid(p)) is not None]
 
 
 def to_node_info(row: Any, alloc: float = 0.0) -> NodeInfo:

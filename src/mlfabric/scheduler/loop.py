@@ -9,12 +9,11 @@ states, placements and pending reasons in one write transaction.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import MlfabricError
 from mlfabric.home import Home, open_home
 from mlfabric.locks import file_lock
-from mlfabric.scheduler import jobstore
+from mlfabric.scheduler import jobstore, mounts
 from mlfabric.scheduler.events import (
     AddNode,
     AddProject,
@@ -38,8 +37,7 @@ from mlfabric.scheduler.events import (
 from mlfabric.scheduler.instructions import Instruction, Preempt, Start, Stop
 from mlfabric.scheduler.policy import Scheduler
 from mlfabric.scheduler.records import ACTIVE, CycleReport
-from mlfabric.scheduler.runtimes import default_runtime, get_runtime
-from mlfabric.scheduler.runtimes.base import Run
+from mlfabric.scheduler.runtimes import Run, default_runtime, get_runtime
 
 Clock = Callable[[], float]
 LOCK_WAIT_S = 300.0
@@ -51,65 +49,6 @@ class _Change:
 
     values: dict[str, Any] = field(default_factory=dict)
     events: list[tuple[str, str | None]] = field(default_factory=list)
-
-
-def _volume_env(home: str, spec: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """Variables and work-dir links for the job's ``VOL[:PATH]`` volumes."""
-    env: dict[str, str] = {}
-    links: dict[str, str] = {}
-    if not spec.get("volumes"):
-        return env, links
-    from mlfabric import volumes
-
-    for item in spec["volumes"]:
-        vol, _, path = str(item).partition(":")
-        target = volumes.path(vol, home=home)
-        env[f"MLFABRIC_VOLUME_{vol.upper().replace('-', '_')}"] = target
-        if path:
-            links[path.lstrip("/")] = target
-    return env, links
-
-
-def _lease_holder(project: str, job: str) -> str:
-    return f"job/{project}/{job}"
-
-
-def _acquire_datasets(home: str, project: str, job: str,
-                      spec: dict[str, Any]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    if not spec.get("datasets"):
-        return env
-    from mlfabric import caches
-
-    for ref in spec["datasets"]:
-        lease = caches.acquire_lease(ref, _lease_holder(project, job), home=home)
-        env[f"MLFABRIC_DATASET_{lease.dataset.upper().replace('-', '_')}"] = lease.path
-    return env
-
-
-def _release_datasets(home: str, project: str, job: str, spec: dict[str, Any]) -> None:
-    if not spec.get("datasets"):
-        return
-    from mlfabric import caches
-
-    for ref in spec["datasets"]:
-        with contextlib.suppress(MlfabricError):
-            caches.release_lease(ref, _lease_holder(project, job), home=home)
-
-
-def _snapshot(home: str, volume: str, project: str, job: str) -> str:
-    """Snapshot ``volume`` as ``<project>-<job>`` (``-2``, ``-3``... if taken); its ref."""
-    from mlfabric import snapshots
-    from mlfabric.errors import AlreadyExists
-
-    base = f"{project}-{job}"[:58].rstrip("-")
-    for n in range(1, 1000):
-        name = base if n == 1 else f"{base}-{n}"
-        try:
-            return snapshots.create(volume, name=name, home=home).ref
-        except AlreadyExists:
-            continue
-    raise MlfabricError(f"no free snapshot name for job {project}/{job} on volume {volume}")
 
 
 class Cycle:
@@ -171,7 +110,7 @@ class Cycle:
         row = self.rows[key]
         if stop and row.runtime:
             get_runtime(row.runtime).stop(self.run_of(key), self.grace_s)
-        _release_datasets(self.home, key[0], key[1], row.spec)
+        mounts.release(self.home, key[0], key[1], row.spec)
 
     def poll(self, deleted: set[tuple[str, str]]) -> list[Event]:
         events: list[Event] = []
@@ -189,7 +128,7 @@ class Cycle:
             target = row.spec.get("snapshot_on_complete")
             if outcome.state == "Succeeded" and target:
                 try:
-                    values["snapshot"] = _snapshot(self.home, target, *key)
+                    values["snapshot"] = mounts.complete(self.home, target, *key)
                 except MlfabricError as exc:
                     values["message"] = f"snapshot of volume {target} failed: {exc}"
             self.change(key, outcome.state.lower(), outcome.message, **values)
@@ -223,14 +162,11 @@ class Cycle:
         ref = f"{key[0]}/{key[1]}"
         base = self.run_of(key)
         try:
-            env, links = _volume_env(self.home, row.spec)
-            env.update(_acquire_datasets(self.home, key[0], key[1], row.spec))
-            run = Run(project=base.project, job=base.job, spec=base.spec,
-                      placements=ins.placements, job_dir=base.job_dir, started_at=self.now,
-                      env=env, links=links, node_memory=base.node_memory)
+            run = replace(base, placements=ins.placements, started_at=self.now,
+                          mounts=mounts.acquire(self.home, key[0], key[1], row.spec))
             procs = get_runtime(runtime).start(run)
         except (MlfabricError, OSError) as exc:
-            _release_datasets(self.home, key[0], key[1], row.spec)
+            mounts.release(self.home, key[0], key[1], row.spec)
             self.sched.handle(Finish(*key))
             self.change(key, "failed", f"could not start: {exc}", state="Failed",
                         finished_at=self.now, message=f"could not start: {exc}",

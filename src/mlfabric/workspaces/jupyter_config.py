@@ -21,6 +21,7 @@ from typing import Any
 from mlfabric.config import load_config
 from mlfabric.durable import atomic_write
 from mlfabric.errors import InvalidInput, MlfabricError
+from mlfabric.scheduler import mount_env_var as env_var
 from mlfabric.workspaces.spec import DATASETS_DIR
 
 CONFIG_FILE = "jupyter_server_config.json"
@@ -79,11 +80,6 @@ def jupyter_env(ws_dir: Path) -> dict[str, str]:
     """Variables that point JupyterLab at the workspace's own config and runtime folders."""
     return {"JUPYTER_CONFIG_DIR": str(ws_dir / "config"),
             "JUPYTER_RUNTIME_DIR": str(ws_dir / "runtime")}
-
-
-def env_var(kind: str, name: str) -> str:
-    """The variable a job sets for a ``--volume`` or ``--dataset`` (README: runtimes)."""
-    return f"MLFABRIC_{kind}_{name.upper().replace('-', '_')}"
 
 
 def launch_command(name: str, *, volume: str, volumes: list[str], datasets: list[str],

@@ -1,25 +1,26 @@
-"""Runtimes by name: ``local`` (real processes) and ``sim`` (none); see ``base.Runtime``."""
+"""Runtimes by name, in the shared registry shape: ``local`` (real processes on this
+machine) and ``sim`` (none, for replaying scenarios); see ``base.Runtime``."""
 
 from __future__ import annotations
 
 import os
 
-from mlfabric.errors import InvalidInput
+from mlfabric.registry import Registry
 from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
 
-RUNTIMES = ("local", "sim")
+RUNTIMES: Registry[Runtime] = Registry("runtime", {
+    "local": "mlfabric.scheduler.runtimes.local:LocalRuntime",
+    "sim": "mlfabric.scheduler.runtimes.sim:SimRuntime",
+})
 DEFAULT_RUNTIME = "local"
 
-__all__ = ["RUNTIMES", "Outcome", "Process", "Run", "Runtime", "default_runtime",
-           "get_runtime"]
+__all__ = ["RUNTIMES", "Outcome", "Process", "Run", "Runtime", "check_runtime",
+           "default_runtime", "get_runtime"]
 
 
 def check_runtime(name: str) -> str:
     """Return ``name`` if it names a runtime, else raise ``InvalidInput``."""
-    if name not in RUNTIMES:
-        raise InvalidInput(f"unknown runtime '{name}': expected one of {', '.join(RUNTIMES)}",
-                           field="runtime", value=name)
-    return name
+    return RUNTIMES.check(name)
 
 
 def default_runtime() -> str:
@@ -30,11 +31,4 @@ def default_runtime() -> str:
 
 def get_runtime(name: str) -> Runtime:
     """The runtime called ``name``."""
-    check_runtime(name)
-    if name == "sim":
-        from mlfabric.scheduler.runtimes.sim import SimRuntime
-
-        return SimRuntime()
-    from mlfabric.scheduler.runtimes.local import LocalRuntime
-
-    return LocalRuntime()
+    return RUNTIMES.get(name)

@@ -1,8 +1,11 @@
 """The runtime interface: how a scheduling decision becomes (or stops being) processes.
 
 A runtime is stateless between calls: everything it needs to find a job's processes
-again (pids, kernel start times) comes back from ``start`` and is kept in the catalog, so
-any CLI process or a restarted daemon can poll or stop what another one started.
+again comes back from ``start`` as an opaque handle per process (the local runtime keeps
+a pid and the kernel's start time in it) and is kept in the catalog, so any CLI process
+or a restarted daemon can poll or stop what another one started. Runtimes are looked up
+by name in ``RUNTIMES``; a new one proves itself with
+``mlfabric.testing.runtimes.RuntimeConformance``.
 """
 
 from __future__ import annotations
@@ -13,22 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from mlfabric.scheduler.model import Placement
+from mlfabric.scheduler.mounts import Mounts
 
 
 @dataclass(frozen=True)
 class Process:
-    """One started process of a job: its rank, pid and kernel start time (None in sim)."""
+    """One started process of a job: its rank and the runtime's handle to it (JSON data
+    only the runtime that made it reads)."""
 
     rank: int
-    pid: int | None = None
-    start_time: int | None = None
+    handle: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rank": self.rank, "pid": self.pid, "start_time": self.start_time}
+        return {"rank": self.rank, "handle": dict(self.handle)}
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Process:
-        return Process(int(d["rank"]), d.get("pid"), d.get("start_time"))
+        if "handle" in d:
+            return Process(int(d["rank"]), dict(d["handle"] or {}))
+        # rows written before handles were opaque: {rank, pid, start_time}
+        return Process(int(d["rank"]), {k: v for k, v in d.items() if k != "rank"})
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,7 @@ class Run:
     placements: tuple[Placement, ...]
     job_dir: Path
     started_at: float = 0.0
-    env: dict[str, str] = field(default_factory=dict)  # resolved volume/dataset variables
-    links: dict[str, str] = field(default_factory=dict)  # path in work dir -> target
+    mounts: Mounts = field(default_factory=Mounts)  # what it sees: volumes, datasets, env
     node_memory: dict[str, int] = field(default_factory=dict)  # node -> bytes per GPU
     processes: tuple[Process, ...] = ()
 
@@ -66,9 +72,14 @@ class Outcome:
 
 
 class Runtime(ABC):
-    """Starts, polls and stops the processes of scheduled jobs."""
+    """Starts, polls and stops the processes of scheduled jobs.
+
+    ``capabilities`` says what a conformance suite may expect: ``processes`` (it runs
+    the command as real processes, with their exit codes).
+    """
 
     name: str = "runtime"
+    capabilities: frozenset[str] = frozenset()
 
     @abstractmethod
     def start(self, run: Run) -> tuple[Process, ...]:
@@ -85,3 +96,7 @@ class Runtime(ABC):
     def alive(self, run: Run) -> bool:
         """Whether the run's processes are the ones started and still there."""
         return self.poll(run, now=run.started_at) is None
+
+    def pid(self, process: Process) -> int | None:
+        """The OS process id behind ``process`` on this machine, if there is one."""
+        return None

@@ -40,13 +40,19 @@ def _reap(pid: int | None) -> None:
         del _CHILDREN[pid]  # type: ignore[arg-type]
 
 
+def _pid(proc: Process) -> int | None:
+    pid = proc.handle.get("pid")
+    return int(pid) if pid is not None else None
+
+
 def is_alive(proc: Process) -> bool:
     """Whether ``proc`` still runs and is the process that was started (not a reused pid)."""
-    if proc.pid is None:
+    pid = _pid(proc)
+    if pid is None:
         return False
-    _reap(proc.pid)
-    stat = proc_stat(proc.pid)
-    return stat is not None and stat[1] != "Z" and stat[0] == proc.start_time
+    _reap(pid)
+    stat = proc_stat(pid)
+    return stat is not None and stat[1] != "Z" and stat[0] == proc.handle.get("start_time")
 
 
 def free_port() -> int:
@@ -78,7 +84,7 @@ def process_env(run: Run, rank: int, master_port: int) -> dict[str, str]:
     if memory:
         env["MLFABRIC_GPU_MEMORY_LIMIT"] = str(int(memory))
     env.update({str(k): str(v) for k, v in (spec.get("env") or {}).items()})
-    env.update(run.env)
+    env.update(run.mounts.variables())
     return env
 
 
@@ -86,6 +92,7 @@ class LocalRuntime(Runtime):
     """Real processes, logs in files, exit codes from ``launch``."""
 
     name = "local"
+    capabilities = frozenset({"processes"})
 
     def exit_path(self, run: Run, rank: int) -> Path:
         return run.job_dir / f"rank-{rank}.exit"
@@ -96,7 +103,7 @@ class LocalRuntime(Runtime):
             raise InvalidInput(f"job '{run.project}/{run.job}' has no command to run on the "
                                "local runtime", field="command")
         run.work_dir.mkdir(parents=True, exist_ok=True)
-        for rel, target in run.links.items():
+        for rel, target in run.mounts.links().items():
             link = run.work_dir / rel
             link.parent.mkdir(parents=True, exist_ok=True)
             if link.is_symlink() or link.exists():
@@ -115,7 +122,8 @@ class LocalRuntime(Runtime):
                     stderr=subprocess.STDOUT, start_new_session=True)
             _CHILDREN[child.pid] = child
             stat = proc_stat(child.pid)
-            out.append(Process(rank, child.pid, stat[0] if stat else None))
+            out.append(Process(rank, {"pid": child.pid,
+                                      "start_time": stat[0] if stat else None}))
         return tuple(out)
 
     def _code(self, run: Run, rank: int) -> int | None:
@@ -135,7 +143,7 @@ class LocalRuntime(Runtime):
                     lost.append(proc.rank)
                     continue
             if code is not None:
-                _reap(proc.pid)
+                _reap(_pid(proc))
                 codes.append(code)
         if lost:
             self.stop(run, grace_s=0)
@@ -149,6 +157,9 @@ class LocalRuntime(Runtime):
         if len(codes) == len(run.processes):
             return Outcome("Succeeded", 0)
         return None
+
+    def pid(self, process: Process) -> int | None:
+        return _pid(process)
 
     def alive(self, run: Run) -> bool:
         return all(is_alive(p) or self._code(run, p.rank) is not None for p in run.processes)
@@ -171,4 +182,4 @@ class LocalRuntime(Runtime):
 
 def _signal_group(proc: Process, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)  # type: ignore[arg-type]  # session leader: pgid == pid
+        os.killpg(_pid(proc), sig)  # type: ignore[arg-type]  # session leader: pgid == pid

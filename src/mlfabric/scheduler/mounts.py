@@ -1,0 +1,112 @@
+"""What a job sees besides its command, as one runtime-neutral value.
+
+``acquire`` resolves a job's spec into ``Mounts``: each ``--volume VOL[:PATH]`` as the
+volume's folder, each ``--dataset DS:VERSION`` as a cache entry leased for the job, the
+job's own variables, and the volume to snapshot when it succeeds. Each runtime realises
+a ``Mounts`` its own way (the local runtime: variables and links in the work folder);
+``release`` gives the leases back when the run ends, and ``complete`` takes the
+snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlfabric.errors import AlreadyExists, MlfabricError
+
+
+def env_var(kind: str, name: str) -> str:
+    """The variable naming a mounted volume (``VOLUME``) or dataset (``DATASET``)."""
+    return f"MLFABRIC_{kind}_{name.upper().replace('-', '_')}"
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A volume the job reads and writes: its folder, and where the job wants it."""
+
+    volume: str
+    source: str  # the volume's folder
+    at: str | None = None  # a path inside the job's work folder, or None
+
+
+@dataclass(frozen=True)
+class DatasetMount:
+    """A cached dataset version, leased while the job runs."""
+
+    ref: str  # DATASET:VERSION
+    dataset: str
+    source: str  # the cache entry's folder
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """Volumes, datasets, variables and the snapshot-on-success of one run."""
+
+    volumes: tuple[VolumeMount, ...] = ()
+    datasets: tuple[DatasetMount, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)  # the job's own variables
+    snapshot_on_complete: str | None = None
+
+    def variables(self) -> dict[str, str]:
+        """The job's variables plus one per volume and dataset (their folders)."""
+        out = dict(self.env)
+        out.update({env_var("VOLUME", v.volume): v.source for v in self.volumes})
+        out.update({env_var("DATASET", d.dataset): d.source for d in self.datasets})
+        return out
+
+    def links(self) -> dict[str, str]:
+        """Path inside the work folder -> folder, for the volumes asked for at a path."""
+        return {v.at: v.source for v in self.volumes if v.at}
+
+
+def lease_holder(project: str, job: str) -> str:
+    return f"job/{project}/{job}"
+
+
+def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
+    """Resolve ``spec``'s mounts; dataset versions are cached (if need be) and leased to the
+    job. On failure nothing stays leased."""
+    from mlfabric import caches, volumes
+
+    vols = []
+    for item in spec.get("volumes") or ():
+        vol, _, path = str(item).partition(":")
+        vols.append(VolumeMount(vol, volumes.path(vol, home=home), path.lstrip("/") or None))
+    sets: list[DatasetMount] = []
+    try:
+        for ref in spec.get("datasets") or ():
+            lease = caches.acquire_lease(ref, lease_holder(project, job), home=home)
+            sets.append(DatasetMount(ref, lease.dataset, lease.path))
+    except BaseException:
+        release(home, project, job, spec)
+        raise
+    return Mounts(tuple(vols), tuple(sets), {str(k): str(v) for k, v in
+                                             (spec.get("env") or {}).items()},
+                  spec.get("snapshot_on_complete"))
+
+
+def release(home: str, project: str, job: str, spec: dict[str, Any]) -> None:
+    """Give back the job's dataset leases (those it holds; missing ones are fine)."""
+    if not spec.get("datasets"):
+        return
+    from mlfabric import caches
+
+    for ref in spec["datasets"]:
+        with contextlib.suppress(MlfabricError):
+            caches.release_lease(ref, lease_holder(project, job), home=home)
+
+
+def complete(home: str, volume: str, project: str, job: str) -> str:
+    """Snapshot ``volume`` as ``<project>-<job>`` (``-2``, ``-3``... if taken); its ref."""
+    from mlfabric import snapshots
+
+    base = f"{project}-{job}"[:58].rstrip("-")
+    for n in range(1, 1000):
+        name = base if n == 1 else f"{base}-{n}"
+        try:
+            return str(snapshots.create(volume, name=name, home=home).ref)
+        except AlreadyExists:
+            continue
+    raise MlfabricError(f"no free snapshot name for job {project}/{job} on volume {volume}")
