@@ -1,5 +1,6 @@
-"""The dashboard overview: pure aggregation over node, project and job records, fair-share
-estimates, the allocation history, and the sampler over a real catalog."""
+"""The dashboard overview: pure aggregation over node, project and job records, the fair
+shares of the scheduling cycle, the allocation history, and the sampler over a real
+catalog."""
 
 from __future__ import annotations
 
@@ -9,18 +10,13 @@ from typing import Any
 
 import pytest
 
-from mlfabric import jobs, nodes, projects
+from mlfabric import jobs, nodes, projects, web
 from mlfabric.jobs import JobInfo
 from mlfabric.nodes import NodeInfo
 from mlfabric.projects import ProjectInfo
-from mlfabric.web.overview import (
-    AllocationHistory,
-    Sampler,
-    could_ever_fit,
-    estimate_fair_shares,
-    sample,
-    summarize,
-)
+from mlfabric.scheduler import Scheduler, Tick
+from mlfabric.scheduler.builders import MakeJob, MakeNode, MakeProject
+from mlfabric.web.overview import AllocationHistory, Sampler, sample, summarize
 
 # ------------------------------------------------------------------ builders
 
@@ -107,68 +103,98 @@ def test_empty_cluster() -> None:
     assert out["nodes"] == [] and out["projects"] == []
 
 
-# ------------------------------------------------------------------ fair share estimate
+# ------------------------------------------------------------------ fair share
+# The overview shows the fair shares the scheduling cycle computed and saved. These are
+# the cases the dashboard once estimated on its own, now asserted on the scheduler
+# itself: two 8-GPU nodes, quota 4 each unless said otherwise; jobs are submitted in
+# order (earlier ones start while they fit), then one cycle runs.
 
 
-FAIR_SHARE_CASES: dict[str, tuple[list[ProjectInfo], list[JobInfo], dict[str, float]]] = {
+def _job(project: str, name: str, gpus: float, *, processes: int = 1,
+         interactive: bool = False) -> MakeJob:
+    return MakeJob(name, project).gpus(gpus).processes(processes).interactive(interactive)
+
+
+FAIR_SHARE_CASES: dict[str, tuple[list[MakeProject], list[MakeJob], dict[str, float]]] = {
     "a borrower alone gets what it asks": (
-        [project("a", allocated=8), project("b")],
-        [running("a", "j1", "n1", [0, 1, 2, 3, 4, 5, 6, 7]), pending("a", "j2", 4)],
+        [MakeProject("a").quota(4), MakeProject("b").quota(4)],
+        [_job("a", "j1", 8), _job("a", "j2", 4)],
         {"a": 12.0, "b": 0.0}),
     "a claimant gets at least its quota back": (
-        [project("a", allocated=16), project("b")],
-        [running("a", "j1", "n1", list(range(8))), running("a", "j2", "n2", list(range(8))),
-         pending("b", "j3", 8)],
+        [MakeProject("a").quota(4), MakeProject("b").quota(4)],
+        [_job("a", "j1", 8), _job("a", "j2", 8), _job("b", "j3", 8)],
         {"a": 8.0, "b": 8.0}),
     "over-quota capacity goes by weight": (
-        [project("a", weight=3), project("b", weight=1)],
-        [pending("a", "j1", 8), pending("a", "j2", 8), pending("b", "j3", 8),
-         pending("b", "j4", 8)],
+        [MakeProject("a").quota(4).weight(3), MakeProject("b").quota(4).weight(1)],
+        [_job("a", "j1", 8), _job("a", "j2", 8), _job("b", "j3", 8), _job("b", "j4", 8)],
         {"a": 10.0, "b": 6.0}),
     "a job that can never fit claims nothing": (
-        [project("a"), project("b")],
-        [pending("a", "huge", 12), pending("b", "j", 2)],
+        [MakeProject("a").quota(4), MakeProject("b").quota(4)],
+        [_job("a", "huge", 12), _job("b", "j", 2)],
         {"a": 0.0, "b": 2.0}),
     "a gang that fits across nodes counts": (
-        [project("a"), project("b")],
-        [pending("a", "gang", 8, processes=2)],
+        [MakeProject("a").quota(4), MakeProject("b").quota(4)],
+        [_job("a", "gang", 8, processes=2)],
         {"a": 16.0, "b": 0.0}),
     "non-preemptible pending claims only the quota left": (
-        [project("a", allocated=1)],
-        [running("a", "nb", "n1", [0], interactive=True),
-         pending("a", "big-nb", 6, interactive=True)],
+        [MakeProject("a").quota(4)],
+        [_job("a", "nb", 1, interactive=True), _job("a", "big-nb", 6, interactive=True)],
         {"a": 4.0}),
     "a limit caps the share": (
-        [project("a", limit=5), project("b")],
-        [pending("a", "j1", 8), pending("a", "j2", 8)],
+        [MakeProject("a").quota(4).limit(5), MakeProject("b").quota(4)],
+        [_job("a", "j1", 8), _job("a", "j2", 8)],
         {"a": 5.0, "b": 0.0}),
 }
 
 
+def _shares(nodes_: list[MakeNode], projects_: list[MakeProject],
+            jobs_: list[MakeJob]) -> dict[str, float]:
+    sched = Scheduler(validate=True)
+    sched.handle(*(n.add() for n in nodes_), *(p.add() for p in projects_))
+    for t, j in enumerate(jobs_):
+        sched.handle(j.at(float(t)).submit(), Tick(float(t)))
+    return {p.project.name: p.fair_share for p in sched.projects()}
+
+
 @pytest.mark.parametrize("case", FAIR_SHARE_CASES)
-def test_fair_share_estimate(case: str) -> None:
+def test_fair_share_of_the_cycle(case: str) -> None:
     ps, js, want = FAIR_SHARE_CASES[case]
-    assert estimate_fair_shares([node("n1"), node("n2")], ps, js) == want
+    assert _shares([MakeNode("n1"), MakeNode("n2")], ps, js) == want
 
 
 def test_fair_share_is_per_pool() -> None:
-    ns = [node("n1", 8), node("big", 4, pool="a100")]
-    ps = [project("a"), project("b", pool="a100")]
-    js = [pending("a", "j1", 8), pending("b", "j2", 4), pending("b", "j3", 4)]
-    assert estimate_fair_shares(ns, ps, js) == {"a": 8.0, "b": 4.0}
+    ns = [MakeNode("n1"), MakeNode("big").gpus(4).pool("a100")]
+    ps = [MakeProject("a").quota(4), MakeProject("b").quota(4).pool("a100")]
+    js = [_job("a", "j1", 8), _job("b", "j2", 4), _job("b", "j3", 4)]
+    assert _shares(ns, ps, js) == {"a": 8.0, "b": 4.0}
 
 
-@pytest.mark.parametrize(("job", "sizes", "fits"), [
-    (pending("a", "x", 8), [8], True),
-    (pending("a", "x", 9), [8, 8], False),
-    (pending("a", "x", 4, processes=4), [8, 8], True),
-    (pending("a", "x", 4, processes=5), [8, 8], False),
-    (pending("a", "x", 0.5), [1], True),
-    (pending("a", "x", gpu_memory=8 << 30), [2], True),
-    (pending("a", "x", 1), [], False),
-])
-def test_could_ever_fit(job: JobInfo, sizes: list[int], fits: bool) -> None:
-    assert could_ever_fit(job, sizes) is fits
+def test_the_overview_shows_the_cycles_saved_numbers(home: Path) -> None:
+    """Weights change, the cycle recomputes, the overview follows; and what it shows is
+    what the cycle saved (a saved number is shown as is), never its own estimate."""
+    h = str(home)
+    nodes.add("n1", gpus=8, runtime="sim", home=h)
+    projects.create("a", quota=2, weight=3, home=h)
+    projects.create("b", quota=2, weight=1, home=h)
+    for name, project_ in (("a1", "a"), ("a2", "a"), ("b1", "b"), ("b2", "b")):
+        jobs.submit(name, project=project_, gpus=4, home=h)
+
+    def shown() -> dict[str, float]:
+        return {p["name"]: p["fair_share"] for p in web.overview(home=h)["projects"]}
+
+    def saved() -> dict[str, float]:
+        return {p.project: p.fair_share for p in jobs.status(home=h).projects}
+
+    assert shown() == saved() == {"a": 5.0, "b": 3.0}
+    projects.update("b", weight=3, home=h)  # runs a cycle
+    assert shown() == saved() == {"a": 4.0, "b": 4.0}
+    from mlfabric.catalog import scheduler_schema as S
+    from mlfabric.home import open_home
+
+    open_home(h).catalog.run_write(lambda c: c.execute(
+        S.project_shares.update().where(S.project_shares.c.project == "a")
+        .values(fair_share=1.25)))
+    assert shown()["a"] == 1.25
 
 
 # ------------------------------------------------------------------ history and sampler

@@ -178,6 +178,50 @@ def labelled_create(name: str) -> Access:
     return _LabelledCreate(name)
 
 
+class _Overview(Access):
+    """The cluster overview: totals for everyone, project rows and GPU owners only of
+    the caller's projects."""
+
+    def filter(self, who: Principal, result: Any) -> Any:
+        if who.is_admin:
+            return result
+        from mlfabric.web import visible_overview
+
+        return visible_overview(result, who.sees)
+
+
+OVERVIEW = _Overview()
+
+
+class _Status(Access):
+    """The scheduler's status: a member sees its own projects' rows."""
+
+    def filter(self, who: Principal, result: Any) -> Any:
+        if who.is_admin:
+            return result
+        from dataclasses import replace
+
+        return replace(result, projects=[p for p in result.projects if who.sees(p.project)])
+
+
+filtered_status = _Status()
+
+
+def named(rule: str) -> Access:
+    """The rule an app names in its routes: ``admin``, ``any``, ``project`` or
+    ``volume:ARG``."""
+    kind, _, arg = rule.partition(":")
+    if rule == "admin":
+        return ADMIN
+    if rule == "any":
+        return ANY
+    if rule == "project":
+        return project_arg("project")
+    if kind == "volume" and arg:
+        return volume_arg(arg)
+    raise ValueError(f"unknown access rule {rule!r} (admin, any, project, volume:ARG)")
+
+
 ProjectOf = Callable[[str, dict[str, Any], str | None], str | None]
 
 

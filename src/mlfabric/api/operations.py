@@ -22,18 +22,19 @@ from typing import Any
 
 from mlfabric.api import access as A
 
-SERVER_OWNED = frozenset({"home", "progress", "clock", "poll_s", "cycle_every_s"})
+SERVER_OWNED = frozenset({"home", "progress", "clock", "poll_s", "cycle_every_s", "history"})
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
 @dataclass(frozen=True)
 class Operation:
-    module: str  # public module under ``mlfabric``
+    module: str  # public module under ``mlfabric`` (an app's: its name)
     function: str
     method: str
     path: str  # under /api/v1
     access: A.Access
     stream: bool = False  # the function yields text chunks
+    import_path: str | None = None  # where ``module`` lives when not ``mlfabric.<module>``
 
     @property
     def key(self) -> str:
@@ -41,7 +42,8 @@ class Operation:
 
     @property
     def func(self) -> Callable[..., Any]:
-        return getattr(importlib.import_module(f"mlfabric.{self.module}"), self.function)
+        path = self.import_path or f"mlfabric.{self.module}"
+        return getattr(importlib.import_module(path), self.function)
 
     @property
     def path_params(self) -> list[str]:
@@ -126,6 +128,10 @@ def _ops() -> list[Operation]:
         op("tokens", "create", "POST", "/tokens", A.ADMIN),
         op("tokens", "revoke", "DELETE", "/tokens/{token_id}", A.ADMIN),
         *_optional_ops(),
+        op("jobs", "status", "GET", "/scheduler/status", A.filtered_status),
+        # the dashboard's overview: totals for all, rows of one's own projects
+        op("web", "overview", "GET", "/overview", A.OVERVIEW),
+        *_app_ops(),
     ]
 
 
@@ -152,6 +158,15 @@ def _optional_ops() -> list[Operation]:
         op("serving", "delete", "DELETE", "/inference/{name}", inf("name")),
         op("serving", "check_repo", "GET", "/model-repos/{volume}/check", A.volume_arg("volume")),
     ]
+
+
+def _app_ops() -> list[Operation]:
+    """The routes apps declare (``mlfabric.apps``), under their own names."""
+    from mlfabric.apps import discover
+
+    return [Operation(app.name, r.function, r.method, r.path, A.named(r.access), r.stream,
+                      import_path=app.module)
+            for app in discover().values() for r in app.routes]
 
 
 def _available(op: Operation) -> bool:

@@ -64,6 +64,7 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
     hints = typing.get_type_hints(func)
     params = op.parameters()
     takes_home = "home" in inspect.signature(func).parameters
+    takes_history = "history" in inspect.signature(func).parameters
     in_path = set(op.path_params)
     sig: list[inspect.Parameter] = [
         inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
@@ -99,6 +100,10 @@ def _endpoint(op: Operation) -> Callable[..., Any]:
                    if p.default is inspect.Parameter.empty and p.name not in args]
         if missing:
             raise InvalidInput(f"give {', '.join(missing)}", field=missing[0])
+        if takes_history:  # the dashboard's allocation samples, kept by this server
+            from mlfabric.web import history
+
+            args["history"] = history(request.app)
         result = func(**args, home=home) if takes_home else func(**args)
         if op.stream:
             return _stream(result)

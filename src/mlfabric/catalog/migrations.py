@@ -43,12 +43,20 @@ def _v5_platform(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v6_scheduler_status(conn: Connection) -> None:
+    from mlfabric.catalog import scheduler_schema
+
+    for table in scheduler_schema.STATUS_TABLES:
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     _v1_volumes_and_snapshots,
     _v2_transfer_journal,
     _v3_datasets_and_caches,
     _v4_scheduler,
     _v5_platform,
+    _v6_scheduler_status,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -88,4 +88,30 @@ job_events = Table(
     Column("message", Text, nullable=True),
 )
 
+# What the last scheduling cycle decided, saved at its end so that readers (the
+# dashboard, ``scheduler status``) show the cycle's own numbers, never a recomputation.
+project_shares = Table(
+    "project_shares",
+    metadata,
+    Column("project", String(63), primary_key=True),
+    Column("pool", String(63), nullable=False),
+    Column("fair_share", Float, nullable=False),
+    Column("allocated", Float, nullable=False),
+    Column("running", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+scheduler_cycles = Table(
+    "scheduler_cycles",
+    metadata,
+    Column("id", Integer, primary_key=True),  # one row: the last cycle
+    Column("at", Float, nullable=False),
+    Column("running", Integer, nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("reasons", JSON, nullable=False),  # reason code -> pending jobs
+    Column("report", JSON, nullable=False),  # what it started, preempted, stopped...
+)
+
 TABLES = (node_pools, nodes, projects, jobs, job_events)
+STATUS_TABLES = (project_shares, scheduler_cycles)

@@ -1,11 +1,11 @@
-"""``mlfabric scheduler step|run``."""
+"""``mlfabric scheduler step|run|status``."""
 
 from __future__ import annotations
 
 import typer
 
 from mlfabric.cli.backend import jobs
-from mlfabric.console import OPTIONS, emit_json, say
+from mlfabric.console import OPTIONS, emit_json, say, table, when
 from mlfabric.units import parse_duration
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -43,3 +43,21 @@ def run(interval: str = typer.Option("1s", "--interval", help="Time between cycl
     jobs.run_daemon(home=OPTIONS.home, interval_s=parse_duration(interval),
                     grace_s=parse_duration(grace) if grace is not None else None,
                     max_cycles=cycles, on_cycle=_report)
+
+
+@app.command("status")
+def status() -> None:
+    """What the last cycle decided: fair share and allocation per project, why jobs wait."""
+    s = jobs.status(home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(s)
+        return
+    if s.at is None:
+        say("no scheduling cycle has run yet")
+        return
+    say(f"last cycle {when(s.at)}: {s.running} running, {s.pending} pending")
+    table(["PROJECT", "POOL", "FAIR SHARE", "ALLOCATED", "RUNNING", "PENDING"],
+          [[p.project, p.pool, f"{p.fair_share:g}", f"{p.allocated:g}", p.running, p.pending]
+           for p in s.projects])
+    for code, n in sorted(s.reasons.items()):
+        say(f"{n} pending: {code}")

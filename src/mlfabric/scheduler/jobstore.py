@@ -110,7 +110,8 @@ def to_node_info(row: Any, alloc: float = 0.0) -> NodeInfo:
                     allocated=round(alloc, 6))
 
 
-def to_project_info(row: Any, jobs: list[Any]) -> ProjectInfo:
+def to_project_info(row: Any, jobs: list[Any], fair_share: float | None = None
+                    ) -> ProjectInfo:
     mine = [j for j in jobs if j.project == row.name]
     return ProjectInfo(name=row.name, quota=row.quota, weight=row.weight, limit=row.gpu_limit,
                        interactive_time_limit=row.interactive_time_limit, pool=row.pool,
@@ -118,7 +119,8 @@ def to_project_info(row: Any, jobs: list[Any]) -> ProjectInfo:
                        allocated=round(sum(allocated(j) for j in mine
                                            if j.state == "Running"), 6),
                        running=sum(1 for j in mine if j.state == "Running"),
-                       pending=sum(1 for j in mine if j.state == "Pending"))
+                       pending=sum(1 for j in mine if j.state == "Pending"),
+                       fair_share=None if fair_share is None else round(fair_share, 6))
 
 
 def project_row(conn: Connection, name: str) -> Any:

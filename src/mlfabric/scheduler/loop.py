@@ -200,10 +200,30 @@ class Cycle:
             conn.execute(delete(J).where(J.c.project == key[0], J.c.name == key[1]))
             jobstore.record_event(conn, key[0], key[1], self.now, "deleted", None)
         running = pending = 0
+        reasons: dict[str, int] = {}
         for js in self.sched.jobs():
             running += js.status == "running"
             pending += js.status == "pending"
+            if js.status == "pending" and js.reason is not None:
+                reasons[js.reason.code] = reasons.get(js.reason.code, 0) + 1
         self.report.running, self.report.pending = running, pending
+        self._persist_status(conn, reasons)
+
+    def _persist_status(self, conn: Connection, reasons: dict[str, int]) -> None:
+        """Save what this cycle decided: each project's fair share and allocation, and
+        why jobs wait. Readers show these numbers instead of recomputing them."""
+        shares = S.project_shares
+        conn.execute(delete(shares))
+        for ps in self.sched.projects():
+            conn.execute(shares.insert().values(
+                project=ps.project.name, pool=ps.project.pool, fair_share=ps.fair_share,
+                allocated=ps.allocated, running=ps.running, pending=ps.pending, at=self.now))
+        cycles = S.scheduler_cycles
+        values = {"at": self.now, "running": self.report.running,
+                  "pending": self.report.pending, "reasons": reasons,
+                  "report": self.report.to_dict()}
+        if conn.execute(update(cycles).where(cycles.c.id == 1).values(**values)).rowcount == 0:
+            conn.execute(cycles.insert().values(id=1, **values))
 
 
 def _known(sched: Scheduler, key: tuple[str, str]) -> bool:

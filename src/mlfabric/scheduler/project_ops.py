@@ -15,6 +15,7 @@ from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.model import DEFAULT_POOL, Project, check_project
 from mlfabric.scheduler.records import ACTIVE, ProjectInfo
+from mlfabric.scheduler.status import fair_shares
 from mlfabric.units import parse_duration
 
 _UNSET: Any = object()
@@ -55,7 +56,8 @@ def list_projects(*, home: str | None = None) -> list[ProjectInfo]:
 
     def _q(conn: Connection) -> list[ProjectInfo]:
         jobs = conn.execute(select(S.jobs).where(S.jobs.c.state.in_(ACTIVE))).all()
-        return [jobstore.to_project_info(r, jobs)
+        shares = fair_shares(conn)
+        return [jobstore.to_project_info(r, jobs, shares.get(r.name))
                 for r in conn.execute(select(S.projects).order_by(S.projects.c.name))]
 
     return st.catalog.run_read(_q)
@@ -69,7 +71,7 @@ def show(name: str, *, home: str | None = None) -> ProjectInfo:
         row = jobstore.project_row(conn, name)
         jobs = conn.execute(select(S.jobs).where(S.jobs.c.project == name,
                                                  S.jobs.c.state.in_(ACTIVE))).all()
-        return jobstore.to_project_info(row, jobs)
+        return jobstore.to_project_info(row, jobs, fair_shares(conn).get(name))
 
     return st.catalog.run_read(_q)
 

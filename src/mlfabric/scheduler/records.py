@@ -39,6 +39,7 @@ class ProjectInfo(Record):
     allocated: float = 0.0
     running: int = 0
     pending: int = 0
+    fair_share: float | None = None  # as the last scheduling cycle computed it
 
 
 @dataclass(frozen=True)
@@ -103,3 +104,28 @@ class CycleReport(Record):
     failed_to_start: list[str] = field(default_factory=list)
     pending: int = 0
     running: int = 0
+
+
+@dataclass(frozen=True)
+class ProjectShare(Record):
+    """One project as the last scheduling cycle left it."""
+
+    project: str
+    pool: str
+    fair_share: float
+    allocated: float
+    running: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class SchedulerStatus(Record):
+    """The last scheduling cycle: when, what it did, every project's fair share, and why
+    jobs wait (reason code -> pending jobs). ``at`` is None before the first cycle."""
+
+    at: float | None
+    running: int = 0
+    pending: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    last_cycle: dict[str, Any] = field(default_factory=dict)
+    projects: list[ProjectShare] = field(default_factory=list)

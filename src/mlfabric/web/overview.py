@@ -1,8 +1,11 @@
-"""The dashboard's overview: cluster totals, GPUs per project against quota, and the
-allocation history a background sampler keeps.
+"""The dashboard's overview: cluster totals, GPUs per project against quota and fair
+share, and the allocation history a background sampler keeps.
 
 ``summarize`` and ``sample`` are pure functions over the records the public API returns;
-``AllocationHistory`` and ``Sampler`` are the only parts with state or a thread.
+fair shares are the ones the last scheduling cycle saved, never recomputed here.
+``overview`` is the operation ``GET /api/v1/overview``; ``visible`` cuts it down to what
+a member may see. ``AllocationHistory`` and ``Sampler`` are the only parts with state or
+a thread.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import Any
 from mlfabric.jobs import JobInfo
 from mlfabric.nodes import NodeInfo
 from mlfabric.projects import ProjectInfo
-from mlfabric.scheduler import ShareRequest, fair_shares
 
 SAMPLE_EVERY_S = 2.0
 HISTORY_S = 3600.0
@@ -33,69 +35,6 @@ def _everyone(_project: str) -> bool:
 
 def _round(x: float) -> float:
     return round(x, 3)
-
-
-def job_demand(job: JobInfo, gpu_memory: int) -> float:
-    """GPUs a job holds (running) or asks for (pending); a memory request counts as its
-    share of one GPU of ``gpu_memory`` bytes (a whole GPU when that is unknown)."""
-    if job.state == "Running":
-        return job.allocated
-    if job.gpu_memory:
-        return min(1.0, job.gpu_memory / gpu_memory) if gpu_memory else 1.0
-    return (1.0 if job.gpus is None else job.gpus) * job.processes
-
-
-def could_ever_fit(job: JobInfo, node_gpus: Sequence[int]) -> bool:
-    """Whether an empty pool with nodes of ``node_gpus`` GPUs could run ``job``."""
-    if job.gpu_memory or (job.gpus is not None and job.gpus < 1):
-        return any(n > 0 for n in node_gpus)
-    each = 1 if job.gpus is None else int(job.gpus)
-    return sum(n // each for n in node_gpus) >= job.processes
-
-
-def estimate_fair_shares(nodes: Sequence[NodeInfo], projects: Sequence[ProjectInfo],
-                         jobs: Iterable[JobInfo]) -> dict[str, float]:
-    """Each project's fair share of its pool, from what its active jobs hold and ask for.
-
-    An estimate for display, following the scheduler's rules: pending jobs that could
-    never fit claim nothing, and non-preemptible pending jobs claim at most the quota
-    their project has left for such jobs.
-    """
-    capacity: dict[str, float] = {}
-    memory: dict[str, int] = {}
-    for n in nodes:
-        capacity[n.pool] = capacity.get(n.pool, 0.0) + n.gpus
-        memory[n.pool] = max(memory.get(n.pool, 0), n.gpu_memory)
-    sizes: dict[str, list[int]] = {}
-    for n in nodes:
-        sizes.setdefault(n.pool, []).append(n.gpus)
-    pool_of = {p.name: p.pool for p in projects}
-    demand = {p.name: 0.0 for p in projects}
-    held_np = {p.name: 0.0 for p in projects}  # held by non-preemptible running jobs
-    asked_np = {p.name: 0.0 for p in projects}
-    for j in jobs:
-        if j.project not in demand or j.state not in ("Running", "Pending"):
-            continue
-        if j.state == "Pending" and not could_ever_fit(j, sizes.get(pool_of[j.project], [])):
-            continue
-        need = job_demand(j, memory.get(pool_of[j.project], 0))
-        if j.state == "Pending" and not j.preemptible:
-            asked_np[j.project] += need
-            continue
-        demand[j.project] += need
-        if j.state == "Running" and not j.preemptible:
-            held_np[j.project] += need
-    shares: dict[str, float] = {}
-    for pool, cap in capacity.items():
-        requests = {
-            p.name: ShareRequest(
-                quota=p.quota, weight=p.quota if p.weight is None else p.weight,
-                demand=demand[p.name] + min(asked_np[p.name],
-                                            max(0.0, p.quota - held_np[p.name])),
-                limit=p.limit)
-            for p in projects if p.pool == pool}
-        shares.update(fair_shares(cap, requests))
-    return {p.name: _round(shares.get(p.name, 0.0)) for p in projects}
 
 
 def _devices(node: NodeInfo, running: Iterable[JobInfo], sees: Sees) -> list[dict[str, Any]]:
@@ -124,7 +63,6 @@ def summarize(nodes: Sequence[NodeInfo], projects: Sequence[ProjectInfo],
     running = [j for j in jobs if j.state == "Running"]
     total = sum(n.gpus for n in nodes)
     allocated = sum(n.allocated for n in nodes)
-    shares = estimate_fair_shares(nodes, projects, jobs)
     return {
         "time": time.time() if now is None else now,
         "sample_interval_s": SAMPLE_EVERY_S,
@@ -137,9 +75,32 @@ def summarize(nodes: Sequence[NodeInfo], projects: Sequence[ProjectInfo],
                    "devices": _devices(n, running, sees)} for n in nodes],
         "projects": [{"name": p.name, "pool": p.pool, "quota": p.quota, "weight": p.weight,
                       "limit": p.limit, "allocated": _round(p.allocated),
-                      "fair_share": shares[p.name], "running": p.running,
+                      "fair_share": _round(p.fair_share or 0.0), "running": p.running,
                       "pending": p.pending} for p in projects if sees(p.name)],
     }
+
+
+def overview(*, since: float | None = None, home: str | None = None,
+             history: AllocationHistory | None = None) -> dict[str, Any]:
+    """Nodes, GPUs total/allocated/idle, jobs, GPUs per project against quota and the
+    fair share of the last scheduling cycle, and allocation samples over time (every 2 s,
+    the last hour) newer than ``since``."""
+    from mlfabric import jobs, nodes, projects
+
+    data = summarize(nodes.list(home=home), projects.list(home=home),
+                     jobs.list(home=home, states=["Pending", "Running"]))
+    data["history"] = [] if history is None else history.since(since)
+    return data
+
+
+def visible_overview(data: dict[str, Any], sees: Sees) -> dict[str, Any]:
+    """``data`` as a member sees it: totals, and only its projects' rows and GPUs."""
+    out = dict(data)
+    out["projects"] = [p for p in data["projects"] if sees(p["name"])]
+    out["nodes"] = [{**n, "devices": [{**d, "projects": [p for p in d["projects"] if sees(p)]}
+                                      for d in n["devices"]]} for n in data["nodes"]]
+    out["history"] = [visible(p, sees) for p in data.get("history", [])]
+    return out
 
 
 def sample(nodes: Sequence[NodeInfo], projects: Sequence[ProjectInfo],
