@@ -6,7 +6,7 @@ import typer
 
 from mlfabric.cli.backend import caches
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
-from mlfabric.datasets.fetch import DEFAULT_WORKERS
+from mlfabric.datasets import DEFAULT_WORKERS
 from mlfabric.units import format_duration, format_size
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -39,8 +39,23 @@ def config(pool: str = typer.Option("default", "--pool", "-p", help="Pool name."
 def add(ref: str = typer.Argument(..., help="DATASET[:VERSION] (default: the latest)."),
         pool: str | None = typer.Option(None, "--pool", "-p", help=_POOL_HELP),
         workers: int = typer.Option(DEFAULT_WORKERS, "--workers", "-j", min=1, max=256,
-                                    help=_WORKERS_HELP)) -> None:
+                                    help=_WORKERS_HELP),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be "
+                                     "fetched and evicted.")) -> None:
     """Cache a version once (fetching only missing objects) and print its path."""
+    if dry_run:
+        plan = caches.plan_add(ref, pool=pool, home=OPTIONS.home)
+        if OPTIONS.json:
+            emit_json(plan)
+        elif plan.hit:
+            say(f"{plan.ref} is cached in pool {plan.pool}; nothing to fetch")
+        else:
+            evict = f"; would evict {', '.join(plan.evict)}" if plan.evict else ""
+            say(f"would cache {plan.ref} in pool {plan.pool}: {plan.files} files "
+                f"({format_size(plan.bytes)}); would fetch {plan.fetch_objects} objects "
+                f"({format_size(plan.fetch_bytes)}){evict}; pool usage "
+                f"{format_size(plan.usage_before)} -> {format_size(plan.usage_after)}")
+        return
     e = caches.add(ref, pool=pool, workers=workers, home=OPTIONS.home, progress=progress())
     if OPTIONS.json:
         emit_json(e)

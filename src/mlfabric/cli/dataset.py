@@ -6,7 +6,7 @@ import typer
 
 from mlfabric.cli.backend import datasets
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
-from mlfabric.datasets.fetch import DEFAULT_WORKERS
+from mlfabric.datasets import DEFAULT_WORKERS
 from mlfabric.units import format_size
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -21,8 +21,24 @@ def push(source: str = typer.Argument(..., help="VOLUME (snapshots it first) or 
                                            "a new dataset)."),
          name: str = typer.Option(..., "--name", "-n", help="Dataset name."),
          workers: int = typer.Option(DEFAULT_WORKERS, "--workers", "-j", min=1, max=256,
-                                     help=_WORKERS_HELP)) -> None:
+                                     help=_WORKERS_HELP),
+         dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be "
+                                      "pushed (a live volume is scanned, not snapshotted).")
+         ) -> None:
     """Push a snapshot as the next version; uploads only objects the lake lacks."""
+    if dry_run:
+        plan = datasets.plan_push(source, name=name, remote=remote, home=OPTIONS.home,
+                                  progress=progress())
+        if OPTIONS.json:
+            emit_json(plan)
+        elif plan.unchanged:
+            say(f"{plan.dataset}:{plan.version} already holds {plan.source}; nothing to push")
+        else:
+            say(f"would push {plan.source} as {plan.dataset}:{plan.version} on remote "
+                f"{plan.remote}: {plan.files} files ({format_size(plan.bytes)}); would "
+                f"upload {plan.upload_objects} of {plan.objects} objects "
+                f"({format_size(plan.upload_bytes)})")
+        return
     v = datasets.push(source, name=name, remote=remote, workers=workers, home=OPTIONS.home,
                       progress=progress())
     if OPTIONS.json:

@@ -60,9 +60,23 @@ def delete(ref: str) -> None:
 
 @app.command("restore")
 def restore(ref: str, no_safety_snapshot: bool = typer.Option(
-        False, "--no-safety-snapshot", help="Skip the automatic snapshot of the current state.")
-            ) -> None:
+        False, "--no-safety-snapshot", help="Skip the automatic snapshot of the current state."),
+            dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would "
+                                         "change in the live volume.")) -> None:
     """Roll a volume back to VOLUME@SNAPSHOT (a safety snapshot is taken first)."""
+    if dry_run:
+        plan = snapshots.plan_restore(ref, safety_snapshot=not no_safety_snapshot,
+                                      home=OPTIONS.home, progress=progress())
+        if OPTIONS.json:
+            emit_json(plan)
+            return
+        for kind, paths in (("W", plan.write), ("R", plan.remove), ("P", plan.fix_mode)):
+            for p in paths:
+                say(f"{kind} {p}")
+        say(f"would restore {plan.volume} to {plan.snapshot}: {len(plan.write)} written, "
+            f"{len(plan.remove)} removed, {len(plan.fix_mode)} modes fixed"
+            + ("; a safety snapshot first" if plan.safety_snapshot else ""))
+        return
     r = snapshots.restore(ref, safety_snapshot=not no_safety_snapshot, home=OPTIONS.home,
                           progress=progress())
     if OPTIONS.json:

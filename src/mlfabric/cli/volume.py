@@ -100,8 +100,24 @@ def clone(name: str,
 
 @app.command("delete")
 def delete(name: str, force: bool = typer.Option(False, "--force",
-                                                 help="Also delete its snapshots.")) -> None:
+                                                 help="Also delete its snapshots."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be "
+                                        "deleted.")) -> None:
     """Delete a volume."""
+    if dry_run:
+        plan = volumes.plan_delete(name, home=OPTIONS.home)
+        if OPTIONS.json:
+            emit_json(plan)
+            return
+        snaps = (f" and its {len(plan.snapshots)} snapshot(s) ({', '.join(plan.snapshots)})"
+                 if plan.snapshots else "")
+        say(f"would delete volume {plan.volume}{snaps}: {plan.files} files "
+            f"({size(plan.bytes)})")
+        if plan.clones:
+            say(f"its clones stay: {', '.join(plan.clones)}")
+        if plan.needs_force and not force:
+            say("it has snapshots: deleting needs --force")
+        return
     v = volumes.delete(name, force=force, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(v)

@@ -11,11 +11,13 @@ which never import each other; ``delete`` uses both.
 
 from mlfabric.exports import lazy_exports
 
+DEFAULT_WORKERS = 8  # objects moved in parallel between a lake and this machine
+
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "push": "lake.push", "pull": "lake.pull", "gc": "lake.gc",
     "list": "lake.versions:list_datasets", "versions": "lake.versions",
     "show": "lake.versions", "delete": "delete",
     "plan_push": "lake.push", "PushPlan": "records",
-    "DEFAULT_WORKERS": "fetch", "Dataset": "records", "DatasetVersion": "records",
+    "Dataset": "records", "DatasetVersion": "records",
     "Deleted": "records", "Pull": "records", "RemoteGcReport": "records",
 })

@@ -18,8 +18,6 @@ from mlfabric.storage.objects import OBJECT_MODE, ObjectStore
 from mlfabric.transfer.copier import LockedProgress
 from mlfabric.transfer.parallel import MAX_WORKERS, run_parallel
 
-DEFAULT_WORKERS = 8
-
 
 def check_workers(workers: int) -> None:
     if not 1 <= workers <= MAX_WORKERS:

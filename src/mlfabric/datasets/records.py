@@ -56,6 +56,23 @@ class DatasetVersion(Record):
 
 
 @dataclass(frozen=True)
+class PushPlan(Record):
+    """What ``dataset push`` would do (``--dry-run``): the version it would make, or that
+    the content equals the latest version's, and what the lake lacks."""
+
+    dataset: str
+    remote: str
+    source: str  # VOLUME@SNAPSHOT, or VOLUME for its live tree
+    version: str  # the next version (a concurrent push may take it), or the unchanged one
+    files: int
+    bytes: int
+    objects: int
+    unchanged: bool
+    upload_objects: int
+    upload_bytes: int
+
+
+@dataclass(frozen=True)
 class Pull(Record):
     dataset: str
     version: str
@@ -124,6 +141,23 @@ class CacheEntry(Record):
     def ref(self) -> str:
         return f"{self.dataset}:{self.version}"
 
+
+
+@dataclass(frozen=True)
+class CachePlan(Record):
+    """What ``cache add`` would do (``--dry-run``): a hit, or what it would fetch and
+    which entries it would evict to make room; usage in bytes, before and after."""
+
+    ref: str
+    pool: str
+    hit: bool
+    files: int
+    bytes: int
+    fetch_objects: int
+    fetch_bytes: int
+    evict: list[str]
+    usage_before: int
+    usage_after: int
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,34 @@ class Restore(Record):
 
 
 @dataclass(frozen=True)
+class RestorePlan(Record):
+    """What ``snapshot restore`` would change in the live volume (``--dry-run``): paths
+    written (missing or different), removed (not in the snapshot), and whose mode only is
+    fixed; and whether a safety snapshot would be taken first."""
+
+    volume: str
+    snapshot: str
+    write: list[str]
+    remove: list[str]
+    fix_mode: list[str]
+    safety_snapshot: bool
+
+
+@dataclass(frozen=True)
+class DeletePlan(Record):
+    """What ``volume delete`` would remove (``--dry-run``): the volume, its snapshots, the
+    bytes of its live tree; ``needs_force`` when snapshots go with it. Clones made from it
+    stay (they are volumes of their own)."""
+
+    volume: str
+    snapshots: list[str]
+    files: int
+    bytes: int
+    needs_force: bool
+    clones: list[str]
+
+
+@dataclass(frozen=True)
 class Usage(Record):
     volume: str
     logical_bytes: int

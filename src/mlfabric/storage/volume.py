@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from mlfabric.errors import AlreadyExists, Busy
 from mlfabric.names import parse_labels, validate_name
 from mlfabric.storage.drivers import default_driver, driver_of
 from mlfabric.storage.manifest import Manifest
-from mlfabric.storage.records import Usage, Volume
+from mlfabric.storage.records import DeletePlan, Usage, Volume
 from mlfabric.storage.service import Storage, open_storage
 from mlfabric.units import format_size, parse_size
 
@@ -98,6 +99,38 @@ def path(name: str, *, home: str | None = None) -> str:
     return show(name, home=home).path
 
 
+def plan_delete(name: str, *, home: str | None = None) -> DeletePlan:
+    """What ``delete`` would remove, changing nothing."""
+    validate_name(name, "volume name")
+    st = open_storage(home)
+
+    def _q(conn):  # type: ignore[no-untyped-def]
+        row = st.volume_row(conn, name)
+        snaps = conn.execute(select(S.c.name).where(S.c.volume_id == row.id)
+                             .order_by(S.c.created_at, S.c.id)).scalars().all()
+        clones = conn.execute(select(V.c.name).where(V.c.origin_volume == name)
+                              .order_by(V.c.name)).scalars().all()
+        return list(snaps), list(clones)
+
+    snaps, clones = st.catalog.run_read(_q)
+    files, nbytes = _tree_size(st.volume_path(name))
+    return DeletePlan(volume=name, snapshots=snaps, files=files, bytes=nbytes,
+                      needs_force=bool(snaps), clones=clones)
+
+
+def _tree_size(root: Path) -> tuple[int, int]:
+    """(regular files, their bytes) under ``root``."""
+    nbytes, files = 0, 0
+    for dirpath, _dirs, names in os.walk(root):
+        for n in names:
+            with contextlib.suppress(FileNotFoundError):
+                s = os.lstat(os.path.join(dirpath, n))
+                if stat.S_ISREG(s.st_mode):
+                    nbytes += s.st_size
+                    files += 1
+    return files, nbytes
+
+
 def delete(name: str, *, force: bool = False, home: str | None = None) -> Volume:
     """Delete a volume; with snapshots only when ``force`` (they go with it)."""
     validate_name(name, "volume name")
@@ -138,14 +171,7 @@ def usage(name: str, *, home: str | None = None) -> Usage:
         return row, conn.execute(select(S).where(S.c.volume_id == row.id)).all()
 
     row, snaps = st.catalog.run_read(_q)
-    logical, files = 0, 0
-    for dirpath, _dirs, names in os.walk(st.volume_path(name)):
-        for n in names:
-            with contextlib.suppress(FileNotFoundError):
-                s = os.lstat(os.path.join(dirpath, n))
-                if stat.S_ISREG(s.st_mode):
-                    logical += s.st_size
-                    files += 1
+    files, logical = _tree_size(st.volume_path(name))
     driver = driver_of(row.driver)
     sizes: dict[str, int] = {}
     snap_logical = 0

@@ -15,14 +15,17 @@ import shutil
 import stat
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
 
 from mlfabric.catalog import schema
-from mlfabric.datasets.cache.config import get_pool
+from mlfabric.datasets import DEFAULT_WORKERS
+from mlfabric.datasets.cache.config import get_pool, limits_of
 from mlfabric.datasets.cache.entries import entry_row, grant, to_entry
+from mlfabric.datasets.cache.evict import Decision, choose_evictions
 from mlfabric.datasets.cache.pool import (
     COMPLETE,
     PARTIAL,
@@ -35,9 +38,9 @@ from mlfabric.datasets.cache.pool import (
     tree_of,
 )
 from mlfabric.datasets.cache.selection import select_paths
-from mlfabric.datasets.cache.sweep import candidates, sweep_locked, sweep_objects
-from mlfabric.datasets.fetch import DEFAULT_WORKERS, check_workers, fetch_objects, load_manifest
-from mlfabric.datasets.records import CacheEntry
+from mlfabric.datasets.cache.sweep import candidates, sweep_locked
+from mlfabric.datasets.fetch import check_workers, fetch_objects, load_manifest
+from mlfabric.datasets.records import CacheEntry, CachePlan
 from mlfabric.datasets.refs import Resolved, resolve
 from mlfabric.datasets.remote import lake_of
 from mlfabric.errors import Busy, InvalidInput
@@ -125,6 +128,81 @@ def _materialize(dirs: PoolDirs, dataset: str, version: str, fresh: bool, curren
         raise
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What caching a version needs, computed the same way for a plan and for the add."""
+
+    manifest: Manifest  # the version's
+    current: Manifest  # what the entry holds already (empty for a new entry)
+    target: Manifest  # what it will hold
+    need: dict[str, int]  # object id -> size, of every file of the target
+    incoming: int  # bytes of objects no entry of the pool holds yet
+    decision: Decision  # the evictions that make room
+
+    @property
+    def complete(self) -> bool:
+        return set(self.target.entries) == set(self.manifest.entries)
+
+
+def _work(st: Home, prow: Any, found: Resolved, dirs: PoolDirs, row: Any | None,
+          include: Sequence[str] | None, exclude: Sequence[str], now: float) -> _Work:
+    """Plan an add (reads only); refuses what the add would refuse: a version larger
+    than the budget, or a pool whose leased entries leave no room."""
+    lake = lake_of(found.remote)
+    lake.check()
+    manifest = load_manifest(lake, dirs.store, found.version.manifest_oid, found.ref,
+                             keep=False)
+    current = (tree_of(dirs, row) if row is not None else None) or Manifest()
+    selected = manifest if include is None else select_paths(manifest, include, exclude)
+    target = Manifest({**current.entries, **selected.entries})
+    need = {e.ref: e.size for e in target.files}
+    total = sum(need.values())
+    if total > prow.budget:
+        raise InvalidInput(
+            f"dataset version {found.ref} needs {format_size(total)}, more than the "
+            f"{format_size(prow.budget)} budget of cache pool '{prow.name}' (raise it "
+            f"with: mlfabric cache config --pool {prow.name} --size ...)", field="size")
+    cands, _, _ = candidates(st, prow, dirs)
+    held: dict[str, int] = {}
+    for c in cands:
+        held.update(c.objects)
+    incoming = sum(size for oid, size in need.items() if oid not in held)
+    decision = choose_evictions(cands, limits_of(prow), now, reserve=incoming,
+                                pinned={found.ref})
+    if decision.usage_after + incoming > prow.budget:
+        raise Busy(f"cache pool '{prow.name}' is full: leased entries hold "
+                   f"{format_size(decision.usage_after)} of its "
+                   f"{format_size(prow.budget)} budget and {found.ref} needs "
+                   f"{format_size(incoming)} more", resource=prow.name)
+    return _Work(manifest, current, target, need, incoming, decision)
+
+
+def plan_add(ref: str, *, pool: str | None = None, home: str | None = None,
+             clock: Clock = time.time) -> CachePlan:
+    """What ``cache add`` would do, changing nothing: a hit, or the objects it would
+    fetch and the entries it would evict to make room (or the error it would give)."""
+    r = parse_version_ref(ref)
+    st = open_home(home)
+    prow = get_pool(st, pool)
+    found = resolve(st, r)
+    dirs = dirs_of(prow)
+    row = st.catalog.run_read(lambda c: entry_row(c, prow, found.dataset.name,
+                                                  found.version.version))
+    if row is not None and row.state == COMPLETE and dirs.entry(
+            found.dataset.name, found.version.version).is_dir():
+        return CachePlan(ref=found.ref, pool=prow.name, hit=True, files=row.files,
+                         bytes=row.bytes, fetch_objects=0, fetch_bytes=0, evict=[],
+                         usage_before=0, usage_after=0)
+    work = _work(st, prow, found, dirs, row, None, (), clock())
+    fetch = {oid: size for oid, size in work.need.items()
+             if not dirs.store.looks_intact(oid, size)}
+    return CachePlan(ref=found.ref, pool=prow.name, hit=False, files=len(work.target.files),
+                     bytes=work.target.total_bytes, fetch_objects=len(fetch),
+                     fetch_bytes=sum(fetch.values()), evict=work.decision.keys,
+                     usage_before=work.decision.usage_before,
+                     usage_after=work.decision.usage_after + work.incoming)
+
+
 def ensure(ref: str, *, pool: str | None = None, include: Sequence[str] | None = None,
            exclude: Sequence[str] = (), holder: str | None = None,
            workers: int = DEFAULT_WORKERS, home: str | None = None,
@@ -143,49 +221,26 @@ def ensure(ref: str, *, pool: str | None = None, include: Sequence[str] | None =
         if whole and (hit := _hit(st, prow, found, holder, clock())) is not None:
             return hit
         row = st.catalog.run_read(lambda c: entry_row(c, prow, ds, ver))
-        rstore = lake_of(found.remote)
-        rstore.check()
-        manifest = load_manifest(rstore, dirs.store, found.version.manifest_oid, found.ref,
-                                 keep=False)
-        current = (tree_of(dirs, row) if row is not None else None) or Manifest()
-        selected = manifest if whole else select_paths(manifest, include or [], exclude)
-        target = Manifest({**current.entries, **selected.entries})
-        need = {e.ref: e.size for e in target.files}
-        total = sum(need.values())
-        if total > prow.budget:
-            raise InvalidInput(
-                f"dataset version {found.ref} needs {format_size(total)}, more than the "
-                f"{format_size(prow.budget)} budget of cache pool '{prow.name}' (raise it "
-                f"with: mlfabric cache config --pool {prow.name} --size ...)", field="size")
-        key = found.ref
-        cands, _, _ = candidates(st, prow, dirs)
-        held: dict[str, int] = {}
-        for c in cands:
-            held.update(c.objects)
-        incoming = sum(size for oid, size in need.items() if oid not in held)
-        _, decision = sweep_locked(st, prow, dirs, clock(), reserve=incoming, pinned={key},
-                                   keep=need)
-        if decision.usage_after + incoming > prow.budget:
-            sweep_objects(st, prow, dirs)  # what was kept for this entry is not needed
-            raise Busy(f"cache pool '{prow.name}' is full: leased entries hold "
-                       f"{format_size(decision.usage_after)} of its "
-                       f"{format_size(prow.budget)} budget and {found.ref} needs "
-                       f"{format_size(incoming)} more", resource=prow.name)
+        work = _work(st, prow, found, dirs, row, None if whole else list(include or []),
+                     exclude, clock())
+        sweep_locked(st, prow, dirs, clock(), reserve=work.incoming, pinned={found.ref},
+                     keep=work.need)
         mark_unsynced(dirs)
-        fetched, fetched_bytes = fetch_objects(rstore, dirs.store, need, workers=workers,
-                                               progress=progress, what="caching",
-                                               durable=False)
-        tree_oid = dirs.store.put_bytes(target.to_bytes())
-        _materialize(dirs, ds, ver, row is None, current, target, progress)
-        complete = set(target.entries) == set(manifest.entries)
+        fetched, fetched_bytes = fetch_objects(lake_of(found.remote), dirs.store, work.need,
+                                               workers=workers, progress=progress,
+                                               what="caching", durable=False)
+        tree_oid = dirs.store.put_bytes(work.target.to_bytes())
+        _materialize(dirs, ds, ver, row is None, work.current, work.target, progress)
+        complete = work.complete
         paths = None if complete else sorted(set((row.paths if row else None) or [])
                                              | set(include or []))
         now = clock()
 
         def _commit(conn: Connection) -> CacheEntry:
             values = {"state": COMPLETE if complete else PARTIAL, "tree_oid": tree_oid,
-                      "manifest_oid": found.version.manifest_oid, "files": len(target.files),
-                      "bytes": target.total_bytes, "paths": paths, "last_used": now}
+                      "manifest_oid": found.version.manifest_oid,
+                      "files": len(work.target.files), "bytes": work.target.total_bytes,
+                      "paths": paths, "last_used": now}
             old = entry_row(conn, prow, ds, ver)
             if old is None:
                 conn.execute(E.insert().values(pool_id=prow.id, dataset=ds, version=ver,

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from sqlalchemy import Connection, select
 
 from mlfabric.catalog import schema
+from mlfabric.datasets import DEFAULT_WORKERS
 from mlfabric.datasets.cache.add import ensure
 from mlfabric.datasets.cache.config import get_pool
 from mlfabric.datasets.cache.pool import dirs_of
-from mlfabric.datasets.fetch import DEFAULT_WORKERS
 from mlfabric.datasets.records import Lease
 from mlfabric.errors import InvalidInput, NotFound
 from mlfabric.home import open_home

@@ -12,7 +12,8 @@ import time
 from sqlalchemy import Connection, select
 
 from mlfabric.catalog import schema
-from mlfabric.datasets.fetch import DEFAULT_WORKERS, check_workers, fetch_objects, load_manifest
+from mlfabric.datasets import DEFAULT_WORKERS
+from mlfabric.datasets.fetch import check_workers, fetch_objects, load_manifest
 from mlfabric.datasets.records import Pull
 from mlfabric.datasets.refs import resolve
 from mlfabric.datasets.remote import lake_of

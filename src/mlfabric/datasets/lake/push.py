@@ -20,14 +20,16 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from mlfabric.catalog import schema
-from mlfabric.datasets.fetch import DEFAULT_WORKERS, check_workers
+from mlfabric.datasets import DEFAULT_WORKERS
+from mlfabric.datasets.fetch import check_workers
 from mlfabric.datasets.lake.versions import remote_versions, to_version, version_doc
-from mlfabric.datasets.records import DatasetVersion
+from mlfabric.datasets.records import DatasetVersion, PushPlan
 from mlfabric.datasets.refs import dataset_row, remote_row
 from mlfabric.datasets.remote import (
     MANIFESTS,
     PENDING,
     RemoteLake,
+    Stored,
     lake_of,
     object_key,
     version_key,
@@ -132,80 +134,132 @@ def _claim_version(st: Storage, rstore: RemoteLake, name: str, doc: dict[str, An
                         f"{_CLAIM_ATTEMPTS} attempts; other pushes keep winning, try again")
 
 
+def _latest_manifest(st: Storage, ds: Any | None) -> Any | None:
+    """The dataset's latest version row (None for a new dataset)."""
+    if ds is None:
+        return None
+    return st.catalog.run_read(lambda c: c.execute(
+        select(V).where(V.c.dataset_id == ds.id).order_by(V.c.number.desc()).limit(1)).first())
+
+
+def upload_plan(sources: dict[str, tuple[Path, int]], present: dict[str, Stored]
+                ) -> dict[str, tuple[Path, int]]:
+    """The objects to upload: those the lake lacks or holds at another size (pure)."""
+    return {oid: src for oid, src in sources.items()
+            if oid not in present or present[oid].size != src[1]}
+
+
+def _plan(name: str, remote: str, source: str, manifest: Manifest, latest: Any | None,
+          todo: dict[str, tuple[Path, int]] | None) -> PushPlan:
+    unchanged = latest is not None and latest.manifest_oid == oid_of(manifest.to_bytes())
+    todo = {} if unchanged or todo is None else todo
+    return PushPlan(dataset=name, remote=remote, source=source,
+                    version=latest.version if unchanged else
+                    f"v{(latest.number if latest is not None else 0) + 1}",
+                    files=len(manifest.files), bytes=manifest.total_bytes,
+                    objects=len({e.ref for e in manifest.files}), unchanged=unchanged,
+                    upload_objects=len(todo), upload_bytes=sum(s for _, s in todo.values()))
+
+
+def _check(name: str, remote: str | None, workers: int) -> None:
+    validate_name(name, "dataset name")
+    if remote is not None:
+        validate_name(remote, "remote name")
+    check_workers(workers)
+
+
+def plan_push(source: str, *, name: str, remote: str | None = None,
+              home: str | None = None, progress: Progress = NO_PROGRESS) -> PushPlan:
+    """What ``push`` would do, changing nothing: the version it would make (or that the
+    content is unchanged), and the objects and bytes the lake lacks. A live volume is
+    scanned as a snapshot would see it, without taking one."""
+    _check(name, remote, DEFAULT_WORKERS)
+    ref = parse_snapshot_ref(source)
+    st = storage_of(open_home(home))
+    rem, ds = _remote_for(st, name, remote)
+    lake = lake_of(rem)
+    lake.check()
+    with st.locked(ref.volume):
+        if ref.snapshot is None:
+            vol = st.catalog.run_read(lambda c: st.volume_row(c, ref.volume))
+            manifest = driver_of(vol.driver).live_manifest(st, vol, progress)
+            sources = {e.ref: (st.volume_path(ref.volume) / e.path, e.size)
+                       for e in manifest.files}
+        else:
+            vol, snap = resolve(st, ref.volume, ref.snapshot)
+            manifest = driver_of(vol.driver).manifest(st, vol, snap)
+            sources = _sources(st, snap, manifest)
+    return _plan(name, rem.name, str(ref), manifest, _latest_manifest(st, ds),
+                 upload_plan(sources, lake.list_objects()))
+
+
 def push(source: str, *, name: str, remote: str | None = None,
          workers: int = DEFAULT_WORKERS, home: str | None = None,
          progress: Progress = NO_PROGRESS) -> DatasetVersion:
     """Push a snapshot (``VOLUME`` takes one first) as the next version of dataset
     ``name``, uploading only the objects the lake lacks."""
-    validate_name(name, "dataset name")
-    if remote is not None:
-        validate_name(remote, "remote name")
-    check_workers(workers)
+    _check(name, remote, workers)
     ref = parse_snapshot_ref(source)
     st = storage_of(open_home(home))
     rem, ds = _remote_for(st, name, remote)
     rstore = lake_of(rem)
     rstore.check()
-    # The shared store lock keeps local gc from sweeping the snapshot's objects.
     with st.locked(ref.volume):
         snap_name = ref.snapshot
         if snap_name is None:
             snap_name = create_locked(st, ref.volume, None, kind="auto", progress=progress).name
         vol, snap = resolve(st, ref.volume, snap_name)
-    with st.locked():
         manifest = driver_of(vol.driver).manifest(st, vol, snap)
-        data = manifest.to_bytes()
-        moid = oid_of(data)
-        if ds is not None:
-            latest = st.catalog.run_read(lambda c: c.execute(
-                select(V).where(V.c.dataset_id == ds.id).order_by(V.c.number.desc())
-                .limit(1)).first())
-            if latest is not None and latest.manifest_oid == moid:
-                return to_version(name, rem.name, latest, unchanged=True, uploaded_objects=0,
-                                  uploaded_bytes=0)
-        sources = _sources(st, snap, manifest)
-        rstore.write(object_key(moid, MANIFESTS), data)
-        marker = f"{PENDING}/{name}-{os.urandom(8).hex()}.json"
-        rstore.write(marker, json.dumps({"dataset": name, "manifest": moid,
-                                         "started_at": time.time()}).encode())
-        try:
-            progress.start("listing the lake's objects")
-            present = rstore.list_objects()
-            progress.finish()
-            todo = {oid: src for oid, src in sources.items()
-                    if oid not in present or present[oid].size != src[1]}
-            uploaded, nbytes = _upload(rstore, todo, workers, progress)
-            rstore.flush()
-            now = time.time()
-            files, total = len(manifest.files), manifest.total_bytes
-            version = _claim_version(st, rstore, name, {
-                "manifest_oid": moid, "source": f"{ref.volume}@{snap_name}",
-                "created_at": now, "files": files, "nbytes": total,
-                "objects": len(sources)})
+    # No lock from here on, through the upload: the committed snapshot keeps its objects
+    # from local gc, and should someone delete it meanwhile the upload fails whole.
+    latest = _latest_manifest(st, ds)
+    data = manifest.to_bytes()
+    moid = oid_of(data)
+    if _plan(name, rem.name, f"{ref.volume}@{snap_name}", manifest, latest, None).unchanged:
+        return to_version(name, rem.name, latest, unchanged=True, uploaded_objects=0,
+                          uploaded_bytes=0)
+    sources = _sources(st, snap, manifest)
+    rstore.write(object_key(moid, MANIFESTS), data)
+    marker = f"{PENDING}/{name}-{os.urandom(8).hex()}.json"
+    rstore.write(marker, json.dumps({"dataset": name, "manifest": moid,
+                                     "started_at": time.time()}).encode())
+    try:
+        progress.start("listing the lake's objects")
+        present = rstore.list_objects()
+        progress.finish()
+        todo = upload_plan(sources, present)
+        uploaded, nbytes = _upload(rstore, todo, workers, progress)
+        rstore.flush()
+        now = time.time()
+        files, total = len(manifest.files), manifest.total_bytes
+        version = _claim_version(st, rstore, name, {
+            "manifest_oid": moid, "source": f"{ref.volume}@{snap_name}",
+            "created_at": now, "files": files, "nbytes": total,
+            "objects": len(sources)})
 
-            def _insert(conn: Connection) -> Any:
-                row = conn.execute(select(D).where(D.c.name == name)).first()
-                if row is None:
-                    conn.execute(D.insert().values(name=name, remote_id=rem.id,
-                                                   created_at=now))
-                    row = dataset_row(conn, name)
-                values = {"uploaded_objects": uploaded, "uploaded_bytes": nbytes}
-                mine = (V.c.dataset_id == row.id) & (V.c.version == version)
-                if conn.execute(select(V.c.id).where(mine)).first():
-                    # a concurrent 'dataset list --remote' imported it from the lake
-                    conn.execute(V.update().where(mine).values(**values))
-                else:
-                    conn.execute(V.insert().values(
-                        dataset_id=row.id, version=version, number=version_number(version),
-                        manifest_oid=moid, source_volume=ref.volume,
-                        source_snapshot=snap_name, created_at=now, files=files, bytes=total,
-                        objects=len(sources), **values))
-                return conn.execute(select(V).where(mine)).one()
+        def _insert(conn: Connection) -> Any:
+            row = conn.execute(select(D).where(D.c.name == name)).first()
+            if row is None:
+                conn.execute(D.insert().values(name=name, remote_id=rem.id,
+                                               created_at=now))
+                row = dataset_row(conn, name)
+            values = {"uploaded_objects": uploaded, "uploaded_bytes": nbytes}
+            mine = (V.c.dataset_id == row.id) & (V.c.version == version)
+            if conn.execute(select(V.c.id).where(mine)).first():
+                # a concurrent 'dataset list --remote' imported it from the lake
+                conn.execute(V.update().where(mine).values(**values))
+            else:
+                conn.execute(V.insert().values(
+                    dataset_id=row.id, version=version, number=version_number(version),
+                    manifest_oid=moid, source_volume=ref.volume,
+                    source_snapshot=snap_name, created_at=now, files=files, bytes=total,
+                    objects=len(sources), **values))
+            return conn.execute(select(V).where(mine)).one()
 
-            row = st.catalog.run_write(_insert)
-        finally:
-            # A marker left behind (lake unreachable now) expires; gc removes it later.
-            with contextlib.suppress(MlfabricError):
-                rstore.delete([marker])
+        row = st.catalog.run_write(_insert)
+    finally:
+        # A marker left behind (lake unreachable now) expires; gc removes it later.
+        with contextlib.suppress(MlfabricError):
+            rstore.delete([marker])
     return to_version(name, rem.name, row, uploaded_objects=uploaded, uploaded_bytes=nbytes)
 
