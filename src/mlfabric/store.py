@@ -3,6 +3,6 @@
 from mlfabric.exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.storage", exports={
-    "gc": "gc", "verify": "verify", "problems": "objects:store_problems",
+    "gc": "gc", "verify": "verify", "problems": "audit:store_problems",
     "GcReport": "records", "VerifyReport": "records",
 })

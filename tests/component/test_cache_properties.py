@@ -226,3 +226,4 @@ def test_pool_matches_reference_lru(lake_home: tuple[str, Path], seed: int, budg
         assert s.bytes == model.usage()
         total = s.hits + s.misses
         assert s.hit_ratio == (s.hits / total if total else 0.0)
+        assert caches.problems(pool=name, home=home) == []  # accounting, objects, folders

@@ -104,13 +104,15 @@ class TestLocalDriver(DriverConformance, driver="local"): ...
 
 @pytest.mark.root
 class TestBtrfsDriver(DriverConformance, driver="btrfs", home_fixture="btrfs_home",
-                      read_only_enforced=True, link_clones_keep_modes=True):
+                      read_only_enforced=True, link_clones_keep_modes=True,
+                      damage_is_seen_by_problems=False):
     def damage(self, home: Path, snapshot: str, rel: str, original: bytes) -> None:
         """A btrfs snapshot keeps its bytes in a read-only subvolume."""
         (sub,) = (home / "snapshots").glob(f"*/{snapshot}")
         _must("btrfs", "property", "set", "-ts", sub, "ro", "false")
         (sub / rel).write_bytes(b"#" * len(original))
         _must("btrfs", "property", "set", "-ts", sub, "ro", "true")
+        self._damaged.add(home)
 
 
 # -- btrfs only: helpers -------------------------------------------------------------

@@ -9,6 +9,7 @@ instructions it returns. Queries (``job``, ``jobs``, ``why_pending``, ``projects
 from mlfabric.exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "ACTIVE": "states",
     "AddNode": "events",
     "AddProject": "events",
     "DEFAULT_POOL": "model",
@@ -18,6 +19,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "Instruction": "instructions",
     "Mounts": "mounts",
     "mount_env_var": "mounts:env_var",
+    "InvalidTransition": "states",
     "Job": "model",
     "JobState": "model",
     "Node": "model",
@@ -33,6 +35,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "Scheduler": "policy",
     "ShareRequest": "fairshare",
     "Start": "instructions",
+    "STATES": "states",
     "Stop": "instructions",
     "Submit": "events",
     "Tick": "events",

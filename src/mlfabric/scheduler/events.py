@@ -71,10 +71,12 @@ class Delete:
 
 @dataclass(frozen=True)
 class Finish:
-    """A running job's processes ended on their own."""
+    """A running job's processes ended on their own: ``succeeded``, ``failed`` or
+    ``lost`` (the event of ``states.TRANSITIONS`` it makes)."""
 
     project: str
     name: str
+    outcome: str = "succeeded"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from mlfabric.scheduler.model import MILLI, Node
 from mlfabric.scheduler.placement import NodeLoad
 from mlfabric.scheduler.reasons import job_ref
 from mlfabric.scheduler.state import JobRecord, Ledger, ProjectRecord
+from mlfabric.scheduler.states import PENDING
 
 
 def problems(ledger: Ledger) -> list[str]:
@@ -32,7 +33,7 @@ def problems(ledger: Ledger) -> list[str]:
             found.append(f"project {pr.name}: allocation {pr.alloc}/{pr.np_alloc} != sum of "
                          f"its jobs {alloc}/{np_alloc}")
         for rec in pr.pending:
-            if rec.running or rec.slots or rec.reason is None:
+            if rec.state != PENDING or rec.slots or rec.reason is None:
                 found.append(f"pending job {job_ref(rec.key)} is placed or has no reason")
         orders = [r.order for r in pr.pending]
         if orders != sorted(orders):

@@ -25,8 +25,9 @@ from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.events import Delete
 from mlfabric.scheduler.model import Job, gpu_request
 from mlfabric.scheduler.reasons import NEW
-from mlfabric.scheduler.records import ACTIVE, CycleReport, ExecResult, JobInfo
+from mlfabric.scheduler.records import CycleReport, ExecResult, JobInfo
 from mlfabric.scheduler.runtimes.local import process_env
+from mlfabric.scheduler.states import ACTIVE
 from mlfabric.units import parse_duration, parse_size
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -36,8 +36,9 @@ from mlfabric.scheduler.events import (
 )
 from mlfabric.scheduler.instructions import Instruction, Preempt, Start, Stop
 from mlfabric.scheduler.policy import Scheduler
-from mlfabric.scheduler.records import ACTIVE, CycleReport
+from mlfabric.scheduler.records import CycleReport
 from mlfabric.scheduler.runtimes import Run, default_runtime, get_runtime
+from mlfabric.scheduler.states import ACTIVE, after
 
 Clock = Callable[[], float]
 LOCK_WAIT_S = 300.0
@@ -65,12 +66,18 @@ class Cycle:
         self.changes: dict[tuple[str, str], _Change] = {}
         self.report = CycleReport(at=now)
 
-    def change(self, key: tuple[str, str], kind: str | None = None, note: str | None = None,
-               **values: Any) -> None:
+    def change(self, key: tuple[str, str], **values: Any) -> None:
+        """Columns to write for a job at the end of the cycle."""
+        self.changes.setdefault(key, _Change()).values.update(values)
+
+    def move(self, key: tuple[str, str], event: str, note: str | None = None,
+             **values: Any) -> None:
+        """Record ``event`` in the job's history and move its state as the transition
+        table says (the same table the ledger follows)."""
         ch = self.changes.setdefault(key, _Change())
-        ch.values.update(values)
-        if kind:
-            ch.events.append((kind, note))
+        state = after(ch.values.get("state", self.rows[key].state), event)
+        ch.values.update(values, state=state)
+        ch.events.append((event, note))
 
     def run_of(self, key: tuple[str, str]) -> Run:
         memory = {n: r.gpu_memory or 0 for n, r in self.node_rows.items()}
@@ -101,8 +108,7 @@ class Cycle:
         except MlfabricError as exc:
             # Its node left or changed, or the project moved pools: evict and requeue.
             self._end_run(key)
-            self.change(key, "evicted", str(exc), state="Pending", placements=None,
-                        processes=None)
+            self.move(key, "evicted", str(exc), placements=None, processes=None)
             self.report.preempted.append(f"{key[0]}/{key[1]}")
 
     # -- runtime side ----------------------------------------------------------------------
@@ -120,10 +126,10 @@ class Cycle:
             outcome = get_runtime(row.runtime or "sim").poll(self.run_of(key), self.now)
             if outcome is None:
                 continue
-            events.append(Finish(*key))
+            events.append(Finish(*key, outcome.state.lower()))
             self._end_run(key, stop=False)
             ref = f"{key[0]}/{key[1]}"
-            values: dict[str, Any] = {"state": outcome.state, "exit_code": outcome.exit_code,
+            values: dict[str, Any] = {"exit_code": outcome.exit_code,
                                       "finished_at": self.now, "message": outcome.message}
             target = row.spec.get("snapshot_on_complete")
             if outcome.state == "Succeeded" and target:
@@ -131,7 +137,7 @@ class Cycle:
                     values["snapshot"] = mounts.complete(self.home, target, *key)
                 except MlfabricError as exc:
                     values["message"] = f"snapshot of volume {target} failed: {exc}"
-            self.change(key, outcome.state.lower(), outcome.message, **values)
+            self.move(key, outcome.state.lower(), outcome.message, **values)
             (self.report.lost if outcome.state == "Lost" else self.report.finished).append(ref)
         return events
 
@@ -142,14 +148,14 @@ class Cycle:
             if isinstance(ins, Stop):
                 self._end_run(key)
                 if key not in deleted:
-                    self.change(key, "stopped", ins.reason, state="Stopped",
-                                finished_at=self.now, message=ins.reason)
+                    self.move(key, "stopped", ins.reason, finished_at=self.now,
+                              message=ins.reason)
                 self.report.stopped.append(ref)
             elif isinstance(ins, Preempt):
                 self._end_run(key)
                 by = f" by {ins.by_project}/{ins.by_job}" if ins.by_job else ""
-                self.change(key, "preempted", f"{ins.reason}{by}", state="Pending",
-                            placements=None, processes=None)
+                self.move(key, "preempted", f"{ins.reason}{by}", placements=None,
+                          processes=None)
                 self.report.preempted.append(ref)
             else:
                 self._start(key, ins)
@@ -167,13 +173,12 @@ class Cycle:
             procs = get_runtime(runtime).start(run)
         except (MlfabricError, OSError) as exc:
             mounts.release(self.home, key[0], key[1], row.spec)
-            self.sched.handle(Finish(*key))
-            self.change(key, "failed", f"could not start: {exc}", state="Failed",
-                        finished_at=self.now, message=f"could not start: {exc}",
-                        runtime=runtime)
+            self.sched.handle(Finish(*key, "failed"))
+            self.move(key, "failed", f"could not start: {exc}", finished_at=self.now,
+                      message=f"could not start: {exc}", runtime=runtime)
             self.report.failed_to_start.append(ref)
             return
-        self.change(key, "started", None, state="Running", runtime=runtime,
+        self.move(key, "started", None, runtime=runtime,
                     placements=jobstore.placements_json(ins.placements),
                     processes=[p.to_dict() for p in procs], started_at=self.now,
                     finished_at=None, exit_code=None, message=None, runs=(row.runs or 0) + 1)

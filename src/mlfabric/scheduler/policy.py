@@ -212,7 +212,7 @@ class Scheduler:
     def _delete(self, ev: Delete, out: list[Instruction]) -> None:
         rec = self._rec(ev.project, ev.name)
         if rec.running:
-            self._ledger.release(rec)
+            self._ledger.release(rec, "stopped")
             out.append(Stop(ev.project, ev.name, "deleted"))
         self._ledger.drop(rec)
 
@@ -221,7 +221,7 @@ class Scheduler:
         if not rec.running:
             raise InvalidInput(f"job '{ev.project}/{ev.name}' is not running, so it cannot "
                                "finish", field="job", value=ev.name)
-        self._ledger.release(rec)
+        self._ledger.release(rec, ev.outcome)
         self._ledger.drop(rec)
 
     def _resume(self, ev: Resume, out: list[Instruction]) -> None:
@@ -288,7 +288,7 @@ class Scheduler:
             for rec in list(pr.running.values()):
                 started = rec.started_at
                 if rec.job.interactive and started is not None and now - started >= limit:
-                    self._ledger.release(rec)
+                    self._ledger.release(rec, "stopped")
                     self._ledger.drop(rec)
                     out.append(Stop(pr.name, rec.key[1], "interactive time limit exceeded "
                                                          f"({format_duration(limit)})"))

@@ -14,7 +14,8 @@ from mlfabric.home import open_home
 from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.model import DEFAULT_POOL, Project, check_project
-from mlfabric.scheduler.records import ACTIVE, ProjectInfo
+from mlfabric.scheduler.records import ProjectInfo
+from mlfabric.scheduler.states import ACTIVE
 from mlfabric.scheduler.status import fair_shares
 from mlfabric.units import parse_duration
 

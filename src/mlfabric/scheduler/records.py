@@ -7,9 +7,6 @@ from typing import Any
 
 from mlfabric.records import Record
 
-ACTIVE = ("Pending", "Running")
-STATES = ("Pending", "Running", "Succeeded", "Failed", "Stopped", "Lost")
-
 
 @dataclass(frozen=True)
 class NodeInfo(Record):

@@ -23,6 +23,7 @@ from mlfabric.scheduler.model import (
 )
 from mlfabric.scheduler.placement import Pool, Slot
 from mlfabric.scheduler.preemption import Candidate
+from mlfabric.scheduler.states import PENDING, RUNNING, after
 
 EPS = 1e-6  # milli-GPUs: fair shares are floats, allocations are exact integers
 
@@ -31,8 +32,8 @@ class JobRecord:
     """A job and what the scheduler knows of it."""
 
     __slots__ = ("candidate", "fit_generation", "fits", "job", "key", "milli", "need", "order",
-                 "preemptible", "reason", "req", "running", "shape", "size", "slots",
-                 "started_at", "started_cycle")
+                 "preemptible", "reason", "req", "shape", "size", "slots", "started_at",
+                 "started_cycle", "state")
 
     def __init__(self, job: Job, req: GpuRequest, seq: int) -> None:
         self.job = job
@@ -47,13 +48,17 @@ class JobRecord:
         self.need = self.size  # in fair-share terms, on the current pool (memory-sized vary)
         self.fits = True  # on its pool when empty, as of ``fit_generation``
         self.fit_generation: tuple[str, int] | None = None  # (pool, node generation)
-        self.running = False
+        self.state = PENDING  # moves only through ``states.after``
         self.slots: list[Slot] = []
         self.milli = 0  # held now
         self.started_at: float | None = None
         self.started_cycle = -1
         self.reason: Reason | None = reasons.NEW
         self.candidate: Candidate | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
 
     def placements(self) -> tuple[Placement, ...]:
         """Where its processes run, as reported to runtimes."""
@@ -113,7 +118,7 @@ class Ledger:
         self.pool(pr.project.pool).allocate(rec.key, slots)
         rec.slots = slots
         rec.milli = sum(len(gpus) * milli for _, gpus, milli in slots)
-        rec.running = True
+        rec.state = after(rec.state, "started")
         rec.started_at = now
         rec.started_cycle = self.cycle
         rec.reason = None
@@ -123,15 +128,16 @@ class Ledger:
         if not rec.preemptible:
             pr.np_alloc += rec.milli
 
-    def release(self, rec: JobRecord) -> None:
-        """Take a running job's GPUs back (it is neither queued nor running afterwards)."""
+    def release(self, rec: JobRecord, event: str) -> None:
+        """Take a running job's GPUs back as ``event`` says (``preempted``, ``evicted``:
+        it waits again; ``stopped``, ``succeeded``...: it ended, and is dropped next)."""
         pr = self.projects[rec.key[0]]
         self.pools[pr.project.pool].release(rec.key, {node for node, _, _ in rec.slots})
         del pr.running[rec.key]
         pr.alloc -= rec.milli
         if not rec.preemptible:
             pr.np_alloc -= rec.milli
-        rec.running = False
+        rec.state = after(rec.state, event)
         rec.slots = []
         rec.milli = 0
         rec.started_at = None
@@ -144,7 +150,7 @@ class Ledger:
         A cycle passes ``requeue`` to collect such jobs and queue them when it ends, so
         they are not offered again in the cycle that preempted them.
         """
-        self.release(rec)
+        self.release(rec, "evicted" if by is None else "preempted")
         if by is None:
             rec.reason = reasons.evicted(message)
         else:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -99,21 +101,28 @@ class DriverConformance(Conformance):
     home_fixture: str | None = None
     read_only_enforced = False
     link_clones_keep_modes = False
+    damage_is_seen_by_problems = True  # the cheap check notices a rewritten object
+    _damaged: ClassVar[set[Path]] = set()  # homes a test damaged on purpose
 
     @pytest.fixture
     def driver_home(self, request: pytest.FixtureRequest, tmp_path: Path,
-                    monkeypatch: pytest.MonkeyPatch) -> Path:
-        """A fresh home where new volumes get this driver."""
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+        """A fresh home where new volumes get this driver; the object store's invariants
+        must hold when the test is done."""
         monkeypatch.setenv("MLFABRIC_STORAGE_DRIVER", self.driver)
         if self.home_fixture:
-            return Path(request.getfixturevalue(self.home_fixture))
-        home = tmp_path / "home"
-        home.mkdir()
-        return home
+            home = Path(request.getfixturevalue(self.home_fixture))
+        else:
+            home = tmp_path / "home"
+            home.mkdir()
+        yield home
+        if home not in self._damaged:
+            assert store.problems(home=str(home)) == []
 
     def damage(self, home: Path, snapshot: str, rel: str, original: bytes) -> None:
         """Flip the bytes snapshot ``snapshot`` keeps for ``rel``: by default its
         content-addressed object (``objects/ab/cdef...``)."""
+        self._damaged.add(home)
         hexid = hashlib.sha256(original).hexdigest()
         obj = home / "objects" / hexid[:2] / hexid[2:]
         os.chmod(obj, 0o644)
@@ -363,6 +372,8 @@ class DriverConformance(Conformance):
         original = (root / files[4]).read_bytes()
         (root / files[4]).write_bytes(b"moved on")  # the live tree no longer has those bytes
         self.damage(driver_home, "s1", files[4], original)
+        if self.damage_is_seen_by_problems:
+            assert [p for p in store.problems(home=h) if "written after it was stored" in p]
         report = store.verify(home=h)
         assert not report.ok
         assert [(d.snapshot, d.paths) for d in report.damaged_snapshots] == [("v@s1", [files[4]])]

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlfabric import jobs
 from mlfabric.errors import Busy, MlfabricError
-from mlfabric.scheduler.records import ACTIVE
+from mlfabric.scheduler import ACTIVE
 from mlfabric.workspaces import processes, rows
 from mlfabric.workspaces.jupyter_config import (
     PROCESSES_FILE,

@@ -38,7 +38,7 @@ from mlfabric.datasets.cache.pool import (
     tree_of,
 )
 from mlfabric.datasets.cache.selection import select_paths
-from mlfabric.datasets.cache.sweep import candidates, sweep_locked
+from mlfabric.datasets.cache.sweep import candidates, sweep_locked, sweep_objects
 from mlfabric.datasets.fetch import check_workers, fetch_objects, load_manifest
 from mlfabric.datasets.records import CacheEntry, CachePlan
 from mlfabric.datasets.refs import Resolved, resolve
@@ -146,8 +146,7 @@ class _Work:
 
 def _work(st: Home, prow: Any, found: Resolved, dirs: PoolDirs, row: Any | None,
           include: Sequence[str] | None, exclude: Sequence[str], now: float) -> _Work:
-    """Plan an add (reads only); refuses what the add would refuse: a version larger
-    than the budget, or a pool whose leased entries leave no room."""
+    """Plan an add (reads only); refuses a version larger than the budget."""
     lake = lake_of(found.remote)
     lake.check()
     manifest = load_manifest(lake, dirs.store, found.version.manifest_oid, found.ref,
@@ -169,12 +168,18 @@ def _work(st: Home, prow: Any, found: Resolved, dirs: PoolDirs, row: Any | None,
     incoming = sum(size for oid, size in need.items() if oid not in held)
     decision = choose_evictions(cands, limits_of(prow), now, reserve=incoming,
                                 pinned={found.ref})
-    if decision.usage_after + incoming > prow.budget:
-        raise Busy(f"cache pool '{prow.name}' is full: leased entries hold "
-                   f"{format_size(decision.usage_after)} of its "
-                   f"{format_size(prow.budget)} budget and {found.ref} needs "
-                   f"{format_size(incoming)} more", resource=prow.name)
     return _Work(manifest, current, target, need, incoming, decision)
+
+
+def _full(prow: Any, found: Resolved, decision: Decision, incoming: int) -> Busy | None:
+    """The error of an add that does not fit even after its evictions (leased entries
+    hold the rest), or None."""
+    if decision.usage_after + incoming <= prow.budget:
+        return None
+    return Busy(f"cache pool '{prow.name}' is full: leased entries hold "
+                f"{format_size(decision.usage_after)} of its {format_size(prow.budget)} "
+                f"budget and {found.ref} needs {format_size(incoming)} more",
+                resource=prow.name)
 
 
 def plan_add(ref: str, *, pool: str | None = None, home: str | None = None,
@@ -194,6 +199,8 @@ def plan_add(ref: str, *, pool: str | None = None, home: str | None = None,
                          bytes=row.bytes, fetch_objects=0, fetch_bytes=0, evict=[],
                          usage_before=0, usage_after=0)
     work = _work(st, prow, found, dirs, row, None, (), clock())
+    if (full := _full(prow, found, work.decision, work.incoming)) is not None:
+        raise full
     fetch = {oid: size for oid, size in work.need.items()
              if not dirs.store.looks_intact(oid, size)}
     return CachePlan(ref=found.ref, pool=prow.name, hit=False, files=len(work.target.files),
@@ -223,8 +230,13 @@ def ensure(ref: str, *, pool: str | None = None, include: Sequence[str] | None =
         row = st.catalog.run_read(lambda c: entry_row(c, prow, ds, ver))
         work = _work(st, prow, found, dirs, row, None if whole else list(include or []),
                      exclude, clock())
-        sweep_locked(st, prow, dirs, clock(), reserve=work.incoming, pinned={found.ref},
-                     keep=work.need)
+        # The evictions happen even if the version then does not fit: the policy makes
+        # room first (as a later add will want it too).
+        _, decision = sweep_locked(st, prow, dirs, clock(), reserve=work.incoming,
+                                   pinned={found.ref}, keep=work.need)
+        if (full := _full(prow, found, decision, work.incoming)) is not None:
+            sweep_objects(st, prow, dirs)  # what was kept for this entry is not needed
+            raise full
         mark_unsynced(dirs)
         fetched, fetched_bytes = fetch_objects(lake_of(found.remote), dirs.store, work.need,
                                                workers=workers, progress=progress,
