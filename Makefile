@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 RUN_HOME  ?= .mlfabric-run
 
-.PHONY: run test lint bench system-packages clean
+.PHONY: run test lint docs bench system-packages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,13 @@ $(RUN_STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/py
 run: $(RUN_STAMP)
 	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo --admin-token
 
+# ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers, no cycle,
+# front ends and apps on the public API only.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	PYTHONPATH=tools/importlint $(BIN)/lint-imports --no-logo --no-cache
 
-test: $(STAMP) system-packages
-	$(BIN)/ruff check src tests bench
+test: $(STAMP) system-packages lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlfabric.auth.records import Principal
+from mlfabric.auth import Principal
 from mlfabric.errors import AccessDenied, NotFound
 
 PROJECT_LABEL = "project"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from mlfabric import tokens
-from mlfabric.auth.records import Principal
+from mlfabric.auth import Principal
 
 
 def principal(request: Request) -> Principal:

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
 from mlfabric.api.auth import principal
 from mlfabric.api.operations import Operation, operations
-from mlfabric.auth.records import Principal
+from mlfabric.auth import Principal
 from mlfabric.errors import InvalidInput
 from mlfabric.records import jsonable
 

@@ -29,7 +29,7 @@ class _Lazy:
 
 @functools.cache
 def _connection() -> Any:
-    from mlfabric.api.client import Connection
+    from mlfabric.api import Connection
 
     return Connection.from_env()
 
@@ -37,7 +37,7 @@ def _connection() -> Any:
 def _resolve(module: str) -> Any:
     if not os.environ.get(SERVER_ENV):
         return importlib.import_module(f"mlfabric.{module}")
-    from mlfabric.api.client import RemoteModule
+    from mlfabric.api import RemoteModule
 
     return RemoteModule(module, _connection)
 

@@ -6,7 +6,7 @@ import typer
 
 from mlfabric.cli.backend import serving
 from mlfabric.console import OPTIONS, emit_json, say, table, when
-from mlfabric.serving.records import InferenceServer
+from mlfabric.serving import InferenceServer
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 

@@ -6,7 +6,7 @@ import typer
 
 from mlfabric.cli.backend import remotes
 from mlfabric.console import OPTIONS, emit_json, say, table
-from mlfabric.transfer.urls import DEFAULT_TIMEOUT
+from mlfabric.transfer import DEFAULT_TIMEOUT
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 

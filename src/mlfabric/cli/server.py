@@ -26,14 +26,14 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     try:
         import uvicorn
 
-        from mlfabric.api.app import create_app
+        from mlfabric.api import create_app
     except ImportError as exc:
         from mlfabric.errors import MlfabricError
 
         raise MlfabricError(f"the server needs the 'server' extra: pip install "
                             f"'mlfabric[server]' ({exc.name} is missing)") from exc
     from mlfabric import tokens
-    from mlfabric.api.seed import seed_demo
+    from mlfabric.api import seed_demo
 
     home = OPTIONS.home
     admin = tokens.ensure_admin(home=home)

@@ -9,7 +9,7 @@ import typer
 from mlfabric.cli.backend import workspaces
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.errors import InvalidInput
-from mlfabric.workspaces.records import Workspace
+from mlfabric.workspaces import Workspace
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
