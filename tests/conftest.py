@@ -9,6 +9,16 @@ from pathlib import Path
 
 import pytest
 
+TIERS = ("unit", "component", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its tier (its folder): ``pytest -m unit`` and so on."""
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,12 +32,58 @@ class Result:
 
 
 def run_cli(home: Path | str, *args: str, input: str | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> Result:
-    """``mlfabric --home HOME ARGS...`` in a subprocess."""
-    full_env = {**os.environ, **(env or {})}
-    p = subprocess.run([MLFABRIC, "--home", str(home), *args], input=input, text=True,
-                       capture_output=True, timeout=timeout, env=full_env)
-    return Result(p.returncode, p.stdout, p.stderr)
+            env: dict[str, str] | None = None, process: bool = False) -> Result:
+    """``mlfabric --home HOME ARGS...`` as a user types it: its exit code, stdout and
+    stderr. In this process by default (as typer's CliRunner runs a command: the same
+    entry point, arguments, environment and streams, without paying the interpreter's
+    start-up per call); in a subprocess with ``process=True``, for what only a process
+    shows (start-up, signals, what a child writes to the terminal, ``PYTHONPATH``)."""
+    argv = ["--home", str(home), *args]
+    if process:
+        full_env = {**os.environ, **(env or {})}
+        p = subprocess.run([MLFABRIC, *argv], input=input, text=True, capture_output=True,
+                           timeout=timeout, env=full_env)
+        return Result(p.returncode, p.stdout, p.stderr)
+    return _in_process(argv, input, env or {})
+
+
+def _in_process(argv: list[str], input: str | None, env: dict[str, str]) -> Result:
+    from mlfabric import console
+    from mlfabric.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = {k: os.environ.get(k) for k in env}
+    opts = console.OPTIONS
+    saved_opts = (opts.home, opts.json, opts.quiet)
+    opts.home, opts.json, opts.quiet = None, False, False
+    console.console.file, console.err_console.file = out, err
+    code = 0
+    try:
+        os.environ.update(env)
+        with (contextlib.redirect_stdout(out), contextlib.redirect_stderr(err),
+              _stdin(input)):
+            main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        opts.home, opts.json, opts.quiet = saved_opts
+        console.console.file, console.err_console.file = None, None  # type: ignore[assignment]
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(text: str | None) -> Iterator[None]:
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def require_root(why: str) -> None:

@@ -9,18 +9,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
-
 from mlfabric.progress import Progress as ProgressSink
 from mlfabric.records import jsonable as to_jsonable
 from mlfabric.units import format_size
@@ -34,8 +22,26 @@ class Options:
 
 
 OPTIONS = Options()
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``console`` (stdout) and ``err_console`` (stderr), made on first use: rich is not
+    imported by commands that print nothing (``mlfabric --help``)."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    made = Console(stderr=name == "err_console", highlight=False, soft_wrap=True)
+    globals()[name] = made
+    return made
+
+
+def _out() -> Any:
+    return globals().get("console") or __getattr__("console")
+
+
+def _err() -> Any:
+    return globals().get("err_console") or __getattr__("err_console")
 
 
 def when(ts: float | None) -> str | None:
@@ -55,23 +61,25 @@ def emit_json(value: Any) -> None:
 def say(text: str) -> None:
     """A human line on stdout (suppressed by --quiet and --json)."""
     if not (OPTIONS.quiet or OPTIONS.json):
-        console.print(text, markup=False)
+        _out().print(text, markup=False)
 
 
 def warn(text: str) -> None:
     if not OPTIONS.quiet:
-        err_console.print(f"warning: {text}", markup=False)
+        _err().print(f"warning: {text}", markup=False)
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
     if OPTIONS.quiet:
         return
+    from rich.table import Table
+
     t = Table(title=title, show_edge=False, header_style="bold")
     for c in columns:
         t.add_column(c)
     for r in rows:
         t.add_row(*["-" if v is None else str(v) for v in r])
-    console.print(t)
+    _out().print(t)
 
 
 class BarProgress(ProgressSink):
@@ -79,12 +87,22 @@ class BarProgress(ProgressSink):
     known in bytes, a file count otherwise."""
 
     def __init__(self) -> None:
-        self._bar: Progress | None = None
+        self._bar: Any = None
         self._task: Any = None
         self._bytes = False
         self._files = 0
 
     def start(self, description: str, total: int | None = None) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TransferSpeedColumn,
+        )
+
         self.finish()
         columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
         self._bytes = total is not None
@@ -95,7 +113,7 @@ class BarProgress(ProgressSink):
             columns.append(TextColumn("{task.fields[files]} files"))
         columns.append(TimeElapsedColumn())
         self._files = 0
-        self._bar = Progress(*columns, console=err_console, transient=True)
+        self._bar = Progress(*columns, console=_err(), transient=True)
         self._bar.start()
         self._task = self._bar.add_task(description, total=total, files=0)
 
@@ -113,6 +131,6 @@ class BarProgress(ProgressSink):
 
 def progress() -> ProgressSink:
     """A progress sink fit for the current output mode."""
-    if OPTIONS.json or OPTIONS.quiet or not err_console.is_terminal:
+    if OPTIONS.json or OPTIONS.quiet or not _err().is_terminal:
         return ProgressSink()
     return BarProgress()

@@ -76,7 +76,7 @@ def run_killed(home: Path, args: tuple[str, ...], trial: Trial) -> None:
 def timed(home: Path, *args: str) -> float:
     """Run a command to completion; its wall time is the scale of the kill delays."""
     t0 = time.monotonic()
-    r = run_cli(home, *args)
+    r = run_cli(home, *args, process=True)  # the killed runs are processes: so is the scale
     elapsed = time.monotonic() - t0
     assert r.code == 0, f"{args}: {r.err}"
     return elapsed

@@ -5,5 +5,5 @@ from mlfabric.exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "create_app": "app", "seed_demo": "seed", "Connection": "client",
-    "RemoteModule": "client", "operations": "operations",
+    "RemoteModule": "client",
 })

@@ -39,7 +39,10 @@ class Catalog:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = self._make_engine(url)
-        self.run_write(migrations.upgrade)
+        # A read first: every command opens the catalog, and a write transaction each
+        # time would queue them all behind one another.
+        if self.run_read(migrations.read_version) != migrations.LATEST:
+            self.run_write(migrations.upgrade)
 
     def _make_engine(self, url: str) -> Engine:
         if not self.is_sqlite:

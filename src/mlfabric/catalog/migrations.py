@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, select
 
 from mlfabric.catalog import schema
 
@@ -64,6 +64,14 @@ LATEST = len(MIGRATIONS)
 
 def current_version(conn: Connection) -> int:
     schema.schema_version.create(conn, checkfirst=True)
+    row = conn.execute(select(schema.schema_version.c.version)).first()
+    return row[0] if row else 0
+
+
+def read_version(conn: Connection) -> int:
+    """The schema version, reading only (0 for an empty database)."""
+    if not inspect(conn).has_table(schema.schema_version.name):
+        return 0
     row = conn.execute(select(schema.schema_version.c.version)).first()
     return row[0] if row else 0
 

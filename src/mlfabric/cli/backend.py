@@ -10,36 +10,37 @@ import os
 from types import ModuleType
 from typing import Any
 
-from mlfabric.config import SERVER_ENV
+from mlfabric.config import SERVER_ENV, TOKEN_ENV
 
 
 class _Lazy:
-    """Resolves to the local module or its remote stand-in on first use, so a bad
-    ``MLFABRIC_SERVER`` setting surfaces as an ``error:`` line, not at import."""
+    """Resolves to the local module or its remote stand-in when used, as the environment
+    says at that moment (a bad ``MLFABRIC_SERVER`` setting surfaces as an ``error:``
+    line, not at import)."""
 
     def __init__(self, module: str) -> None:
         self._name = module
-        self._target: ModuleType | Any = None
 
     def __getattr__(self, attr: str) -> Any:
-        if self._target is None:
-            self._target = _resolve(self._name)
-        return getattr(self._target, attr)
+        return getattr(_resolve(self._name, os.environ.get(SERVER_ENV),
+                                os.environ.get(TOKEN_ENV)), attr)
 
 
 @functools.cache
-def _connection() -> Any:
+def _connection(url: str, token: str | None) -> Any:
+    """One connection per server and token (the environment is read by ``from_env``)."""
     from mlfabric.api import Connection
 
     return Connection.from_env()
 
 
-def _resolve(module: str) -> Any:
-    if not os.environ.get(SERVER_ENV):
+@functools.cache
+def _resolve(module: str, url: str | None, token: str | None) -> ModuleType | Any:
+    if not url:
         return importlib.import_module(f"mlfabric.{module}")
     from mlfabric.api import RemoteModule
 
-    return RemoteModule(module, _connection)
+    return RemoteModule(module, lambda: _connection(url, token))
 
 
 def remote() -> bool:

@@ -43,6 +43,10 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
         seed_demo(home=home)
     sock = _bind(host, port)
     url = f"http://{_display(host)}:{sock.getsockname()[1]}"
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+    # handlers it found: make that a clean exit, as is a stop before it runs.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
     if admin is not None:
         print(f"admin token (shown once): {admin.secret}")
     print(f"dashboard: {url}/" + (f"#token={admin.secret}" if admin is not None else ""))
@@ -50,10 +54,6 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     # A streaming response (a followed job log) must not hold up a shutdown for long.
     config = uvicorn.Config(create_app(home), log_level=log_level, lifespan="on",
                             timeout_graceful_shutdown=5)
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
-    # handlers it found: make that a clean exit.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: sys.exit(0))
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -46,16 +46,20 @@ def verify(volume: str | None = None, *, home: str | None = None,
             ref = f"{vol.name}@{snap.name}"
             driver = driver_of(vol.driver)
             damaged[ref] += driver.check_snapshot(st, vol, snap)
-            if not snap.manifest_oid or vol.driver != "local":
+            if not snap.manifest_oid:
                 continue
+            # What the driver keeps in the store for this snapshot (the manifest, and for
+            # the local driver every file's object) is checked here, whatever the driver.
             needed[snap.manifest_oid].append((ref, "<manifest>"))
             try:
                 manifest = Manifest.from_bytes(st.objects.read_bytes(snap.manifest_oid))
+                in_store = driver.object_ids(st, snap)
             except (CorruptData, FileNotFoundError):
                 continue  # the manifest object itself is reported below
             for e in manifest.files:
-                needed[e.ref].append((ref, e.path))
-                sizes[e.ref] = e.size
+                if e.ref in in_store:
+                    needed[e.ref].append((ref, e.path))
+                    sizes[e.ref] = e.size
         for vol in vols.values():
             if not st.volume_path(vol.name).is_dir():
                 warnings.append(f"volume '{vol.name}': data directory is missing")
