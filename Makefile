@@ -54,9 +54,14 @@ lint: $(STAMP)
 test: $(STAMP) system-packages lint
 	$(BIN)/python -m pytest
 
+# The documentation site (mkdocs.yml, docs/) into site/, offline and strict.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(STAMP)
 	@command -v rclone >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null)
 	@test -x bench/.work/dvc-venv/bin/dvc || (mkdir -p bench/.work && $(PYTHON) -m venv bench/.work/dvc-venv && bench/.work/dvc-venv/bin/pip install --quiet dvc==3.67.1)
+	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/volumes.py
@@ -64,4 +69,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/privacy.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info test-artifacts $(RUN_HOME)
+	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)

@@ -49,6 +49,7 @@ def run_cli(home: Path | str, *args: str, input: str | None = None, timeout: flo
 
 def _in_process(argv: list[str], input: str | None, env: dict[str, str]) -> Result:
     from mlfabric import console
+    from mlfabric.cli import backend
     from mlfabric.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -73,6 +74,7 @@ def _in_process(argv: list[str], input: str | None, env: dict[str, str]) -> Resu
                 os.environ[k] = v
         opts.home, opts.json, opts.quiet = saved_opts
         console.console.file, console.err_console.file = None, None  # type: ignore[assignment]
+        backend.close()
     return Result(code, out.getvalue(), err.getvalue())
 
 

@@ -49,9 +49,12 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         view = view[os.write(fd, view):]
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o644, *,
+                 durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so that readers, and a crash, see the old file or
-    the whole new one: temp file in the same folder, fsync, rename, fsync of the folder."""
+    the whole new one: temp file in the same folder, fsync, rename, fsync of the folder.
+    ``durable=False`` skips both fsyncs, for files a crash may lose (caches such as stat
+    indexes, status notes): readers still never see half a file."""
     final = Path(path)
     raw = data.encode() if isinstance(data, str) else data
     tmp = final.with_name(f".{final.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
@@ -60,7 +63,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         try:
             os.fchmod(fd, mode)  # the umask must not weaken or widen it
             write_all(fd, raw)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, final)
@@ -68,4 +72,5 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str, mode: int = 0o
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(final.parent)
+    if durable:
+        fsync_dir(final.parent)

@@ -3,10 +3,10 @@
 from mlfabric.exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.scheduler", exports={
-    "submit": "job_ops", "list": "job_ops:list_jobs", "get": "job_ops",
-    "delete": "job_ops:delete_jobs", "events": "job_ops", "logs": "job_ops",
-    "log_path": "job_ops", "follow_logs": "job_ops", "exec_in": "job_ops",
-    "exec_output": "job_ops", "step": "job_ops", "status": "status",
+    "submit": "submit", "plan_submit": "submit", "list": "listing:list_jobs",
+    "get": "listing", "events": "listing", "delete": "delete:delete_jobs", "logs": "logs",
+    "log_path": "logs", "follow_logs": "logs", "exec_in": "exec", "exec_output": "exec",
+    "step": "loop", "status": "status",
     "run_daemon": "loop",
     "CycleReport": "records", "ExecResult": "records", "JobInfo": "records",
     "SchedulerStatus": "records",

@@ -26,12 +26,17 @@ class _Lazy:
                                 os.environ.get(TOKEN_ENV)), attr)
 
 
-@functools.cache
+_connections: dict[tuple[str, str | None], Any] = {}
+
+
 def _connection(url: str, token: str | None) -> Any:
     """One connection per server and token (the environment is read by ``from_env``)."""
-    from mlfabric.api import Connection
+    conn = _connections.get((url, token))
+    if conn is None:
+        from mlfabric.api import Connection
 
-    return Connection.from_env()
+        conn = _connections[(url, token)] = Connection.from_env()
+    return conn
 
 
 @functools.cache
@@ -41,6 +46,13 @@ def _resolve(module: str, url: str | None, token: str | None) -> ModuleType | An
     from mlfabric.api import RemoteModule
 
     return RemoteModule(module, lambda: _connection(url, token))
+
+
+def close() -> None:
+    """Close the connections client mode opened (a process that runs many commands)."""
+    while _connections:
+        _, conn = _connections.popitem()
+        conn.http.close()
 
 
 def remote() -> bool:

@@ -287,9 +287,14 @@ def run_daemon(*, home: str | None = None, interval_s: float = 1.0,
     return count
 
 
+def step(*, home: str | None = None, grace_s: float | None = None) -> CycleReport:
+    """Run one scheduling cycle now."""
+    return cycle(home=home, grace_s=grace_s)
+
+
 def job_dir(home: str | None, project: str, job: str) -> Path:
     """Where a job's logs and working directory live."""
     return jobstore.job_dir(open_home(home).config.home, project, job)
 
 
-__all__ = ["Cycle", "cycle", "job_dir", "run_daemon"]
+__all__ = ["Cycle", "cycle", "job_dir", "run_daemon", "step"]

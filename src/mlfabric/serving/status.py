@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from mlfabric.durable import atomic_write
 
 STATUS_FILE = "status.json"
 # What the launcher reports in "server"
@@ -42,9 +43,7 @@ def remove_shm(folder: Path) -> None:
 
 def write_status(folder: Path, status: dict[str, Any]) -> None:
     """Replace the status file atomically (readers never see half of it)."""
-    tmp = folder / f".{STATUS_FILE}.{os.getpid()}"
-    tmp.write_text(json.dumps(status, indent=1), encoding="utf-8")
-    os.replace(tmp, folder / STATUS_FILE)
+    atomic_write(folder / STATUS_FILE, json.dumps(status, indent=1), durable=False)
 
 
 def read_status(folder: Path) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlfabric.durable import atomic_write
 from mlfabric.errors import MlfabricError
 from mlfabric.oids import hash_file
 from mlfabric.progress import NO_PROGRESS, Progress
@@ -250,14 +251,11 @@ class StatIndex:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         files, nbytes = self.totals()
         data = marshal.dumps({"version": _INDEX_VERSION, **self.packed().to_doc(),
                               "manifest_oid": self.manifest_oid, "files": files,
                               "bytes": nbytes})
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, data, durable=False)  # a cache: lost, it is rebuilt by a scan
 
     def object_ids(self) -> set[str]:
         if self._rows is None:

@@ -15,6 +15,8 @@ import signal
 import time
 from pathlib import Path
 
+from mlfabric.durable import atomic_write
+
 Proc = tuple[int, int]  # (pid, kernel start time in clock ticks)
 
 
@@ -76,9 +78,7 @@ def end(procs: list[Proc], *, grace_s: float) -> list[Proc]:
 
 def save(path: Path, procs: list[Proc]) -> None:
     """Record ``procs`` for a later ``stop`` (temp + rename: never half written)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps([list(p) for p in procs]))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps([list(p) for p in procs]), durable=False)
 
 
 def load(path: Path) -> list[Proc]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlfabric.catalog import schema
+from mlfabric.durable import atomic_write
 from mlfabric.errors import CorruptData, InvalidInput, MlfabricError
 from mlfabric.progress import Progress
 from mlfabric.storage.drivers.base import RestoreData, SnapshotData
@@ -102,14 +103,9 @@ class _DriverIndex:
 
     def save(self, path: Path, volume: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                marshal.dump({"version": _INDEX_VERSION, "owner": self.owner(volume),
-                              "rows": self.rows, "markers": self.markers}, f)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write(path, marshal.dumps({"version": _INDEX_VERSION,
+                                          "owner": self.owner(volume), "rows": self.rows,
+                                          "markers": self.markers}), durable=False)
 
 
 def _content(e: Entry | None) -> tuple[str, str] | None:
