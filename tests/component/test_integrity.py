@@ -11,8 +11,9 @@ import pytest
 
 from mlfabric import snapshots, store, volumes
 from mlfabric.errors import CorruptData
+from mlfabric.home import open_home
+from mlfabric.storage import storage_of
 from mlfabric.storage.drivers import local as local_driver
-from mlfabric.storage.service import open_storage
 from tests.helpers import loop_mount, require_root, run_cli, tree_digest, unmount
 
 
@@ -151,7 +152,7 @@ def test_snapshots_that_patch_the_previous_manifest_equal_a_full_rebuild(
         (vol / name).write_bytes(rng.randbytes(i * 7))
     (vol / "ln").symlink_to("d0")
     time.sleep(0.02)
-    st = open_storage(str(home))
+    st = storage_of(open_home(str(home)))
     snaps = [snapshots.create("v", home=home)]
     for step in range(4):
         _settled(vol, rng, names, 3)

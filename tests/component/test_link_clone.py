@@ -13,11 +13,11 @@ import pytest
 
 from mlfabric import snapshots, volumes
 from mlfabric.errors import CorruptData
-from mlfabric.storage import fastfs, materialize
+from mlfabric.home import open_home
+from mlfabric.storage import fastfs, materialize, storage_of
 from mlfabric.storage.manifest import Manifest, manifest_body
 from mlfabric.storage.materialize import apply_tree, plan_tree
 from mlfabric.storage.scan import StatIndex
-from mlfabric.storage.service import open_storage
 from tests.helpers import tree_digest
 
 NON_UTF8 = os.fsdecode(b"caf\xe9.bin")  # a Latin-1 name: not valid UTF-8
@@ -122,7 +122,7 @@ def test_link_clone_matches_the_entry_by_entry_path(home: Path, impl: str,
     root = Path(volumes.path("v", home=home))
     _tree(root)
     snap = snapshots.create("v", name="s1", home=home)
-    st = open_storage(home)
+    st = storage_of(open_home(home))
     c = volumes.clone("lc", "v@s1", mode="link", home=home)
     contents = {p: h for p, (h, _m) in tree_digest(root).items()}
     assert {p: h for p, (h, _m) in tree_digest(c.path).items()} == contents
@@ -167,7 +167,7 @@ def test_link_clone_with_a_missing_object_fails_naming_the_file(
     root = Path(volumes.path("v", home=home))
     _tree(root)
     snap = snapshots.create("v", name="s1", home=home)
-    st = open_storage(home)
+    st = storage_of(open_home(home))
     entries = Manifest.from_bytes(st.objects.read_bytes(snap.manifest_oid)).entries
     for gone in ("d0/f3.bin", "d0/f37.bin"):  # in different ranges
         st.objects.path(entries[gone].ref).unlink()

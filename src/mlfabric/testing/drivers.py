@@ -174,7 +174,6 @@ class DriverConformance(Conformance):
         with pytest.raises(NotFound):
             snapshots.create("nope", home=h)
 
-
     # -- diff -----------------------------------------------------------------------------
     def test_diff_between_snapshots_and_against_live(self, driver_home: Path) -> None:
         h = _h(driver_home)
@@ -199,10 +198,9 @@ class DriverConformance(Conformance):
             ["later.txt"], ["added.txt"], [files[3]], [])
         assert snapshots.diff("v@s1", "v@s1", home=h).modified == []
 
-
     # -- restore --------------------------------------------------------------------------
-    def test_restore_makes_the_tree_identical_and_keeps_a_safety_snapshot(self,
-            driver_home: Path) -> None:
+    def test_restore_makes_the_tree_identical_and_keeps_a_safety_snapshot(
+            self, driver_home: Path) -> None:
         h = _h(driver_home)
         root, files = volume_with_tree(driver_home)
         snap(driver_home, "v@s1")
@@ -226,7 +224,6 @@ class DriverConformance(Conformance):
         (volume_path(driver_home, "v") / "after.txt").write_bytes(b"after")
         assert snapshots.diff("v@s1", "v", home=h).added == ["after.txt"]
         assert len(snapshots.list("v", home=h)) == 2
-
 
     # -- clones ---------------------------------------------------------------------------
 
@@ -290,7 +287,6 @@ class DriverConformance(Conformance):
         c2 = volumes.clone("c2", "c", home=h)
         assert c2.origin is not None and c2.origin.startswith("c@")
         assert digest(driver_home, "c2") == live
-
 
     # -- delete, gc, verify, usage --------------------------------------------------------
     def test_deleting_a_volume_with_snapshots_needs_force(self, driver_home: Path) -> None:

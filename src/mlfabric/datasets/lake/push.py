@@ -36,7 +36,7 @@ from mlfabric.datasets.remote import (
 )
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.home import open_home
-from mlfabric.names import parse_snapshot_ref, validate_name, version_number
+from mlfabric.names import SnapshotRef, parse_snapshot_ref, validate_name, version_number
 from mlfabric.oids import oid_of
 from mlfabric.progress import NO_PROGRESS, Progress
 from mlfabric.storage.drivers import driver_of
@@ -161,11 +161,20 @@ def _plan(name: str, remote: str, source: str, manifest: Manifest, latest: Any |
                     upload_objects=len(todo), upload_bytes=sum(s for _, s in todo.values()))
 
 
-def _check(name: str, remote: str | None, workers: int) -> None:
+def _target(source: str, name: str, remote: str | None, workers: int, home: str | None
+            ) -> tuple[SnapshotRef, Storage, Any, Any | None, RemoteLake]:
+    """Check a push's arguments; its source, storage, remote and dataset rows (None for a
+    new dataset), and its lake, reachable."""
     validate_name(name, "dataset name")
     if remote is not None:
         validate_name(remote, "remote name")
     check_workers(workers)
+    ref = parse_snapshot_ref(source)
+    st = storage_of(open_home(home))
+    rem, ds = _remote_for(st, name, remote)
+    lake = lake_of(rem)
+    lake.check()
+    return ref, st, rem, ds, lake
 
 
 def plan_push(source: str, *, name: str, remote: str | None = None,
@@ -173,12 +182,7 @@ def plan_push(source: str, *, name: str, remote: str | None = None,
     """What ``push`` would do, changing nothing: the version it would make (or that the
     content is unchanged), and the objects and bytes the lake lacks. A live volume is
     scanned as a snapshot would see it, without taking one."""
-    _check(name, remote, DEFAULT_WORKERS)
-    ref = parse_snapshot_ref(source)
-    st = storage_of(open_home(home))
-    rem, ds = _remote_for(st, name, remote)
-    lake = lake_of(rem)
-    lake.check()
+    ref, st, rem, ds, lake = _target(source, name, remote, DEFAULT_WORKERS, home)
     with st.locked(ref.volume):
         if ref.snapshot is None:
             vol = st.catalog.run_read(lambda c: st.volume_row(c, ref.volume))
@@ -198,12 +202,7 @@ def push(source: str, *, name: str, remote: str | None = None,
          progress: Progress = NO_PROGRESS) -> DatasetVersion:
     """Push a snapshot (``VOLUME`` takes one first) as the next version of dataset
     ``name``, uploading only the objects the lake lacks."""
-    _check(name, remote, workers)
-    ref = parse_snapshot_ref(source)
-    st = storage_of(open_home(home))
-    rem, ds = _remote_for(st, name, remote)
-    rstore = lake_of(rem)
-    rstore.check()
+    ref, st, rem, ds, rstore = _target(source, name, remote, workers, home)
     with st.locked(ref.volume):
         snap_name = ref.snapshot
         if snap_name is None:
