@@ -62,6 +62,20 @@ def processes_of(home: Path) -> list[int]:
     return out
 
 
+def host_pid(inner: int, home: Path) -> int:
+    """The host pid of the process of ``home``'s server that its sandbox calls ``inner``
+    (a server runs confined, in a pid namespace of its own: the status file it writes
+    holds the pids it sees there)."""
+    for pid in processes_of(home):
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            nspid = next(line.split()[1:] for line in status.splitlines()
+                         if line.startswith("NSpid:"))
+            if len(nspid) > 1 and int(nspid[-1]) == inner:
+                return pid
+    raise AssertionError(f"no process of {home} is pid {inner} in its sandbox")
+
+
 def kill_leftovers(home: Path) -> None:
     """After a failed test: no process or shared-memory region of ``home`` survives."""
     for pid in processes_of(home):
@@ -272,7 +286,7 @@ def test_a_killed_tritonserver_is_restarted_on_its_ports(served: Served) -> None
     folder = server_dir(Path(served.home), "srv")
     before = read_status(folder)
     assert before is not None and before["restarts"] == 0
-    os.kill(before["engine_pid"], signal.SIGKILL)
+    os.kill(host_pid(before["engine_pid"], Path(served.home)), signal.SIGKILL)
 
     def _restarted() -> bool:
         now = read_status(folder) or {}
@@ -303,9 +317,10 @@ def test_a_killed_launcher_takes_tritonserver_along_and_delete_cleans_up(
         serving.create("k", model_repo="models", project="team", gpus=0.5, home=str(home))
         status = read_status(server_dir(home, "k"))
         assert status is not None
-        os.kill(status["pid"], signal.SIGKILL)  # not through the scheduler
-        wait_for(lambda: not alive(status["engine_pid"]), "tritonserver to follow its "
-                 "launcher", timeout=15)
+        engine = host_pid(status["engine_pid"], home)
+        os.kill(host_pid(status["pid"], home), signal.SIGKILL)  # not through the scheduler
+        wait_for(lambda: not alive(engine), "tritonserver to follow its launcher",
+                 timeout=15)
         serving.delete("k", home=str(home))
         wait_for(lambda: not processes_of(home), "every server process to exit", timeout=10)
         assert nodes.show("n1", home=str(home)).allocated == 0

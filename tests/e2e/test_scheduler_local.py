@@ -50,9 +50,9 @@ def wait_state(home: Path, name: str, project: str, state: str, step: bool = Tru
 
 
 def script(tmp: Path, name: str, body: str) -> str:
-    path = tmp / f"{name}.py"
-    path.write_text(body)
-    return str(path)
+    """A job's program, given inline (``python -c``): a confined job sees no host folder
+    it was not granted, so a script file under the test's tmp folder would be hidden."""
+    return body
 
 
 def test_env_volume_links_and_snapshot_on_complete(local_home: Path, tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_env_volume_links_and_snapshot_on_complete(local_home: Path, tmp_path: P
         "pathlib.Path('data/result.json').write_text(json.dumps({k: os.environ.get(k)"
         " for k in keys}))\n"))
     ok(home, "job", "submit", "envjob", "-p", "a", "-g", "0.5", "--volume", "out-vol:data",
-       "-e", "MY=value", "--snapshot-on-complete", "out-vol", "--", PY, prog)
+       "-e", "MY=value", "--snapshot-on-complete", "out-vol", "--", PY, "-c", prog)
     done = wait_state(home, "envjob", "a", "Succeeded")
     assert done["exit_code"] == 0 and done["snapshot"] == "out-vol@a-envjob"
     vol = ok(home, "volume", "path", "out-vol").out.strip()
@@ -89,15 +89,15 @@ def test_preemption_sends_sigterm_and_requeues(local_home: Path, tmp_path: Path)
     ok(home, "node", "add", "n1", "--gpus", "2")
     ok(home, "project", "create", "lo", "--quota", "0")
     ok(home, "project", "create", "hi", "--quota", "2")
-    marker = tmp_path / "sigterm.txt"
+    marker = home / "jobs" / "lo" / "victim" / "work" / "sigterm.txt"  # its working folder
     prog = script(tmp_path, "victim", (
         "import signal, sys, time, pathlib\n"
-        f"def bye(*_):\n    pathlib.Path({str(marker)!r}).write_text('got SIGTERM')\n"
+        "def bye(*_):\n    pathlib.Path('sigterm.txt').write_text('got SIGTERM')\n"
         "    sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, bye)\n"
         "print('ready', flush=True)\n"
         "while True:\n    time.sleep(0.05)\n"))
-    ok(home, "job", "submit", "victim", "-p", "lo", "-g", "2", "--", PY, prog)
+    ok(home, "job", "submit", "victim", "-p", "lo", "-g", "2", "--", PY, "-c", prog)
     running = job(home, "victim", "lo")
     assert running["state"] == "Running"
     wait_for(lambda: "ready" in ok(home, "job", "logs", "victim", "-p", "lo").out,
@@ -143,7 +143,7 @@ def test_gang_job_runs_torch_distributed_all_reduce(local_home: Path, tmp_path: 
     ok(home, "project", "create", "a", "--quota", "2")
     prog = script(tmp_path, "gang", GANG)
     ok(home, "job", "submit", "gang", "-p", "a", "-g", "1", "--processes", "2", "--",
-       PY, prog)
+       PY, "-c", prog)
     done = wait_state(home, "gang", "a", "Succeeded", timeout=180)
     assert done["exit_code"] == 0
     for rank in (0, 1):
@@ -162,15 +162,15 @@ def test_daemon_killed_and_restarted_keeps_every_job(local_home: Path,
     home = local_home
     ok(home, "node", "add", "n1", "--gpus", "3")
     ok(home, "project", "create", "a", "--quota", "3")
-    gate = tmp_path / "go"
+    gate = home / "jobs" / "a" / "ends" / "work" / "go"  # in the job's working folder
     wait_prog = script(tmp_path, "wait", (
         "import os, time\n"
-        f"while not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)\n"))
+        "while not os.path.exists('go'):\n    time.sleep(0.05)\n"))
     daemon = _daemon(home)
     try:
-        ok(home, "job", "submit", "keeps", "-p", "a", "--", PY, prog_sleep(tmp_path))
-        ok(home, "job", "submit", "ends", "-p", "a", "--", PY, wait_prog)
-        ok(home, "job", "submit", "dies", "-p", "a", "--", PY, prog_sleep(tmp_path))
+        ok(home, "job", "submit", "keeps", "-p", "a", "--", PY, "-c", prog_sleep(tmp_path))
+        ok(home, "job", "submit", "ends", "-p", "a", "--", PY, "-c", wait_prog)
+        ok(home, "job", "submit", "dies", "-p", "a", "--", PY, "-c", prog_sleep(tmp_path))
         ok(home, "job", "submit", "waits", "-p", "a", "-g", "2", "--", PY, "-c", "pass")
         before = {n: job(home, n, "a") for n in ("keeps", "ends", "dies", "waits")}
         assert [before[n]["state"] for n in ("keeps", "ends", "dies", "waits")] == \
@@ -210,15 +210,15 @@ def test_dataset_is_cached_leased_while_running_and_released(local_home: Path,
     (home / "volumes" / "raw" / "labels.csv").write_text("cat,1\ndog,2\n")
     ok(home, "remote", "add", "lake", str(tmp_path / "lake"))
     ok(home, "dataset", "push", "raw", "--name", "pets", "--remote", "lake")
-    gate = tmp_path / "gate"
+    gate = home / "jobs" / "a" / "reader" / "work" / "gate"  # in the job's working folder
     prog = script(tmp_path, "reader", (
         "import os, pathlib, time\n"
         "root = pathlib.Path(os.environ['MLFABRIC_DATASET_PETS'])\n"
         "print('rows', (root / 'labels.csv').read_text().count(chr(10)), flush=True)\n"
-        f"while not pathlib.Path({str(gate)!r}).exists():\n"
+        "while not pathlib.Path('gate').exists():\n"
         "    time.sleep(0.05)\n"))
     ok(home, "job", "submit", "reader", "-p", "a", "-g", "1", "--dataset", "pets:v1",
-       "--", PY, prog)
+       "--", PY, "-c", prog)
     wait_state(home, "reader", "a", "Running", step=False)
     [entry] = ok(home, "cache", "list", "--json").json()
     assert entry["dataset"] == "pets" and entry["leases"], entry  # held while it runs

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mlfabric import projects
 from mlfabric.workspaces import processes
 from tests.helpers import Result, run_cli
 
@@ -178,7 +179,10 @@ def test_workspace_end_to_end(ws_home: Path, tmp_path: Path,
     servers = [p for p in first if b"jupyterlab" in Path(f"/proc/{p[0]}/cmdline").read_bytes()]
     assert len(servers) == 1 and len(first) >= 4  # runtime launcher, ours, JupyterLab, kernel
     cmdline = Path(f"/proc/{servers[0][0]}/cmdline").read_bytes().split(b"\0")
-    assert b"--no-browser" in cmdline and (os.geteuid() != 0 or b"--allow-root" in cmdline)
+    # JupyterLab runs confined, as its project's uid: never as root, so no --allow-root
+    assert b"--no-browser" in cmdline and b"--allow-root" not in cmdline
+    uid = projects.show("team-a", home=str(home)).uid
+    assert uid is not None and os.stat(f"/proc/{servers[0][0]}").st_uid == uid
     assert secret_anywhere(PASSWORD.encode()) == []
 
     # snapshot, modify, restore: the file is back, the old processes are all gone

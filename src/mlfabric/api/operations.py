@@ -22,7 +22,10 @@ from typing import Any
 
 from mlfabric.api import access as A
 
-SERVER_OWNED = frozenset({"home", "progress", "clock", "poll_s", "cycle_every_s", "history"})
+# Parameters the server sets (or a service does), never a request: a member cannot give a
+# job host folders to write (``state_dirs``) or pick its own clock.
+SERVER_OWNED = frozenset({"home", "progress", "clock", "poll_s", "cycle_every_s", "history",
+                          "state_dirs"})
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, inspect, select, text
 
 from mlfabric.catalog import schema
 
@@ -50,6 +50,19 @@ def _v6_scheduler_status(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v7_project_uids(conn: Connection) -> None:
+    """Each project gets the uid its confined jobs run as (in creation order)."""
+    from mlfabric.catalog import scheduler_schema as S
+
+    if "uid" not in {c["name"] for c in inspect(conn).get_columns("projects")}:
+        conn.execute(text("ALTER TABLE projects ADD COLUMN uid INTEGER"))
+    rows = conn.execute(select(S.projects.c.name).order_by(S.projects.c.created_at,
+                                                           S.projects.c.name)).all()
+    for n, row in enumerate(rows):
+        conn.execute(S.projects.update().where(S.projects.c.name == row.name)
+                     .values(uid=S.PROJECT_UID_BASE + n))
+
+
 MIGRATIONS: list[Migration] = [
     _v1_volumes_and_snapshots,
     _v2_transfer_journal,
@@ -57,6 +70,7 @@ MIGRATIONS: list[Migration] = [
     _v4_scheduler,
     _v5_platform,
     _v6_scheduler_status,
+    _v7_project_uids,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -21,6 +21,9 @@ from sqlalchemy import (
 
 from mlfabric.catalog.schema import metadata
 
+# Projects' uids start here, far from the host's own users (see scheduler/sandbox.py).
+PROJECT_UID_BASE = 200_000
+
 node_pools = Table(
     "node_pools",
     metadata,
@@ -50,6 +53,8 @@ projects = Table(
     Column("interactive_time_limit", Float, nullable=True),
     Column("pool", String(63), nullable=False),
     Column("created_at", Float, nullable=False),
+    # The unprivileged uid (and gid) its jobs run as, one per project (catalog v7).
+    Column("uid", Integer, nullable=True, unique=True),
 )
 
 jobs = Table(

@@ -3,33 +3,40 @@ directory)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.home import open_home
 from mlfabric.scheduler import jobstore
 from mlfabric.scheduler.records import ExecResult
-from mlfabric.scheduler.runtimes.local import process_env
+from mlfabric.scheduler.runtimes import get_runtime
+from mlfabric.scheduler.states import RUNNING
 
 
 def _exec_context(name: str, command: Sequence[str], project: str | None,
-                  home: str | None) -> tuple[Any, dict[str, str], Path | None]:
-    """The running job's row, variables and working directory for ``job exec``."""
+                  home: str | None) -> tuple[Any, list[str], dict[str, str], Path | None]:
+    """The running job's row, and the argv, variables and folder of ``command`` next to
+    it: inside its sandbox when it runs confined, never on the host then."""
     if not command:
         raise InvalidInput("give a command to run after --", field="command")
     st = open_home(home)
-    row = st.catalog.run_read(lambda c: jobstore.job_row(c, name, project))
-    if row.state != "Running":
+
+    def _q(conn: Connection) -> tuple[Any, Any]:
+        row = jobstore.job_row(conn, name, project)
+        return row, jobstore.project_row(conn, row.project)
+
+    row, project_row = st.catalog.run_read(_q)
+    if row.state != RUNNING:
         raise InvalidInput(f"job '{row.project}/{row.name}' is {row.state}, not Running",
                            field="job", value=name)
-    run = jobstore.to_run(row, st.config.home)
-    env = {**os.environ, **process_env(run, 0, 0)}
-    env.pop("MASTER_PORT", None)
-    return row, env, run.work_dir if run.work_dir.is_dir() else None
+    run = jobstore.to_run(row, st.config.home, uid=project_row.uid)
+    argv, env, cwd = get_runtime(row.runtime or "sim").exec_command(run, list(command))
+    return row, argv, env, cwd
 
 
 def _run(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
@@ -42,16 +49,16 @@ def _run(command: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[A
 def exec_in(name: str, command: Sequence[str], *, project: str | None = None,
             home: str | None = None) -> int:
     """Run ``command`` next to a running job (its variables and working directory)."""
-    _, env, cwd = _exec_context(name, command, project, home)
-    return _run(command, env=env, cwd=cwd).returncode
+    _, argv, env, cwd = _exec_context(name, command, project, home)
+    return _run(argv, env=env, cwd=cwd).returncode
 
 
 def exec_output(name: str, command: Sequence[str], *, project: str | None = None,
                 timeout: float = 600.0, home: str | None = None) -> ExecResult:
     """Like ``exec_in`` but capture what it prints (for callers without a terminal)."""
-    row, env, cwd = _exec_context(name, command, project, home)
+    row, argv, env, cwd = _exec_context(name, command, project, home)
     try:
-        done = _run(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+        done = _run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise MlfabricError(f"command timed out after {timeout:g}s") from exc

@@ -55,11 +55,12 @@ def job_dir(home: Path, project: str, job: str) -> Path:
     return home / "jobs" / project / job
 
 
-def to_run(row: Any, home: Path, node_memory: dict[str, int] | None = None) -> Run:
+def to_run(row: Any, home: Path, node_memory: dict[str, int] | None = None,
+           uid: int | None = None) -> Run:
     return Run(project=row.project, job=row.name, spec=dict(row.spec),
                placements=placements_of(row), job_dir=job_dir(home, row.project, row.name),
                started_at=row.started_at or 0.0, node_memory=dict(node_memory or {}),
-               processes=tuple(Process.from_dict(p) for p in (row.processes or [])))
+               processes=tuple(Process.from_dict(p) for p in (row.processes or [])), uid=uid)
 
 
 def allocated(row: Any) -> float:
@@ -120,7 +121,8 @@ def to_project_info(row: Any, jobs: list[Any], fair_share: float | None = None
                                            if j.state == "Running"), 6),
                        running=sum(1 for j in mine if j.state == "Running"),
                        pending=sum(1 for j in mine if j.state == "Pending"),
-                       fair_share=None if fair_share is None else round(fair_share, 6))
+                       fair_share=None if fair_share is None else round(fair_share, 6),
+                       uid=row.uid)
 
 
 def project_row(conn: Connection, name: str) -> Any:

@@ -63,6 +63,7 @@ class Cycle:
         self.sched = Scheduler()
         self.rows: dict[tuple[str, str], Any] = {}
         self.node_rows: dict[str, Any] = {}
+        self.uids: dict[str, int] = {}  # project -> the uid its jobs run as
         self.changes: dict[tuple[str, str], _Change] = {}
         self.report = CycleReport(at=now)
 
@@ -81,7 +82,8 @@ class Cycle:
 
     def run_of(self, key: tuple[str, str]) -> Run:
         memory = {n: r.gpu_memory or 0 for n, r in self.node_rows.items()}
-        return jobstore.to_run(self.rows[key], self.st.config.home, memory)
+        return jobstore.to_run(self.rows[key], self.st.config.home, memory,
+                               self.uids.get(key[0]))
 
     # -- loading ---------------------------------------------------------------------------
     def load(self, conn: Connection) -> None:
@@ -90,6 +92,7 @@ class Cycle:
             self.node_rows[row.name] = row
             sched.handle(AddNode(jobstore.to_node(row)))
         for row in conn.execute(select(S.projects).order_by(S.projects.c.name)):
+            self.uids[row.name] = row.uid
             sched.handle(AddProject(jobstore.to_project(row)))
         rows = conn.execute(select(S.jobs).where(S.jobs.c.state.in_(ACTIVE))
                             .order_by(S.jobs.c.submit_time, S.jobs.c.id)).all()

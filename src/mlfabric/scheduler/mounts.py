@@ -29,6 +29,7 @@ class VolumeMount:
     volume: str
     source: str  # the volume's folder
     at: str | None = None  # a path inside the job's work folder, or None
+    read_only: bool = False  # a link clone: its files are shared objects
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class Mounts:
     datasets: tuple[DatasetMount, ...] = ()
     env: dict[str, str] = field(default_factory=dict)  # the job's own variables
     snapshot_on_complete: str | None = None
+    # Folders of the platform's own state the job reads and writes (a workspace's, an
+    # inference server's); set by those services, never by a request.
+    state_dirs: tuple[str, ...] = ()
 
     def variables(self) -> dict[str, str]:
         """The job's variables plus one per volume and dataset (their folders)."""
@@ -73,7 +77,8 @@ def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
     vols = []
     for item in spec.get("volumes") or ():
         vol, _, path = str(item).partition(":")
-        vols.append(VolumeMount(vol, volumes.path(vol, home=home), path.lstrip("/") or None))
+        shown = volumes.show(vol, home=home)
+        vols.append(VolumeMount(vol, shown.path, path.lstrip("/") or None, shown.read_only))
     sets: list[DatasetMount] = []
     try:
         for ref in spec.get("datasets") or ():
@@ -84,7 +89,7 @@ def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
         raise
     return Mounts(tuple(vols), tuple(sets), {str(k): str(v) for k, v in
                                              (spec.get("env") or {}).items()},
-                  spec.get("snapshot_on_complete"))
+                  spec.get("snapshot_on_complete"), tuple(spec.get("state_dirs") or ()))
 
 
 def release(home: str, project: str, job: str, spec: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, Busy
@@ -43,7 +43,9 @@ def create(name: str, *, quota: float, weight: float | None = None, limit: float
     def _write(conn: Connection) -> None:
         if conn.execute(select(S.projects.c.name).where(S.projects.c.name == name)).first():
             raise AlreadyExists("project", name)
-        conn.execute(S.projects.insert().values(name=name, created_at=time.time(),
+        top = conn.execute(select(func.max(S.projects.c.uid))).scalar()
+        uid = S.PROJECT_UID_BASE if top is None else top + 1
+        conn.execute(S.projects.insert().values(name=name, created_at=time.time(), uid=uid,
                                                 **_values(project)))
 
     st.catalog.run_write(_write)

@@ -37,6 +37,7 @@ class ProjectInfo(Record):
     running: int = 0
     pending: int = 0
     fair_share: float | None = None  # as the last scheduling cycle computed it
+    uid: int | None = None  # the user its confined jobs run as (and own their files as)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -70,6 +71,20 @@ def _check_dataset(item: str) -> str:
     return item
 
 
+STATE_AREAS = ("workspaces", "serving")  # where services keep their jobs' state
+
+
+def _check_state_dirs(home: Path, dirs: Sequence[str]) -> list[str]:
+    areas = [(home / a).resolve() for a in STATE_AREAS]
+    out = []
+    for d in dirs:
+        path = Path(d).resolve()
+        if not any(path.parent == a for a in areas):
+            raise InvalidInput(f"'{d}' is not a service's folder in the home", field="state_dirs")
+        out.append(str(path))
+    return out
+
+
 def plan_submit(name: str, *, project: str, gpus: str | float | None = None,
                 gpu_memory: str | int | None = None, interactive: bool = False,
                 preemptible: bool | None = None, processes: int = 1,
@@ -102,13 +117,18 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
            command: Sequence[str] = (), env: Sequence[str] | dict[str, str] | None = None,
            volumes: Sequence[str] = (), datasets: Sequence[str] = (),
            snapshot_on_complete: str | None = None, sim_duration: str | float | None = None,
-           home: str | None = None) -> JobInfo:
-    """Queue a job and run a cycle; the job comes back running or pending with a reason."""
+           state_dirs: Sequence[str] = (), home: str | None = None) -> JobInfo:
+    """Queue a job and run a cycle; the job comes back running or pending with a reason.
+
+    ``state_dirs`` are folders of a service's own state under the home (a workspace's, an
+    inference server's) its confined processes may write; the services set them, a
+    request cannot (they never cross the REST API)."""
     spec = plan_submit(name, project=project, gpus=gpus, gpu_memory=gpu_memory,
                        interactive=interactive, preemptible=preemptible, processes=processes,
                        command=command, env=env, volumes=volumes, datasets=datasets,
                        snapshot_on_complete=snapshot_on_complete, sim_duration=sim_duration)
     st = open_home(home)
+    spec["state_dirs"] = _check_state_dirs(st.path, state_dirs)
     st.catalog.run_read(lambda c: jobstore.project_row(c, project))
     from mlfabric import volumes as vols
 

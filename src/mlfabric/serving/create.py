@@ -151,7 +151,8 @@ def create(name: str, *, model_repo: str, project: str, gpus: str | float | None
                "--metrics-port", str(ports["metrics"])]
     try:
         jobs.submit(job, project=project, gpus=gpu, interactive=True, command=command,
-                    volumes=[f"{model_repo}:{REPOSITORY_LINK}"], home=home)
+                    volumes=[f"{model_repo}:{REPOSITORY_LINK}"], home=home,
+                    state_dirs=[str(folder)])
     except BaseException:
         st.catalog.run_write(lambda conn: conn.execute(T.delete().where(T.c.name == name)))
         shutil.rmtree(folder, ignore_errors=True)

@@ -31,7 +31,8 @@ def _submit(row: Any, home: str | None) -> None:
                              datasets=spec["datasets"], home=home)
     jobs.submit(row.job, project=row.project, gpus=spec["gpus"], interactive=True,
                 command=command, datasets=spec["datasets"], home=home,
-                volumes=[row.volume, *(v.partition(":")[0] for v in spec["volumes"])])
+                volumes=[row.volume, *(v.partition(":")[0] for v in spec["volumes"])],
+                state_dirs=[str(workspace_dir(row.name, home))])
 
 
 def _port(row: Any) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlfabric.errors import InvalidInput
 from mlfabric.scheduler.model import Placement
 from mlfabric.scheduler.mounts import Mounts
 
@@ -51,6 +52,7 @@ class Run:
     mounts: Mounts = field(default_factory=Mounts)  # what it sees: volumes, datasets, env
     node_memory: dict[str, int] = field(default_factory=dict)  # node -> bytes per GPU
     processes: tuple[Process, ...] = ()
+    uid: int | None = None  # its project's uid: a confining runtime runs it as that user
 
     @property
     def work_dir(self) -> Path:
@@ -100,3 +102,11 @@ class Runtime(ABC):
     def pid(self, process: Process) -> int | None:
         """The OS process id behind ``process`` on this machine, if there is one."""
         return None
+
+    def exec_command(self, run: Run, command: list[str]) -> tuple[list[str], dict[str, str],
+                                                                   Path | None]:
+        """How to run ``command`` next to the running ``run``, where its processes run
+        (as they run: confined or not): the argv, the environment and the folder."""
+        raise InvalidInput(f"job '{run.project}/{run.job}' runs on the {self.name} runtime, "
+                           "which has no processes to run a command next to",
+                           field="job", value=run.job)

@@ -15,9 +15,11 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mlfabric.errors import InvalidInput
+from mlfabric.scheduler import sandbox
 from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # started by this process: reaped here
@@ -88,6 +90,40 @@ def process_env(run: Run, rank: int, master_port: int) -> dict[str, str]:
     return env
 
 
+def _inside(pid: int | None) -> int | None:
+    """A process inside the sandbox whose bubblewrap is ``pid`` (bubblewrap itself stays
+    outside the namespaces it makes)."""
+    if pid is None:
+        return None
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def confinement(run: Run) -> sandbox.Grant | None:
+    """What the sandbox of ``run`` sees (None: it runs unconfined, a job without a
+    project uid or an admin's ``MLFABRIC_UNSAFE_NO_SANDBOX``). The folders it writes are
+    made its project's; refused when this host cannot confine."""
+    if run.uid is None or sandbox.unsafe():
+        return None
+    sandbox.check()
+    uid = run.uid
+    mounts = run.mounts
+    volumes = [v.source for v in mounts.volumes if not v.read_only]
+    for path in (str(run.job_dir), *mounts.state_dirs):  # small, rewritten by the host
+        sandbox.own(path, uid, uid)
+    for path in volumes:
+        if os.stat(path).st_uid != uid:  # first use by this project: it becomes theirs
+            sandbox.own(path, uid, uid)
+    rw = [str(run.job_dir), *volumes, *mounts.state_dirs]
+    ro = [*(v.source for v in mounts.volumes if v.read_only),
+          *(d.source for d in mounts.datasets)]
+    return sandbox.Grant(uid=uid, gid=uid, workdir=str(run.work_dir), rw=tuple(rw),
+                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements))
+
+
 class LocalRuntime(Runtime):
     """Real processes, logs in files, exit codes from ``launch``."""
 
@@ -109,16 +145,21 @@ class LocalRuntime(Runtime):
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(target)
+        grant = confinement(run)
         port = free_port()
         out: list[Process] = []
         for rank in range(len(run.placements)):
             self.exit_path(run, rank).unlink(missing_ok=True)
-            env = {**os.environ, **process_env(run, rank, port)}
+            argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--",
+                    *command]
+            if grant is None:
+                env = {**os.environ, **process_env(run, rank, port)}
+            else:
+                argv = sandbox.wrap(replace(grant, env=process_env(run, rank, port)), argv)
+                env = dict(os.environ)  # bwrap's own; the job gets only its variables
             with open(run.log_path(rank), "ab") as log:
                 child = subprocess.Popen(
-                    [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--",
-                     *command],
-                    cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                    argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT, start_new_session=True)
             _CHILDREN[child.pid] = child
             stat = proc_stat(child.pid)
@@ -160,6 +201,21 @@ class LocalRuntime(Runtime):
 
     def pid(self, process: Process) -> int | None:
         return _pid(process)
+
+    def exec_command(self, run: Run, command: list[str]) -> tuple[list[str], dict[str, str],
+                                                                   Path | None]:
+        variables = process_env(run, 0, 0)
+        variables.pop("MASTER_PORT", None)
+        grant = confinement(run)
+        if grant is None:
+            cwd = run.work_dir if run.work_dir.is_dir() else None
+            return command, {**os.environ, **variables}, cwd
+        inside = _inside(_pid(run.processes[0]) if run.processes else None)
+        if inside is None:
+            raise InvalidInput(f"job '{run.project}/{run.job}' has no running sandbox to "
+                               "run a command in", field="job", value=run.job)
+        return sandbox.enter(inside, replace(grant, env=variables), command), \
+            dict(os.environ), None
 
     def alive(self, run: Run) -> bool:
         return all(is_alive(p) or self._code(run, p.rank) is not None for p in run.processes)

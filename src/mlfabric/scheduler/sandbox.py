@@ -1,0 +1,192 @@
+"""Confinement of members' code: the one policy of what a job's processes may see, and
+the one mechanism that enforces it (bubblewrap, Linux namespaces).
+
+A sandbox sees: the system's programs and libraries read-only (``/usr``, a few files of
+``/etc``, the Python environment mlfabric runs from), a private ``/tmp`` and
+``/dev/shm``, a private ``/proc`` of its own processes, the folders its job was granted
+(its volumes and its working folder read-write, link clones and dataset cache entries
+read-only, enforced by the mount, so even root inside could not write a shared object),
+and GPU device nodes when its node has GPUs. It does not see ``$MLFABRIC_HOME``, the
+catalog, other volumes, other jobs' processes or ``/root``. Its processes run as the
+project's own unprivileged uid, with no capabilities and ``no_new_privs`` (set-uid
+programs do not raise them). The network is shared: jobs reach datasets and serve
+models, and the ranks of a gang talk over loopback.
+
+bubblewrap runs as root here (so it can mount what root can read), then ``setpriv``
+drops to the project's uid before the member's command starts. When the host cannot
+create namespaces, members' jobs are refused; ``MLFABRIC_UNSAFE_NO_SANDBOX=1`` (for a
+single-user machine) runs them unconfined.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mlfabric.catalog.scheduler_schema import PROJECT_UID_BASE as UID_BASE
+from mlfabric.errors import MlfabricError
+
+UNSAFE_ENV = "MLFABRIC_UNSAFE_NO_SANDBOX"
+# /etc files a process may need (dynamic linker, certificates, names, time zone); never
+# shadow, sudoers, ssh keys or the host's configuration.
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "ssl", "ca-certificates",
+       "ca-certificates.conf", "alternatives", "localtime", "timezone", "hosts",
+       "resolv.conf", "nsswitch.conf", "host.conf", "passwd", "group", "mime.types",
+       "protocols", "services")
+DEVICES = ("/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri")
+# Variables of the host a sandbox keeps; everything else (credentials, tokens, the home)
+# stays outside.
+KEPT_ENV = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TERM",
+            "PYTHONHASHSEED", "PYTHONUNBUFFERED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+            "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
+
+
+class SandboxUnavailable(MlfabricError):
+    """This host cannot confine members' code (no bubblewrap, or no namespaces)."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one sandbox may see and be: paths are bound at their own path inside."""
+
+    uid: int
+    gid: int
+    workdir: str
+    rw: tuple[str, ...] = ()  # folders it reads and writes
+    ro: tuple[str, ...] = ()  # folders and files it only reads
+    gpus: bool = False  # pass the GPU device nodes through
+    env: dict[str, str] = field(default_factory=dict)  # its variables (nothing else)
+
+
+def system_paths() -> list[str]:
+    """Read-only for every sandbox: programs, libraries, the Python environment (the
+    interpreter, its packages, and mlfabric's own source for an editable install)."""
+    import mlfabric
+
+    source = os.path.dirname(os.path.dirname(os.path.abspath(mlfabric.__file__)))
+    paths = ["/usr", *(f"/etc/{name}" for name in ETC), sys.base_prefix, sys.prefix, source]
+    seen: list[str] = []
+    for p in map(os.path.realpath, paths):
+        if os.path.exists(p) and not any(p == s or p.startswith(s + "/") for s in seen):
+            seen = [s for s in seen if not s.startswith(p + "/")] + [p]
+    return sorted(seen)
+
+
+def _binds(flag: str, paths: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for p in paths:
+        out += [flag, p, p]
+    return out
+
+
+def _parents(paths: Iterable[str]) -> list[str]:
+    bound = set(paths)
+    made: set[str] = set()
+    out: list[str] = []
+    for path in sorted(bound):
+        parts = path.strip("/").split("/")[:-1]
+        for n in range(1, len(parts) + 1):
+            parent = "/" + "/".join(parts[:n])
+            if parent not in made and parent not in bound and parent not in ("/tmp", "/dev"):
+                made.add(parent)
+                out += ["--perms", "0755", "--dir", parent]
+    return out
+
+
+def wrap(grant: Grant, argv: Sequence[str]) -> list[str]:
+    """The command line that runs ``argv`` confined to ``grant`` (pure)."""
+    # No --die-with-parent: a job outlives the command that started it (the scheduler finds
+    # it again by pid); no --new-session: the job's process group is bwrap's, so stopping
+    # the group reaches every process inside.
+    cmd = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+           "--hostname", "sandbox", "--clearenv",
+           "--proc", "/proc", "--dev", "/dev",  # private /tmp and /dev/shm, sticky as usual
+           "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    for name in ("bin", "sbin", "lib", "lib64"):  # merged /usr: the usual top-level links
+        if os.path.islink(f"/{name}"):
+            cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+    system = system_paths()
+    # The folders above what is bound are made here, traversable: bubblewrap would copy
+    # the host's modes (a 0700 /root would hide the Python bound below it).
+    cmd += _parents([*system, *grant.ro, *grant.rw, grant.workdir])
+    cmd += _binds("--ro-bind", system)
+    cmd += _binds("--ro-bind", grant.ro)
+    cmd += _binds("--bind", grant.rw)
+    if grant.gpus:
+        for pattern in DEVICES:
+            cmd += _binds("--dev-bind", sorted(glob.glob(pattern)))
+    env = {k: v for k, v in os.environ.items() if k in KEPT_ENV}
+    env.update({"HOME": grant.workdir, "TMPDIR": "/tmp"}, **grant.env)
+    for k, v in sorted(env.items()):
+        cmd += ["--setenv", k, v]
+    # Only these two capabilities survive into the sandbox, for setpriv to drop to the
+    # project's uid; after it the process has none, and no_new_privs for good.
+    cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--chdir", grant.workdir,
+            "--", *_drop(grant), *argv]
+    return cmd
+
+
+def _drop(grant: Grant) -> list[str]:
+    return ["setpriv", f"--reuid={grant.uid}", f"--regid={grant.gid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+
+def enter(pid: int, grant: Grant, argv: Sequence[str]) -> list[str]:
+    """The command line that runs ``argv`` inside the running sandbox of ``pid`` (its
+    mounts, processes and name), as its project's uid, in its working folder."""
+    env = ["env", "-i", *(f"{k}={v}" for k, v in sorted(
+        {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": grant.workdir,
+         "TMPDIR": "/tmp", **grant.env}.items()))]
+    return ["nsenter", f"--target={pid}", "--mount", "--pid", "--ipc", "--uts",
+            f"--wd={grant.workdir}", "--", *_drop(grant), *env, *argv]
+
+
+def unsafe() -> bool:
+    """Whether an admin chose to run members' code unconfined (single-user machines)."""
+    return os.environ.get(UNSAFE_ENV, "").strip().lower() in ("1", "yes", "true")
+
+
+@functools.cache
+def _probe() -> str | None:
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
+    if shutil.which("setpriv") is None or shutil.which("nsenter") is None:
+        return "setpriv and nsenter are missing (Debian: util-linux)"
+    if os.geteuid() != 0:
+        return "the scheduler does not run as root (it must, to confine jobs as their " \
+               "projects' users)"
+    grant = Grant(uid=UID_BASE, gid=UID_BASE, workdir="/tmp")
+    try:
+        done = subprocess.run(wrap(grant, ["true"]), capture_output=True, text=True,
+                              timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap could not start: {exc}"
+    if done.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {done.stderr.strip()[:200]}"
+    return None
+
+
+def check() -> None:
+    """Raise ``SandboxUnavailable`` when members' code cannot be confined here (and the
+    admin has not opted out with ``MLFABRIC_UNSAFE_NO_SANDBOX=1``)."""
+    if unsafe():
+        return
+    reason = _probe()
+    if reason is not None:
+        raise SandboxUnavailable(f"cannot confine members' jobs: {reason}; on a single-user "
+                                 f"machine {UNSAFE_ENV}=1 runs them unconfined")
+
+
+def own(path: str, uid: int, gid: int) -> None:
+    """Make ``path`` and everything below it belong to ``uid``:``gid`` (a volume a
+    project's jobs write); links are changed, never followed."""
+    os.lchown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
