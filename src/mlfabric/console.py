@@ -64,6 +64,12 @@ def say(text: str) -> None:
         _out().print(text, markup=False)
 
 
+def note(text: str) -> None:
+    """A human line on stderr, shown with --json too (suppressed by --quiet)."""
+    if not OPTIONS.quiet:
+        _err().print(text, markup=False)
+
+
 def warn(text: str) -> None:
     if not OPTIONS.quiet:
         _err().print(f"warning: {text}", markup=False)

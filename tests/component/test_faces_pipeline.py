@@ -86,7 +86,11 @@ def test_two_obfuscations_of_one_picture_differ(trained: tuple[str, str]) -> Non
     assert not any(m.training for m in det.model.modules())  # left as it was: evaluation
     a, b = obfuscate(picture, det, noise), obfuscate(picture, det, noise)
     assert a.shape == (1, 128, 6, 6) and not np.array_equal(a, b)  # runs at 192 px
-    assert np.array_equal(obfuscate(picture, det, None), obfuscate(picture, det, None))
+    raw = {"send_raw_activation": True}  # without noise: only when told explicitly
+    assert np.array_equal(obfuscate(picture, det, None, **raw),
+                          obfuscate(picture, det, None, **raw))
+    with pytest.raises(InvalidInput, match="refusing to send the pool2 activation without noise"):
+        obfuscate(picture, det, None)
 
 
 def test_sweep_writes_table_json_and_plots(trained: tuple[str, str], tmp_path: Path) -> None:

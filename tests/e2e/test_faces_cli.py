@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,30 @@ def test_bad_input_gives_one_clear_error(home: Path, dataset: Path, tmp_path: Pa
     broken.write_bytes(b"\xff\xd8 truncated")
     assert re.fullmatch(r"error: .*img_09_\d+\.jpg: cannot read image \(\w+\)",
                         fails(home, "faces", "eval", "--dataset", str(copy), *SMALL))
+
+
+def test_detect_remote_refuses_without_noise_and_connects_nowhere(home: Path, dataset: Path,
+                                                                  tmp_path: Path) -> None:
+    # A listener that never accepts: a connection attempt would still be queued on it.
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    try:
+        url = f"127.0.0.1:{listener.getsockname()[1]}"
+        image = str(next((dataset / "originalPics" / "synth").glob("img_09_*.jpg")))
+        args = ("faces", "detect-remote", image, "--detector", str(dataset / "faceboxes.pt"))
+        for extra in (("--url", url), ("--url", url, "--json"), ("--server", "faces"),
+                      ("--url", url, "--noise", "")):
+            r = run_cli(home, *args, *extra)
+            assert r.code == 1 and r.out == "", (extra, r.out)
+            assert r.err.strip() == (
+                "error: refusing to send the pool2 activation without noise: the server would "
+                "see the raw activation; give --noise FILE (fit one with `mlfabric faces eval "
+                "--dataset DIR --noisy --split pool2 --size 1024 --noise FILE`) or, to send "
+                "it unobfuscated anyway, --no-noise"), extra
+        both = fails(home, *args, "--url", url, "--noise", str(tmp_path / "noise.pt"),
+                     "--no-noise")
+        assert both == "error: give either --noise FILE or --no-noise, not both"
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing tried to connect
+    finally:
+        listener.close()

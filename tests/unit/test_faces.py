@@ -19,6 +19,7 @@ from mlfabric.apps.faces.fddb import Ellipse, parse_folds, read_dataset, read_fo
 from mlfabric.apps.faces.loss import MultiBoxLoss
 from mlfabric.apps.faces.model import SPLITS, FaceBoxes, head_shape, split_model
 from mlfabric.apps.faces.priors import prior_boxes
+from mlfabric.apps.faces.serve import Transmission, detect_remote
 from mlfabric.errors import InvalidInput, NotFound
 
 
@@ -193,3 +194,44 @@ def test_detectors_and_reference_checkpoints_load(tmp_path: Path, model: FaceBox
         load_detector(tmp_path / "other.pth")
     with pytest.raises(InvalidInput, match="input size must be a multiple of 32"):
         load_detector(ours, size=100)
+
+
+def test_detect_remote_refuses_to_send_without_noise_unless_told(tmp_path: Path) -> None:
+    # Nothing here exists: the refusal comes before the detector, the picture or the server
+    # is touched, so the raw activation is never even computed.
+    args = {"detector": str(tmp_path / "missing.pt"), "url": "127.0.0.1:9"}
+    image = str(tmp_path / "missing.jpg")
+    for noise in (None, ""):
+        with pytest.raises(InvalidInput, match="refusing to send the pool2 activation without "
+                           "noise: the server would see the raw activation") as refused:
+            detect_remote(image, noise=noise, **args)
+        assert refused.value.field == "noise"
+        assert "give noise=FILE" in str(refused.value)
+        assert "send_raw_activation=True" in str(refused.value)
+    with pytest.raises(InvalidInput, match="refusing to send the conv1 activation"):
+        detect_remote(image, split="conv1", **args)
+    with pytest.raises(InvalidInput, match="give either noise=FILE or send_raw_activation=True, "
+                       "not both"):
+        detect_remote(image, noise="noise.pt", send_raw_activation=True, **args)
+    with pytest.raises(NotFound):  # opted out: the next check is the detector file's
+        detect_remote(image, send_raw_activation=True, **args)
+
+
+def test_transmission_says_what_is_sent_and_whether_it_is_obfuscated() -> None:
+    base = {"url": "http://127.0.0.1:8000", "model": "faceboxes-tail", "input": "INPUT__0",
+            "split": "pool2", "shape": [1, 128, 32, 32], "datatype": "FP32",
+            "sent_bytes": 128 * 32 * 32 * 4}
+    noisy = Transmission(**base, noise={"file": "noise.pt", "alpha": 0.5, "mean_scale": 0.25})
+    assert noisy.describe() == ("sending the pool2 activation (128x32x32 float32, 512.0 KiB) "
+                                "with learned noise (alpha 0.5, mean scale 0.25, from noise.pt) "
+                                "to http://127.0.0.1:8000 (model faceboxes-tail)")
+    assert noisy.to_dict()["noisy"] is True
+    unknown = Transmission(**base, noise={"file": "n.pt", "alpha": None, "mean_scale": 0.25})
+    assert "with learned noise (mean scale 0.25, from n.pt)" in unknown.describe()
+    raw = Transmission(**base, noise=None)
+    assert raw.describe(opt_out="--no-noise") == (
+        "sending the pool2 activation (128x32x32 float32, 512.0 KiB) WITHOUT noise "
+        "(--no-noise) to http://127.0.0.1:8000 (model faceboxes-tail): the server sees the "
+        "raw activation")
+    assert "(send_raw_activation=True)" in raw.describe()
+    assert raw.to_dict()["noisy"] is False and raw.to_dict()["noise"] is None

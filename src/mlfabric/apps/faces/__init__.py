@@ -25,7 +25,7 @@ _EXPORTS = {
     "fit_detector_noise": "noise", "adapt_tail": "training",
     "export_tail": "serve", "write_triton_model": "serve", "detect_remote": "serve",
     "obfuscate": "serve", "tail_scores": "serve", "TritonModel": "serve",
-    "RemoteDetection": "serve",
+    "RemoteDetection": "serve", "Transmission": "serve", "require_noise": "serve",
     "SWEEP_COLUMNS": "alpha_sweep", "SWEEP_FIELDS": "alpha_sweep", "format_cell": "alpha_sweep",
     "parse_alphas": "alpha_sweep",
     "FacesDataset": "records", "TrainReport": "records", "EvalReport": "records",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.apps import faces
-from mlfabric.console import OPTIONS, emit_json, progress, say, table
+from mlfabric.console import OPTIONS, emit_json, note, progress, say, table, warn
 
 app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.faces
 
@@ -159,19 +159,31 @@ def export_tail(repo: str = typer.Argument(..., help="Model repository folder (a
 def detect_remote(image: str = typer.Argument(..., help="Picture file."),
                   detector: str = typer.Option(..., "--detector", help="Detector file (its "
                                                "head runs here)."),
-                  noise: str | None = typer.Option(None, "--noise", help="Noise file."),
+                  noise: str | None = typer.Option(None, "--noise", help="Noise file "
+                                                   "(required unless --no-noise)."),
+                  no_noise: bool = typer.Option(False, "--no-noise", help="Send the raw "
+                                                "activation, without noise: the server "
+                                                "sees it unobfuscated."),
                   server: str | None = typer.Option(None, "--server", help="Inference "
                                                     "server name."),
                   url: str | None = typer.Option(None, "--url", help="Or its HTTP address."),
                   model: str = typer.Option("faceboxes-tail", "--model", help="Model name."),
                   size: int = typer.Option(1024, "--size", help="Served input size."),
                   split: str = typer.Option("pool2", "--split", help=_SPLIT)) -> None:
-    """Detect faces with a served tail; only the noisy activation leaves this machine."""
-    r = faces.detect_remote(image, detector=detector, noise=noise, server=server, url=url,
-                            model=model, size=size, split=split, home=OPTIONS.home)
+    """Detect faces with a served tail; only the noisy activation leaves this machine (the
+    raw one only with --no-noise)."""
+    opt_out = "--no-noise"
+    faces.require_noise(noise or None, no_noise, split=split, size=size, give="--noise FILE",
+                        opt_out=opt_out)
+
+    def announce(sent: faces.Transmission) -> None:  # before the request leaves
+        (note if sent.noisy else warn)(sent.describe(opt_out=opt_out))
+
+    r = faces.detect_remote(image, detector=detector, noise=noise, send_raw_activation=no_noise,
+                            server=server, url=url, model=model, size=size, split=split,
+                            home=OPTIONS.home, on_send=announce)
     if OPTIONS.json:
         emit_json(r)
         return
-    say(f"sent {r.sent['name']} {r.sent['shape']} ({'noisy' if r.sent['noisy'] else 'clean'})"
-        f" to {r.model}; {len(r.faces)} faces")
+    say(f"{len(r.faces)} faces found by {r.model} at {r.url}")
     table(["SCORE", "BOX"], [[f"{f['score']:.3f}", f["box"]] for f in r.faces])

@@ -37,6 +37,17 @@ def fit_detector_noise(detector: Detector, samples: Samples, *, alpha: float, sp
                      epochs=epochs, lr=FIT_LR, progress=progress)
 
 
+def check_noise_file(path: str, *, split: str, size: int) -> dict:
+    """The ``meta`` of the noise file at ``path`` (alpha, split, size), checked against the
+    split and input size it is about to be used at."""
+    meta = noise_meta(path)
+    for key, want in (("split", split), ("size", size)):
+        if key in meta and meta[key] != want:
+            raise InvalidInput(f"{path}: the noise was fitted for {key} {meta[key]}, "
+                               f"not {want}")
+    return meta
+
+
 def obtain_noise(detector: Detector, *, dataset: str, alpha: float, path: str | None,
                  split: str, folds: str, epochs: int, limit: int | None, seed: int,
                  progress: Progress = NO_PROGRESS) -> tuple[NoiseLayer, Samples | None]:
@@ -44,11 +55,7 @@ def obtain_noise(detector: Detector, *, dataset: str, alpha: float, path: str | 
     noise fitted at ``alpha`` on ``folds`` and saved to ``path`` when given; with the
     samples it was fitted on, if any."""
     if path and Path(path).exists():
-        meta = noise_meta(path)
-        for key, want in (("split", split), ("size", detector.size)):
-            if key in meta and meta[key] != want:
-                raise InvalidInput(f"{path}: the noise was fitted for {key} {meta[key]}, "
-                                   f"not {want}")
+        check_noise_file(path, split=split, size=detector.size)
         return load_noise(path), None
     samples = load_samples(dataset, parse_folds(folds), detector.size, limit=limit,
                            progress=progress)
