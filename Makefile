@@ -20,14 +20,15 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # Debian packages the tests need: gcc (builds the C loop of link clones; without it the
 # install falls back to the Python loop and the test that checks the build fails),
 # btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the
-# catalog tests start themselves) and chromium (the
-# dashboard's end-to-end tests drive it headless through Playwright).
+# catalog tests start themselves), chromium (the dashboard's end-to-end tests drive it
+# headless through Playwright) and bubblewrap (members' jobs run confined in it).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
 	command -v mkfs.btrfs >/dev/null 2>&1 || missing="$$missing btrfs-progs"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \

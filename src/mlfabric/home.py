@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlfabric.catalog import Catalog, open_catalog
 from mlfabric.config import Config, load_config
+from mlfabric.errors import MlfabricError
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,20 @@ class Home:
 
 _homes: dict[Path, Home] = {}
 _lock = threading.Lock()
+PRIVATE_DIR = 0o700  # the home and its folders: its owner (the platform) only
+
+
+def private_dir(path: Path) -> Path:
+    """Make folder ``path`` (and missing parents) owner-only whatever the umask; a folder
+    that is wider is narrowed when it is ours, refused when it is not."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    st = path.stat()
+    if st.st_mode & 0o077:
+        if st.st_uid != os.geteuid():
+            raise MlfabricError(f"'{path}' is readable by other users and belongs to uid "
+                                f"{st.st_uid}: make it 0700 or choose another home")
+        os.chmod(path, PRIVATE_DIR)
+    return path
 
 
 def open_home(home: str | os.PathLike[str] | None = None) -> Home:
@@ -40,6 +55,6 @@ def open_home(home: str | os.PathLike[str] | None = None) -> Home:
     with _lock:
         found = _homes.get(config.home)
         if found is None or found.config != config:
-            config.home.mkdir(parents=True, exist_ok=True)
+            private_dir(config.home)  # every project's data and the token hashes live here
             found = _homes[config.home] = Home(config, open_catalog(config.catalog_url))
         return found

@@ -6,6 +6,8 @@ queue on the database lock instead of failing; transient lock errors are retried
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import threading
 import time
@@ -50,6 +52,7 @@ class Catalog:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(path))
         # NullPool: a CLI process opens few connections; no pooled handle outlives a fork.
         engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": _LOCK_WAIT_S})
 
@@ -107,6 +110,22 @@ class Catalog:
 
 _catalogs: dict[str, Catalog] = {}
 _catalogs_lock = threading.Lock()
+
+
+def _private_file(path: Path) -> None:
+    """The SQLite file owner-only (0600) whatever the umask: it holds every project's
+    records and the token hashes. SQLite gives its -wal and -shm files the same mode."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if side.stat().st_mode & 0o077:
+                os.chmod(side, 0o600)
 
 
 def named_row(conn: Connection, table: Table, name: str, kind: str) -> Any:

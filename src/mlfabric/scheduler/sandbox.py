@@ -12,10 +12,12 @@ project's own unprivileged uid, with no capabilities and ``no_new_privs`` (set-u
 programs do not raise them). The network is shared: jobs reach datasets and serve
 models, and the ranks of a gang talk over loopback.
 
-bubblewrap runs as root here (so it can mount what root can read), then ``setpriv``
-drops to the project's uid before the member's command starts. When the host cannot
-create namespaces, members' jobs are refused; ``MLFABRIC_UNSAFE_NO_SANDBOX=1`` (for a
-single-user machine) runs them unconfined.
+On a server (the scheduler runs as root) bubblewrap mounts what root can read, then
+``setpriv`` drops to the project's uid before the member's command starts. On a laptop
+(the scheduler runs as its user) bubblewrap makes a user namespace and the job runs as
+that user, still seeing only what it was granted. When the host cannot create
+namespaces, jobs are refused; ``MLFABRIC_UNSAFE_NO_SANDBOX=1`` (for a single-user machine
+that cannot have them) runs them unconfined.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 
 from mlfabric.catalog.scheduler_schema import PROJECT_UID_BASE as UID_BASE
 from mlfabric.errors import MlfabricError
+from mlfabric.storage.fsops import own_tree
 
 UNSAFE_ENV = "MLFABRIC_UNSAFE_NO_SANDBOX"
 # /etc files a process may need (dynamic linker, certificates, names, time zone); never
@@ -99,12 +102,15 @@ def _parents(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def wrap(grant: Grant, argv: Sequence[str]) -> list[str]:
-    """The command line that runs ``argv`` confined to ``grant`` (pure)."""
+def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None) -> list[str]:
+    """The command line that runs ``argv`` confined to ``grant`` (pure but for the host's
+    paths it binds); ``as_root``: whether the scheduler runs as root (default: it asks)."""
     # No --die-with-parent: a job outlives the command that started it (the scheduler finds
     # it again by pid); no --new-session: the job's process group is bwrap's, so stopping
     # the group reaches every process inside.
-    cmd = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+    root = os.geteuid() == 0 if as_root is None else as_root
+    cmd = ["bwrap", *([] if root else ["--unshare-user"]),
+           "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--hostname", "sandbox", "--clearenv",
            "--proc", "/proc", "--dev", "/dev",  # private /tmp and /dev/shm, sticky as usual
            "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
@@ -125,11 +131,13 @@ def wrap(grant: Grant, argv: Sequence[str]) -> list[str]:
     env.update({"HOME": grant.workdir, "TMPDIR": "/tmp"}, **grant.env)
     for k, v in sorted(env.items()):
         cmd += ["--setenv", k, v]
+    cmd += ["--chdir", grant.workdir]
+    if not root:  # bubblewrap drops every capability and sets no_new_privs itself
+        return [*cmd, "--", *argv]
     # Only these two capabilities survive into the sandbox, for setpriv to drop to the
     # project's uid; after it the process has none, and no_new_privs for good.
-    cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--chdir", grant.workdir,
-            "--", *_drop(grant), *argv]
-    return cmd
+    return [*cmd, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
+            *_drop(grant), *argv]
 
 
 def _drop(grant: Grant) -> list[str]:
@@ -137,14 +145,20 @@ def _drop(grant: Grant) -> list[str]:
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
-def enter(pid: int, grant: Grant, argv: Sequence[str]) -> list[str]:
+def enter(pid: int, grant: Grant, argv: Sequence[str], *,
+          as_root: bool | None = None) -> list[str]:
     """The command line that runs ``argv`` inside the running sandbox of ``pid`` (its
     mounts, processes and name), as its project's uid, in its working folder."""
-    env = ["env", "-i", *(f"{k}={v}" for k, v in sorted(
+    # env -C changes folder inside (nsenter's --wd would open it on the host side)
+    env = ["env", "-i", "-C", grant.workdir, *(f"{k}={v}" for k, v in sorted(
         {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": grant.workdir,
          "TMPDIR": "/tmp", **grant.env}.items()))]
-    return ["nsenter", f"--target={pid}", "--mount", "--pid", "--ipc", "--uts",
-            f"--wd={grant.workdir}", "--", *_drop(grant), *env, *argv]
+    if not (os.geteuid() == 0 if as_root is None else as_root):
+        # the sandbox's user namespace is the caller's to enter
+        return ["nsenter", f"--target={pid}", "--user", "--preserve-credentials", "--mount",
+                "--pid", "--ipc", "--uts", "--", *env, *argv]
+    return ["nsenter", f"--target={pid}", "--mount", "--pid", "--ipc", "--uts", "--",
+            *_drop(grant), *env, *argv]
 
 
 def unsafe() -> bool:
@@ -158,9 +172,6 @@ def _probe() -> str | None:
         return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
     if shutil.which("setpriv") is None or shutil.which("nsenter") is None:
         return "setpriv and nsenter are missing (Debian: util-linux)"
-    if os.geteuid() != 0:
-        return "the scheduler does not run as root (it must, to confine jobs as their " \
-               "projects' users)"
     grant = Grant(uid=UID_BASE, gid=UID_BASE, workdir="/tmp")
     try:
         done = subprocess.run(wrap(grant, ["true"]), capture_output=True, text=True,
@@ -184,9 +195,6 @@ def check() -> None:
 
 
 def own(path: str, uid: int, gid: int) -> None:
-    """Make ``path`` and everything below it belong to ``uid``:``gid`` (a volume a
-    project's jobs write); links are changed, never followed."""
-    os.lchown(path, uid, gid)
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, gid)
+    """Make ``path`` and everything below it belong to ``uid``:``gid`` (what a project's
+    jobs write): entries put there by the platform (a restore, a pull) become theirs."""
+    own_tree(path, uid, gid)

@@ -81,3 +81,17 @@ def filesystem_type(path: Path) -> str:
     except OSError:
         pass
     return fstype
+
+
+def own_tree(path: str | os.PathLike[str], uid: int, gid: int) -> int:
+    """Make ``path`` and everything below it belong to ``uid``:``gid`` (links changed,
+    never followed); returns how many entries changed hands (only those not theirs)."""
+    changed = 0
+    for root, dirs, files in os.walk(path):
+        for name in (".", *dirs, *files):
+            p = root if name == "." else os.path.join(root, name)
+            st = os.lstat(p)
+            if (st.st_uid, st.st_gid) != (uid, gid):
+                os.lchown(p, uid, gid)
+                changed += 1
+    return changed

@@ -36,8 +36,9 @@ class ObjectStore:
         self._reflinks: dict[int, bool] = {}
 
     def ensure(self) -> None:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only whatever the umask: objects are every volume's content.
+        for d in (self.root, self.tmp, self.quarantine_dir):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def path(self, oid: str) -> Path:
         h = hex_of(oid)

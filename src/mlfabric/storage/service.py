@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 from mlfabric.catalog import Catalog, named_row, schema
 from mlfabric.config import Config
 from mlfabric.errors import NotFound
-from mlfabric.home import Home, open_home
+from mlfabric.home import Home, open_home, private_dir
 from mlfabric.locks import store_and_volumes
 from mlfabric.storage.objects import ObjectStore
 from mlfabric.storage.records import Snapshot, Volume
@@ -30,7 +30,7 @@ class Storage:
         self.home = home
         config = home.config
         for d in (config.volumes_dir, config.tmp_dir, config.index_dir, config.locks_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)
 
     @property
     def config(self) -> Config:

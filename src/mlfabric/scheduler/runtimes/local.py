@@ -112,10 +112,11 @@ def confinement(run: Run) -> sandbox.Grant | None:
     uid = run.uid
     mounts = run.mounts
     volumes = [v.source for v in mounts.volumes if not v.read_only]
-    for path in (str(run.job_dir), *mounts.state_dirs):  # small, rewritten by the host
-        sandbox.own(path, uid, uid)
-    for path in volumes:
-        if os.stat(path).st_uid != uid:  # first use by this project: it becomes theirs
+    # What the job writes is its project's: entries the platform put there since (a
+    # restore, a pull, a copy by an admin) change hands; a link clone's shared objects
+    # never do (they are mounted read-only).
+    if os.geteuid() == 0:  # else every job runs as the one user that owns it all
+        for path in (str(run.job_dir), *mounts.state_dirs, *volumes):
             sandbox.own(path, uid, uid)
     rw = [str(run.job_dir), *volumes, *mounts.state_dirs]
     ro = [*(v.source for v in mounts.volumes if v.read_only),
