@@ -63,6 +63,7 @@ bench: $(STAMP)
 	@command -v rclone >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone >/dev/null)
 	@test -x bench/.work/dvc-venv/bin/dvc || (mkdir -p bench/.work && $(PYTHON) -m venv bench/.work/dvc-venv && bench/.work/dvc-venv/bin/pip install --quiet dvc==3.67.1)
 	$(BIN)/python bench/cli.py
+	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/scheduler.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/volumes.py
