@@ -68,3 +68,39 @@ def test_volume_workflow_on_postgres(home: Path, postgres_url: str,
     assert all(p.code == 0 for p in procs), [p.err for p in procs]
     names = [s.name for s in snapshots.list("data", home=home)]
     assert len(names) == len(set(names)) == 3 + 3  # s1, s2, the safety snapshot, 3 new
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_v7_adds_token_expiry_and_origin_and_old_tokens_keep_working(
+        home: Path, backend: str, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from mlfabric import tokens
+
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("MLFABRIC_CATALOG_URL", url)
+    else:
+        url = f"sqlite:///{home / 'catalog.db'}"
+    Catalog(url).engine.dispose()  # made at the latest version, outside the process cache
+    engine = create_engine(url)
+    secret = "mlf_" + "x" * 43
+    with engine.begin() as conn:  # back to a v6 catalog holding one token
+        for column in ("expires_at", "origin"):
+            conn.execute(text(f"alter table api_tokens drop column {column}"))
+        conn.execute(text("update schema_version set version = 6"))
+        conn.execute(text(
+            "insert into api_tokens (\"user\", role, projects, prefix, secret_hash, "
+            "created_at) values ('ops', 'admin', '[]', 'mlf_xxxxxx', :h, 1.0)"),
+            {"h": hashlib.sha256(secret.encode()).hexdigest()})
+    engine.dispose()
+    assert migrations.LATEST == 7
+    assert tokens.authenticate(secret, home=str(home)).user == "ops"  # migrates on open
+    [old] = tokens.list(home=str(home))
+    assert (old.user, old.expires_at, old.origin) == ("ops", None, None)
+    assert tokens.ensure_admin(home=str(home)) is None  # ops' admin token is still valid
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select version from schema_version")).scalar() == 7
+    engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, inspect, select, text
 
 from mlfabric.catalog import schema
 
@@ -50,6 +50,20 @@ def _v6_scheduler_status(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v7_token_expiry_and_origin(conn: Connection) -> None:
+    from mlfabric.catalog import platform_schema
+
+    table = platform_schema.api_tokens
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    quote = conn.dialect.identifier_preparer.quote
+    for name in ("expires_at", "origin"):
+        # v5 creates the table from today's definition, so a catalog made by this version
+        # has the columns already; older rows get NULL: no expiry, not the server's.
+        if name not in have:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(name)} {kind}"))
+
+
 MIGRATIONS: list[Migration] = [
     _v1_volumes_and_snapshots,
     _v2_transfer_journal,
@@ -57,6 +71,7 @@ MIGRATIONS: list[Migration] = [
     _v4_scheduler,
     _v5_platform,
     _v6_scheduler_status,
+    _v7_token_expiry_and_origin,
 ]
 
 LATEST = len(MIGRATIONS)
