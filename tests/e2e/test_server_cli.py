@@ -203,6 +203,11 @@ def test_token_create_admin_recovers_access_locally_only(server: Server) -> None
     assert refused.code == 1 and refused.out == ""
     assert refused.err == ("error: token create --admin works on the home directly: run it "
                            "on the server's machine with MLFABRIC_SERVER unset\n")
+    for args, err in ((["--admin", "--role", "member"], "--admin makes an admin token, not "
+                                                          "a member one"),
+                      (["-p", "p"], "token create needs --user (or --admin)")):
+        r = run_cli(server.home, "token", "create", *args)
+        assert (r.code, r.err) == (1, f"error: {err}\n")
     created = ok(run_cli(server.home, "token", "create", "--admin"))
     said, secret = created.out.splitlines()
     assert said == "created token 2 for admin (admin); its secret, shown once:"
