@@ -42,9 +42,11 @@ $(RUN_STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/py
 	touch $(RUN_STAMP)
 
 # The platform on the embedded default: API + dashboard on 127.0.0.1 with a seeded demo
-# (state in $(RUN_HOME), kept between runs); prints the dashboard URL and an admin token.
+# (state in $(RUN_HOME), kept between runs); prints the dashboard URL, with the admin token
+# on the first start only. No --admin-token: a token per start would pile up valid ones;
+# `$(BIN)/mlfabric --home $(RUN_HOME) token create --admin` prints a new one any time.
 run: $(RUN_STAMP)
-	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo --admin-token
+	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo
 
 # ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers, no cycle,
 # front ends and apps on the public API only.

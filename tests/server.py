@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,9 +48,11 @@ class Server:
 
 
 def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None = None,
-                 token: str | None = None, timeout: float = 60) -> Server:
-    """Start a server over ``home`` on a free port; wait until it answers."""
-    cmd = [MLFABRIC, "--home", str(home), "server", "start", "--port", "0"]
+                 token: str | None = None, timeout: float = 60,
+                 args: Sequence[str] = ()) -> Server:
+    """Start a server over ``home`` on a free port (with more ``server start`` options
+    from ``args``); wait until it answers."""
+    cmd = [MLFABRIC, "--home", str(home), "server", "start", "--port", "0", *args]
     if demo:
         cmd.append("--demo")
     full_env = {**os.environ, **(env or {})}

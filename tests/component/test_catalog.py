@@ -68,3 +68,66 @@ def test_volume_workflow_on_postgres(home: Path, postgres_url: str,
     assert all(p.code == 0 for p in procs), [p.err for p in procs]
     names = [s.name for s in snapshots.list("data", home=home)]
     assert len(names) == len(set(names)) == 3 + 3  # s1, s2, the safety snapshot, 3 new
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_v8_adds_token_expiry_and_origin_and_old_tokens_keep_working(
+        home: Path, backend: str, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from mlfabric import tokens
+
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("MLFABRIC_CATALOG_URL", url)
+    else:
+        url = f"sqlite:///{home / 'catalog.db'}"
+    Catalog(url).engine.dispose()  # made at the latest version, outside the process cache
+    engine = create_engine(url)
+    secret = "mlf_" + "x" * 43
+    with engine.begin() as conn:  # back to a v7 catalog holding one token
+        for column in ("expires_at", "origin"):
+            conn.execute(text(f"alter table api_tokens drop column {column}"))
+        conn.execute(text("update schema_version set version = 7"))
+        conn.execute(text(
+            "insert into api_tokens (\"user\", role, projects, prefix, secret_hash, "
+            "created_at) values ('ops', 'admin', '[]', 'mlf_xxxxxx', :h, 1.0)"),
+            {"h": hashlib.sha256(secret.encode()).hexdigest()})
+    engine.dispose()
+    assert migrations.LATEST == 8
+    assert tokens.authenticate(secret, home=str(home)).user == "ops"  # migrates on open
+    [old] = tokens.list(home=str(home))
+    assert (old.user, old.expires_at, old.origin) == ("ops", None, None)
+    assert tokens.ensure_admin(home=str(home)) is None  # ops' admin token is still valid
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select version from schema_version")).scalar() == 8
+    engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_v7_gives_each_project_its_uid_in_creation_order(
+        home: Path, backend: str, request: pytest.FixtureRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlfabric import projects
+    from mlfabric.catalog.scheduler_schema import PROJECT_UID_BASE
+
+    if backend == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("MLFABRIC_CATALOG_URL", url)
+    else:
+        url = f"sqlite:///{home / 'catalog.db'}"
+    Catalog(url).engine.dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:  # back to a v6 catalog with two projects, no uids
+        conn.execute(text("drop index uq_projects_uid"))
+        conn.execute(text("alter table projects drop column uid"))
+        conn.execute(text("update schema_version set version = 6"))
+        for n, name in enumerate(("zeta", "alpha")):
+            conn.execute(text("insert into projects (name, quota, pool, created_at) "
+                              "values (:n, 1, 'default', :t)"), {"n": name, "t": 10.0 + n})
+    engine.dispose()
+    by_name = {p.name: p.uid for p in projects.list(home=str(home))}  # migrates on open
+    assert by_name == {"zeta": PROJECT_UID_BASE, "alpha": PROJECT_UID_BASE + 1}
+    assert projects.create("new", quota=1, home=str(home)).uid == PROJECT_UID_BASE + 2

@@ -1,17 +1,25 @@
 """``server start``, ``token ...`` and the CLI in client mode (``MLFABRIC_SERVER``):
 identical errors, log following and exec through the server, clear errors for a bad
-server setting."""
+server setting; the server's admin token issued once (and rotated on request), admin
+access recovered locally, tokens that expire."""
 
 from __future__ import annotations
 
+import datetime as dt
+import shlex
+import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mlfabric import tokens, volumes
 from tests.helpers import Result, run_cli
 from tests.server import Server, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LOCAL = {"MLFABRIC_RUNTIME": "local", "MLFABRIC_PREEMPT_GRACE": "2s"}
 
@@ -127,3 +135,111 @@ def test_port_in_use_is_a_clear_error(server: Server) -> None:
     port = server.url.rsplit(":", 1)[1]
     r = run_cli(server.home, "server", "start", "--port", port)
     assert r.code == 1 and r.err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+def _make_run_options() -> list[str]:
+    """The ``server start`` options of ``make run``, as the Makefile has them."""
+    recipe = next(line for line in (ROOT / "Makefile").read_text().splitlines()
+                  if " server start" in line and line.startswith("\t"))
+    return shlex.split(recipe.split(" server start", 1)[1])
+
+
+def _admins(server: Server, token: str) -> list[dict]:
+    listed = ok(via(server, "token", "list", "--json", token=token)).json()
+    return [t for t in listed if t["role"] == "admin"]
+
+
+def test_the_admin_token_is_issued_once_and_rotated_on_request(home: Path) -> None:
+    options = _make_run_options()
+    assert "--admin-token" not in options  # else every `make run` would issue one
+    first = start_server(home, args=options, env=LOCAL)
+    try:
+        assert first.token is not None
+        assert f"dashboard: {first.url}/#token={first.token}\n" in first.lines
+    finally:
+        assert first.stop() == 0
+    second = start_server(home, args=options, env=LOCAL)  # `make run` again
+    try:
+        assert second.token is None
+        assert second.lines[0] == ("admin token: issued before, not shown again (a new one: "
+                                   f"mlfabric --home {home} token create --admin)\n")
+        assert f"dashboard: {second.url}/\n" in second.lines
+        [admin] = _admins(second, first.token)  # the first still works, and is the only one
+        assert admin["origin"] == "server" and admin["user"] == "admin"
+        ops = ok(run_cli(home, "token", "create", "--user", "ops", "--role", "admin"))
+        ops_secret = ops.out.strip().splitlines()[-1]
+    finally:
+        assert second.stop() == 0
+    third = start_server(home, args=["--admin-token"], env=LOCAL)
+    try:
+        assert third.token is not None and third.token != first.token
+        assert via(third, "volume", "list", token=first.token).err == \
+            "error: invalid or revoked token\n"
+        assert {t["user"] for t in _admins(third, ops_secret)} == {"admin", "ops"}
+    finally:
+        assert third.stop() == 0
+
+
+def test_a_first_start_that_cannot_listen_issues_no_token(home: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = str(busy.getsockname()[1])
+        r = run_cli(home, "server", "start", "--demo", "--port", port)
+    assert r.code == 1 and r.err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert r.out == ""  # no token printed: none was issued
+    assert tokens.list(include_revoked=True, home=str(home)) == []
+    assert volumes.list(home=str(home)) == []  # nor the demo seeded
+    s = start_server(home, env=LOCAL)
+    try:
+        assert s.token is not None
+        assert len(_admins(s, s.token)) == 1
+    finally:
+        assert s.stop() == 0
+
+
+def test_token_create_admin_recovers_access_locally_only(server: Server) -> None:
+    refused = via(server, "token", "create", "--admin")
+    assert refused.code == 1 and refused.out == ""
+    assert refused.err == ("error: token create --admin works on the home directly: run it "
+                           "on the server's machine with MLFABRIC_SERVER unset\n")
+    for args, err in ((["--admin", "--role", "member"], "--admin makes an admin token, not "
+                                                          "a member one"),
+                      (["-p", "p"], "token create needs --user (or --admin)")):
+        r = run_cli(server.home, "token", "create", *args)
+        assert (r.code, r.err) == (1, f"error: {err}\n")
+    created = ok(run_cli(server.home, "token", "create", "--admin"))
+    said, secret = created.out.splitlines()
+    assert said == "created token 2 for admin (admin); its secret, shown once:"
+    assert secret.startswith("mlf_")
+    listed = ok(via(server, "token", "list", "--json", token=secret)).json()
+    assert [(t["id"], t["origin"]) for t in listed] == [(1, "server"), (2, None)]
+    assert set(listed[1]) == {"id", "user", "role", "projects", "prefix", "created_at",
+                              "expires_at", "last_used_at", "revoked_at", "origin", "secret"}
+    assert listed[1]["last_used_at"] is not None and listed[0]["last_used_at"] is None
+    assert listed[1]["secret"] is None and listed[1]["expires_at"] is None
+
+
+def test_tokens_with_a_ttl_expire(server: Server) -> None:
+    ok(via(server, "project", "create", "p", "--quota", "1"))
+    hour = ok(via(server, "--json", "token", "create", "--user", "a", "-p", "p", "--ttl",
+                  "1h")).json()  # the ttl crosses the wire
+    created, expires = (dt.datetime.fromisoformat(hour[k]) for k in ("created_at",
+                                                                     "expires_at"))
+    assert (expires - created).total_seconds() == 3600
+    ok(via(server, "job", "list", token=hour["secret"]))
+    short = ok(run_cli(server.home, "token", "create", "--user", "b", "-p", "p", "--ttl",
+                       "1s"))
+    said, secret = short.out.splitlines()
+    assert ", expires " in said
+    time.sleep(1.1)
+    expired = via(server, "job", "list", token=secret)
+    assert expired.code == 1 and expired.err == "error: expired token\n"
+    listed = ok(via(server, "token", "list")).out
+    assert " a " in listed and " b " not in listed  # expired: listed with --all only
+    everything = ok(via(server, "token", "list", "--all", "--json")).json()
+    assert [t["user"] for t in everything] == ["admin", "a", "b"]
+    assert all(t["expires_at"] for t in everything[1:])
+    bad = via(server, "token", "create", "--user", "c", "-p", "p", "--ttl", "soon")
+    assert bad.code == 1 and bad.err == run_cli(server.home, "token", "create", "--user", "c",
+                                                "-p", "p", "--ttl", "soon").err

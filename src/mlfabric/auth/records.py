@@ -19,8 +19,10 @@ class Token(Record):
     projects: list[str]
     prefix: str
     created_at: float
-    last_used_at: float | None = None
+    expires_at: float | None = None  # None: valid until revoked
+    last_used_at: float | None = None  # updated at most once a minute
     revoked_at: float | None = None
+    origin: str | None = None  # "server": an admin token ``server start`` issued
     secret: str | None = None  # only in the result of ``create``, shown once
 
 

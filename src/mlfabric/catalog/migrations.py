@@ -61,6 +61,22 @@ def _v7_project_uids(conn: Connection) -> None:
     for n, row in enumerate(rows):
         conn.execute(S.projects.update().where(S.projects.c.name == row.name)
                      .values(uid=S.PROJECT_UID_BASE + n))
+    if "uq_projects_uid" not in {i["name"] for i in inspect(conn).get_indexes("projects")}:
+        next(i for i in S.projects.indexes if i.name == "uq_projects_uid").create(conn)
+
+
+def _v8_token_expiry_and_origin(conn: Connection) -> None:
+    from mlfabric.catalog import platform_schema
+
+    table = platform_schema.api_tokens
+    have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    quote = conn.dialect.identifier_preparer.quote
+    for name in ("expires_at", "origin"):
+        # v5 creates the table from today's definition, so a catalog made by this version
+        # has the columns already; older rows get NULL: no expiry, not the server's.
+        if name not in have:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(name)} {kind}"))
 
 
 MIGRATIONS: list[Migration] = [
@@ -71,6 +87,7 @@ MIGRATIONS: list[Migration] = [
     _v5_platform,
     _v6_scheduler_status,
     _v7_project_uids,
+    _v8_token_expiry_and_origin,
 ]
 
 LATEST = len(MIGRATIONS)

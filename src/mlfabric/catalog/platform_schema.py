@@ -23,6 +23,10 @@ api_tokens = Table(
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
+    # v7: NULL never expires (every token made before v7); origin 'server' marks the
+    # admin tokens ``server start`` issued, the ones ``--admin-token`` replaces.
+    Column("expires_at", Float, nullable=True),
+    Column("origin", String(16), nullable=True),
     sqlite_autoincrement=True,
 )
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    Index,
     Integer,
     String,
     Table,
@@ -54,7 +55,8 @@ projects = Table(
     Column("pool", String(63), nullable=False),
     Column("created_at", Float, nullable=False),
     # The unprivileged uid (and gid) its jobs run as, one per project (catalog v7).
-    Column("uid", Integer, nullable=True, unique=True),
+    Column("uid", Integer, nullable=True),
+    Index("uq_projects_uid", "uid", unique=True),
 )
 
 jobs = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import socket
 import sys
@@ -19,7 +20,8 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           demo: bool = typer.Option(False, "--demo", help="Seed a small demo cluster first "
                                     "(once per home)."),
           admin_token: bool = typer.Option(False, "--admin-token", help="Issue a fresh admin "
-                                           "token and print it (the first start always does)."),
+                                           "token, print it, and revoke the ones earlier starts "
+                                           "issued (the first start always issues one)."),
           log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level.")
           ) -> None:
     """Run the REST API, dashboard and scheduler loop until SIGTERM/Ctrl-C."""
@@ -36,12 +38,19 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
     from mlfabric.api import seed_demo
 
     home = OPTIONS.home
-    admin = tokens.ensure_admin(home=home)
-    if admin is None and admin_token:
-        admin = tokens.create(user="admin", role="admin", home=home)
-    if demo:
-        seed_demo(home=home)
+    # Listen first: a start that cannot (port busy) changes nothing, so the first admin
+    # token is issued by the start that serves it, and printed by it.
     sock = _bind(host, port)
+    try:
+        if demo:
+            seed_demo(home=home)
+        app = create_app(home)
+        # Issued last, just before it is printed: nothing that can fail comes between.
+        admin = (tokens.rotate_admin(home=home) if admin_token
+                 else tokens.ensure_admin(home=home))
+    except BaseException:
+        sock.close()
+        raise
     url = f"http://{_display(host)}:{sock.getsockname()[1]}"
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
     # handlers it found: make that a clean exit, as is a stop before it runs.
@@ -49,10 +58,15 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
         signal.signal(sig, lambda *_: sys.exit(0))
     if admin is not None:
         print(f"admin token (shown once): {admin.secret}")
-    print(f"dashboard: {url}/" + (f"#token={admin.secret}" if admin is not None else ""))
+        print(f"dashboard: {url}/#token={admin.secret}")
+    else:
+        again = "mlfabric " + (f"--home {shlex.quote(home)} " if home else "")
+        print(f"admin token: issued before, not shown again (a new one: {again}token create "
+              "--admin)")
+        print(f"dashboard: {url}/")
     print(f"api: {url}/api/v1 (OpenAPI at /docs)", flush=True)
     # A streaming response (a followed job log) must not hold up a shutdown for long.
-    config = uvicorn.Config(create_app(home), log_level=log_level, lifespan="on",
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on",
                             timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
 
