@@ -174,12 +174,15 @@ def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> Non
         assert ok(admin.get("/jobs/b-secret", params={"project": "team-b"}))["state"]
         # volumes by their project label: demo-data belongs to team-a
         assert [v["name"] for v in ok(bob.get("/volumes"))] == []
+        # another project's volume is "not found", word for word as a missing one
+        missing = error(bob.get("/volumes/no-such-volume"), 404)["message"]
         for resp in (bob.post("/snapshots/demo-data@baseline/restore", json={}),
                      bob.get("/volumes/demo-data"),
                      bob.post("/volumes/demo-data/snapshots", json={}),
                      bob.post("/volumes/bobs/clone", json={"source": "demo-data@baseline"}),
                      bob.delete("/volumes/demo-data", params={"force": True})):
-            error(resp, 403)
+            assert error(resp, 404)["message"] == missing.replace("no-such-volume",
+                                                                   "demo-data")
         assert ok(alice.post("/snapshots/demo-data@relabelled/restore", json={}))["written"] >= 0
         mine = ok(bob.post("/volumes", json={"name": "bob-vol"}))
         assert mine["labels"] == {"project": "team-b"}  # labelled for its one project
@@ -255,7 +258,7 @@ def test_workspaces_and_their_isolation(server: Server, admin: httpx.Client) -> 
                                                              "command": ["id"]})):
             assert resp.status_code in (403, 404), resp.text
         snap = ok(b.post("/workspaces/wb/snapshots", json={"snapshot": "first"}))
-        error(a.post(f"/workspace-snapshots/wb@{snap['name']}/restore", json={}), 403)
+        error(a.post(f"/workspace-snapshots/wb@{snap['name']}/restore", json={}), 404)
         assert ok(b.post(f"/workspace-snapshots/wb@{snap['name']}/restore", json={}))
         assert ok(admin.post("/workspaces/wb/stop", json={}))["state"] == "Stopped"
         assert ok(admin.post("/workspaces/wb/start", json={}))["name"] == "wb"

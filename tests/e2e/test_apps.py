@@ -17,7 +17,7 @@ from mlfabric.apps import App, Route
 
 APP = App(name="hello", help="Say hello (a test app).", module="hello_app",
           cli="hello_app.cli:app", routes=(Route("greet", "GET", "/hello/greet",
-                                                  access="any"),))
+                                                  access="any", refs="name:text"),))
 
 
 def greet(name: str = "world", *, home: str | None = None) -> dict[str, str]:

@@ -41,6 +41,9 @@ class Route:
     path: str  # under /api/v1
     access: str = "admin"
     stream: bool = False
+    # Its arguments that name resources, "arg:kind" (mlfabric.api.references): a member
+    # reaches only its projects' volumes, jobs, workspaces and inference servers.
+    refs: str = ""
 
 
 @dataclass(frozen=True)
