@@ -33,14 +33,14 @@ def test_the_real_table_holds() -> None:
 
 def test_an_undeclared_resource_argument_is_refused() -> None:
     op = FakeOp("jobs.submit", R.parse("name:new"), ("name", "volumes", "gpus"))
-    with pytest.raises(MlfabricError, match="jobs.submit: argument 'volumes' names a "
-                                            "resource but has no reference rule"):
+    with pytest.raises(MlfabricError, match=r"jobs\.submit: argument 'volumes' names a "
+                                            r"resource but has no reference rule"):
         R.check([op], params)
 
 
 def test_a_rule_for_a_missing_argument_is_refused() -> None:
     op = FakeOp("volumes.show", R.parse("name:volume source:volume"), ("name",))
-    with pytest.raises(MlfabricError, match="names 'source', which volumes.show does not"):
+    with pytest.raises(MlfabricError, match=r"names 'source', which volumes\.show does not"):
         R.check([op], params)
 
 
