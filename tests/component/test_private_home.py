@@ -42,12 +42,12 @@ def test_a_wider_home_is_narrowed_at_the_next_open(tmp_path: Path) -> None:
     volumes.create("v", home=str(home))
     os.chmod(home, 0o755)
     os.chmod(home / "catalog.db", 0o644)
+    from mlfabric import catalog
     from mlfabric import home as home_module
 
-    home_module._homes.clear()  # a new process, as the next command would be
-    from mlfabric import catalog
-
-    catalog._catalogs.clear()
+    # as the next command would find it: a new process, nothing of this home cached
+    opened = home_module._homes.pop(home)
+    catalog._catalogs.pop(opened.catalog.url).engine.dispose()
     assert [v.name for v in volumes.list(home=str(home))] == ["v"]
     assert mode(home) == 0o700 and mode(home / "catalog.db") == 0o600
 

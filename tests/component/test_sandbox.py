@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlfabric import caches, datasets, jobs, nodes, projects, remotes, snapshots, volumes
+from mlfabric import caches, datasets, jobs, nodes, proctree, projects, remotes, snapshots, volumes
 from mlfabric.errors import InvalidInput
 from tests.helpers import require_root
 
@@ -116,6 +116,61 @@ def test_exec_runs_inside_the_jobs_sandbox(cluster: str) -> None:
     assert f"cannot access '{h}/catalog.db': No such file" in ran.output
     assert "cat: /etc/shadow: No such file" in ran.output
     assert ran.exit_code == 0  # its last command, 'ls data': its own volume is there
+
+
+GRACEFUL = """
+import pathlib, signal, subprocess, sys, time
+def bye(*_):
+    time.sleep(0.5)  # saving a checkpoint, say
+    pathlib.Path("data/graceful.txt").write_text("saved")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+subprocess.Popen(["sleep", "300"], start_new_session=True)  # out of the job's group
+time.sleep(300)
+"""
+
+
+def test_a_stopped_job_has_its_grace_period_and_nothing_in_its_sandbox_survives(
+        cluster: str) -> None:
+    """bubblewrap, outside, ends at once on SIGTERM; the job inside still has its grace
+    period, and a process in a session of its own (which the group's signal misses) is
+    gone when the stop returns."""
+    h = cluster
+    jobs.submit("spawner", project="a", gpus=1, volumes=["data:data"], home=h,
+                command=[sys.executable, "-c", GRACEFUL])
+    pid = _wait(h, "spawner", "a", ("Running",)).pids[0]
+    deadline = time.monotonic() + 30
+    while not any(_cmdline(p).startswith(b"sleep\0") for p, _ in proctree.descendants(pid)):
+        assert time.monotonic() < deadline, "the job never started its sleeper"
+        time.sleep(0.1)
+    tree = [(pid, proctree.start_time(pid)), *proctree.descendants(pid)]
+    jobs.delete(["spawner"], project="a", home=h)
+    assert proctree.alive(tree) == []  # type: ignore[arg-type]
+    assert (Path(volumes.path("data", home=h)) / "graceful.txt").read_text() == "saved"
+
+
+def test_what_a_finished_job_left_running_ends_with_it(cluster: str) -> None:
+    h = cluster
+    jobs.submit("daemon", project="a", gpus=1, home=h, command=[
+        sys.executable, "-c",
+        "import subprocess; subprocess.Popen(['sleep', '300'], start_new_session=True)"])
+    assert _wait(h, "daemon", "a", ("Succeeded", "Failed")).state == "Succeeded"
+    uid = projects.show("a", home=h).uid
+    assert [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid] == []
+
+
+def _owner(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_exec_has_nothing_to_enter_on_a_sim_node(home: Path) -> None:

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlfabric import projects
-from mlfabric.workspaces import processes
+from mlfabric import proctree, projects
 from tests.helpers import Result, run_cli
 
 LOCAL = {"MLFABRIC_RUNTIME": "local", "MLFABRIC_PREEMPT_GRACE": "5s"}
@@ -28,7 +27,7 @@ def ok(home: Path, *args: str, input: str | None = None) -> Result:
     return r
 
 
-def ours(home: Path) -> list[processes.Proc]:
+def ours(home: Path) -> list[proctree.Proc]:
     """Every process whose command line mentions this test's home (launchers, JupyterLab,
     kernels: their connection files live under it)."""
     found = []
@@ -37,20 +36,20 @@ def ours(home: Path) -> list[processes.Proc]:
             continue
         with contextlib.suppress(OSError):
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            started = processes.start_time(int(entry))
+            started = proctree.start_time(int(entry))
             if str(home).encode() in cmdline and started is not None:
                 found.append((int(entry), started))
     return found
 
 
-def tree(home: Path, project: str, job: str) -> list[processes.Proc]:
+def tree(home: Path, project: str, job: str) -> list[proctree.Proc]:
     """A running job's processes and all their descendants."""
     info = ok(home, "job", "get", job, "-p", project, "--json").json()
-    out: list[processes.Proc] = []
+    out: list[proctree.Proc] = []
     for pid in info["pids"]:
-        started = processes.start_time(pid)
+        started = proctree.start_time(pid)
         assert started is not None, f"job {project}/{job}: pid {pid} is not running"
-        out += [(pid, started), *processes.descendants(pid)]
+        out += [(pid, started), *proctree.descendants(pid)]
     return out
 
 
@@ -58,7 +57,7 @@ def tree(home: Path, project: str, job: str) -> list[processes.Proc]:
 def ws_home(home: Path) -> Iterator[Path]:
     """A home whose processes are all killed at the end, whatever the test did."""
     yield home
-    for pid, _ in processes.alive(ours(home)):
+    for pid, _ in proctree.alive(ours(home)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
 
@@ -190,7 +189,7 @@ def test_workspace_end_to_end(ws_home: Path, tmp_path: Path,
     lab.put("notes.txt", "version 2")
     lab.put("scratch.txt", "temporary")
     restored = ok(home, "workspace", "restore", "nb@before", "--json").json()
-    assert processes.alive(first) == []
+    assert proctree.alive(first) == []
     assert restored["state"] == "Running" and restored["url"] == url
     assert (volume / "notes.txt").read_text() == "version 1"
     assert not (volume / "scratch.txt").exists()
@@ -215,13 +214,13 @@ def test_workspace_end_to_end(ws_home: Path, tmp_path: Path,
                     Path(f"/proc/{p[0]}/cmdline").read_bytes().split(b"\0")[2])
     os.kill(launcher[0], signal.SIGKILL)
     assert ok(home, "workspace", "stop", "copy", "--json").json()["state"] == "Stopped"
-    assert processes.alive(copied) == []
+    assert proctree.alive(copied) == []
 
     # delete: no JupyterLab (nor anything else of ours) is left
     second = tree(home, "team-a", "ws-nb")
     ok(home, "workspace", "delete", "copy")
     ok(home, "workspace", "delete", "nb")
-    assert processes.alive(second) == []
+    assert proctree.alive(second) == []
     assert ours(home) == []
     assert ok(home, "workspace", "list", "--json").json() == []
     assert [v["name"] for v in ok(home, "volume", "list", "--json").json()] == ["refdata"]

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -102,15 +105,19 @@ def _parents(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None) -> list[str]:
+def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None,
+         info_fd: int | None = None) -> list[str]:
     """The command line that runs ``argv`` confined to ``grant`` (pure but for the host's
-    paths it binds); ``as_root``: whether the scheduler runs as root (default: it asks)."""
+    paths it binds); ``as_root``: whether the scheduler runs as root (default: it asks);
+    ``info_fd``: where bubblewrap writes the host pid of the sandbox's first process
+    (see ``read_info``)."""
     # No --die-with-parent: a job outlives the command that started it (the scheduler finds
     # it again by pid); no --new-session: the job's process group is bwrap's, so stopping
     # the group reaches every process inside.
     root = os.geteuid() == 0 if as_root is None else as_root
     cmd = ["bwrap", *([] if root else ["--unshare-user"]),
            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+           *([] if info_fd is None else ["--info-fd", str(info_fd)]),
            "--hostname", "sandbox", "--clearenv",
            "--proc", "/proc", "--dev", "/dev",  # private /tmp and /dev/shm, sticky as usual
            "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
@@ -138,6 +145,26 @@ def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None) -> l
     # project's uid; after it the process has none, and no_new_privs for good.
     return [*cmd, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
             *_drop(grant), *argv]
+
+
+def read_info(fd: int, timeout_s: float = 10.0) -> int | None:
+    """The host pid of the sandbox's first process (its pid 1: the namespace ends with it),
+    read from the ``info_fd`` of ``wrap`` until bubblewrap closes it; None if it failed
+    before making the sandbox. Closes ``fd``."""
+    data = b""
+    deadline = time.monotonic() + timeout_s
+    try:
+        while (left := deadline - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    try:
+        return int(json.loads(data)["child-pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _drop(grant: Grant) -> list[str]:

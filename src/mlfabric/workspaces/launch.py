@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mlfabric import proctree
 from mlfabric.workspaces import processes
 from mlfabric.workspaces.jupyter_config import PROCESSES_FILE, jupyter_env
 
@@ -114,7 +115,7 @@ class Launcher:
         self.record = ws_dir / PROCESSES_FILE
         self.child: subprocess.Popen[bytes] | None = None
         self.stop_asked: float | None = None
-        self.tracked: list[processes.Proc] = []
+        self.tracked: list[proctree.Proc] = []
 
     def on_signal(self, signum: int, _frame: object) -> None:
         if self.stop_asked is None:
@@ -149,7 +150,7 @@ class Launcher:
         return code
 
     def _track(self) -> None:
-        now = processes.descendants(os.getpid())
+        now = proctree.descendants(os.getpid())
         if now != self.tracked:
             self.tracked = now
             with contextlib.suppress(OSError):
@@ -173,8 +174,8 @@ class Launcher:
 
     def clean_up(self) -> None:
         """End what JupyterLab left (kernels, terminals) and forget the record."""
-        left = processes.descendants(os.getpid())
-        processes.end(left, grace_s=1.0)
+        left = proctree.descendants(os.getpid())
+        proctree.end(left, grace_s=1.0)
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0] != 0:
                 pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlfabric import jobs
+from mlfabric import jobs, proctree
 from mlfabric.errors import Busy, MlfabricError
 from mlfabric.scheduler import ACTIVE
 from mlfabric.workspaces import processes, rows
@@ -73,7 +73,7 @@ def end_job(row: Any, home: str | None) -> None:
     if rows.find_job(row, home) is not None:
         jobs.delete([row.job], project=row.project, home=home)
     record = workspace_dir(row.name, home) / PROCESSES_FILE
-    left = processes.end(processes.load(record), grace_s=1.0)
+    left = proctree.end(processes.load(record), grace_s=1.0)
     if left:
         raise MlfabricError(f"workspace '{row.name}': processes "
                             f"{', '.join(str(p) for p, _ in left)} survived SIGKILL")

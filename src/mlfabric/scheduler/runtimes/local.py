@@ -18,22 +18,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from mlfabric import proctree
 from mlfabric.errors import InvalidInput
 from mlfabric.scheduler import sandbox
 from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # started by this process: reaped here
 _LAUNCH = "mlfabric.scheduler.runtimes.launch"
-
-
-def proc_stat(pid: int) -> tuple[int, str] | None:
-    """(kernel start time in clock ticks, state letter) of ``pid``, or None if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return int(fields[19]), fields[0]
 
 
 def _reap(pid: int | None) -> None:
@@ -53,8 +44,8 @@ def is_alive(proc: Process) -> bool:
     if pid is None:
         return False
     _reap(pid)
-    stat = proc_stat(pid)
-    return stat is not None and stat[1] != "Z" and stat[0] == proc.handle.get("start_time")
+    started = proctree.start_time(pid)
+    return started is not None and started == proc.handle.get("start_time")
 
 
 def free_port() -> int:
@@ -90,16 +81,28 @@ def process_env(run: Run, rank: int, master_port: int) -> dict[str, str]:
     return env
 
 
-def _inside(pid: int | None) -> int | None:
-    """A process inside the sandbox whose bubblewrap is ``pid`` (bubblewrap itself stays
-    outside the namespaces it makes)."""
-    if pid is None:
+def _sandbox(proc: Process) -> proctree.Proc | None:
+    """The sandbox's first process of ``proc`` (its pid 1), while it runs."""
+    pid, started = proc.handle.get("sandbox_pid"), proc.handle.get("sandbox_start_time")
+    if pid is None or started is None:
         return None
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return None
-    return int(children[0]) if children else None
+    found = (int(pid), int(started))
+    return found if proctree.alive([found]) else None
+
+
+def _tree(proc: Process) -> list[proctree.Proc]:
+    """Every process of ``proc``: the rank's own, its sandbox's (which outlives bubblewrap
+    outside when the job left something running) and all below them."""
+    roots = [r for r in (_own(proc), _sandbox(proc)) if r is not None]
+    out: list[proctree.Proc] = []
+    for root in proctree.alive(roots):
+        out += [p for p in (root, *proctree.descendants(root[0])) if p not in out]
+    return out
+
+
+def _own(proc: Process) -> proctree.Proc | None:
+    pid, started = _pid(proc), proc.handle.get("start_time")
+    return None if pid is None or started is None else (pid, int(started))
 
 
 def confinement(run: Run) -> sandbox.Grant | None:
@@ -153,19 +156,28 @@ class LocalRuntime(Runtime):
             self.exit_path(run, rank).unlink(missing_ok=True)
             argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--",
                     *command]
+            info_r, info_w = os.pipe() if grant is not None else (None, None)
             if grant is None:
                 env = {**os.environ, **process_env(run, rank, port)}
             else:
-                argv = sandbox.wrap(replace(grant, env=process_env(run, rank, port)), argv)
+                argv = sandbox.wrap(replace(grant, env=process_env(run, rank, port)), argv,
+                                    info_fd=info_w)
                 env = dict(os.environ)  # bwrap's own; the job gets only its variables
-            with open(run.log_path(rank), "ab") as log:
-                child = subprocess.Popen(
-                    argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                with open(run.log_path(rank), "ab") as log:
+                    child = subprocess.Popen(
+                        argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                        pass_fds=() if info_w is None else (info_w,))
+            finally:
+                if info_w is not None:
+                    os.close(info_w)
             _CHILDREN[child.pid] = child
-            stat = proc_stat(child.pid)
-            out.append(Process(rank, {"pid": child.pid,
-                                      "start_time": stat[0] if stat else None}))
+            handle = {"pid": child.pid, "start_time": proctree.start_time(child.pid)}
+            inner = None if info_r is None else sandbox.read_info(info_r)
+            if inner is not None:
+                handle |= {"sandbox_pid": inner, "sandbox_start_time": proctree.start_time(inner)}
+            out.append(Process(rank, handle))
         return tuple(out)
 
     def _code(self, run: Run, rank: int) -> int | None:
@@ -197,6 +209,7 @@ class LocalRuntime(Runtime):
             self.stop(run, grace_s=0)
             return Outcome("Failed", failed[0])
         if len(codes) == len(run.processes):
+            self.stop(run, grace_s=0)  # what the job left running (a daemon) ends with it
             return Outcome("Succeeded", 0)
         return None
 
@@ -211,30 +224,39 @@ class LocalRuntime(Runtime):
         if grant is None:
             cwd = run.work_dir if run.work_dir.is_dir() else None
             return command, {**os.environ, **variables}, cwd
-        inside = _inside(_pid(run.processes[0]) if run.processes else None)
+        inside = _sandbox(run.processes[0]) if run.processes else None
         if inside is None:
             raise InvalidInput(f"job '{run.project}/{run.job}' has no running sandbox to "
                                "run a command in", field="job", value=run.job)
-        return sandbox.enter(inside, replace(grant, env=variables), command), \
+        return sandbox.enter(inside[0], replace(grant, env=variables), command), \
             dict(os.environ), None
 
     def alive(self, run: Run) -> bool:
         return all(is_alive(p) or self._code(run, p.rank) is not None for p in run.processes)
 
     def stop(self, run: Run, grace_s: float) -> None:
+        """SIGTERM each rank's process group and give the ranks ``grace_s`` to end (to
+        write their exit codes); then SIGKILL the group and the whole tree of each rank,
+        so processes that started sessions of their own (kernels, terminals, daemons) and
+        everything in a sandbox (its pid 1 takes its namespace along) are gone when this
+        returns. bubblewrap, outside, ends at once on SIGTERM: the job inside still has
+        the grace period."""
         ours = [p for p in run.processes if is_alive(p)]
-        live = list(ours)
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-            for proc in live:
-                _signal_group(proc, sig)
-            deadline = time.monotonic() + wait
-            while live and time.monotonic() < deadline:
-                time.sleep(0.02)
-                live = [p for p in live if is_alive(p)]
-            if not live:
-                break
-        for proc in ours:  # leftovers of the group (a leader's orphans) go too
+        trees = {p.rank: _tree(p) for p in run.processes}
+        groups = {p.rank: proctree.in_group(trees[p.rank], int(p.handle["pid"]))
+                  for p in ours}  # what the SIGTERM reaches
+        for proc in ours:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(
+                self._code(run, rank) is None and proctree.alive(group)
+                for rank, group in groups.items()):
+            time.sleep(0.02)
+        for proc in ours:
             _signal_group(proc, signal.SIGKILL)
+        everything = [p for tree in trees.values() for p in tree]
+        proctree.kill(everything, signal.SIGKILL)
+        proctree.wait_gone(everything, 5.0)
 
 
 def _signal_group(proc: Process, sig: int) -> None:
