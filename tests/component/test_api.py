@@ -3,6 +3,7 @@ validation errors, token isolation between projects, and state kept across a res
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mlfabric.api import access
 from mlfabric.api.operations import operations
 from tests.server import Server, start_server
 
@@ -146,6 +148,72 @@ def test_validation_errors_are_422_with_a_message(server: Server, admin: httpx.C
     assert "quota" in wrong["message"]
     assert "name" in error(admin.post("/volumes", json={}), 422)["message"]
     assert "x" not in {v["name"] for v in ok(admin.get("/volumes"))}
+
+
+def _placeholder_path(path: str) -> str:
+    """``path`` with every ``{param}`` filled with a value no resource has."""
+    return re.sub(r"{\w+}", "no-such-thing", path)
+
+
+JSON = {"content-type": "application/json"}
+BAD_BODIES = {
+    "no body": {},
+    "not JSON": {"content": b"{'name': ", "headers": JSON},
+    "an array": {"json": [1, 2]},
+    "a string": {"json": "name"},
+    "not UTF-8": {"content": b"\xff\xfe\xfa", "headers": JSON},
+    "NaN": {"content": b'{"name": NaN}', "headers": JSON},
+    "a form": {"content": b"name=x",
+               "headers": {"content-type": "application/x-www-form-urlencoded"}},
+    "nested too deep": {"content": b"[" * 100_000, "headers": JSON},
+}
+
+
+def test_bad_bodies_are_422_on_every_operation(server: Server, admin: httpx.Client) -> None:
+    """Malformed bodies are refused before any operation runs, in the usual error format,
+    without pydantic's words; no body is no arguments (a 422 where some are required)."""
+    spec = httpx.get(server.url + "/openapi.json").json()
+    for op in operations().values():
+        if op.in_query:
+            continue
+        path = _placeholder_path(op.path)
+        required = spec["paths"]["/api/v1" + op.path][op.method.lower()]["requestBody"]["required"]
+        for kind, kwargs in BAD_BODIES.items():
+            if kind == "no body" and not required:
+                continue  # runs the operation with its defaults
+            resp = admin.request(op.method, path, **kwargs)
+            body = error(resp, 422)
+            assert body["type"] == "ValidationError", (op.key, kind, body)
+            assert "pydantic" not in resp.text and "Traceback" not in resp.text, resp.text
+    assert "JSON object" in error(admin.post("/projects", json=[1]), 422)["message"]
+    assert "NaN" in error(admin.post("/projects", **BAD_BODIES["NaN"]), 422)["message"]
+    missing = error(admin.post("/projects"), 422)["message"]
+    assert "body.name" in missing and "body.quota" in missing
+    wrong = error(admin.post("/nodes", json={"name": 3, "gpus": [1]}), 422)["message"]
+    assert "body.name" in wrong and "body.gpus" in wrong and "type=" not in wrong
+
+
+def test_refusals_come_before_the_arguments_are_read(server: Server,
+                                                     admin: httpx.Client) -> None:
+    """No token: 401; a member on an admin's operation: 403, whatever it sends."""
+    member = ok(admin.post("/tokens", json={"user": "erin", "projects": ["team-b"]}))
+    admin_only = [op for op in operations().values() if op.access is access.ADMIN]
+    assert len(admin_only) > 20
+    with server.client(member["secret"]) as erin, httpx.Client(base_url=server.api) as anon:
+        for op in admin_only:
+            path = _placeholder_path(op.path)
+            if op.in_query:
+                tries = [{"params": {"force": "not-a-bool", "include_revoked": "maybe"}}, {}]
+            else:
+                tries = list(BAD_BODIES.values())
+            for kwargs in tries:
+                assert error(erin.request(op.method, path, **kwargs), 403)["type"] == \
+                    "AccessDenied", op.key
+                assert error(anon.request(op.method, path, **kwargs), 401)["type"] == \
+                    "AccessDenied", op.key
+        # a rule that looks at the arguments reads them first: a bad body is a 422 there
+        error(erin.post("/jobs", json=[1]), 422)
+        error(erin.post("/volumes/demo-data/snapshots", content=b"{"), 422)
 
 
 def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> None:

@@ -22,6 +22,10 @@ PROJECT_LABEL = "project"
 class Access:
     """The default: any authenticated caller, results unfiltered."""
 
+    def check_caller(self, who: Principal) -> None:
+        """Raise ``AccessDenied`` when no arguments could let ``who`` call it; runs before
+        the request's arguments are read, so a refused caller learns nothing of them."""
+
     def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
         """Raise ``AccessDenied`` or return the arguments (possibly completed)."""
         return args
@@ -38,9 +42,12 @@ ANY = Access()
 
 
 class _Admin(Access):
-    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+    def check_caller(self, who: Principal) -> None:
         if not who.is_admin:
             raise AccessDenied(f"user '{who.user}' is not an admin")
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        self.check_caller(who)
         return args
 
 
@@ -78,6 +85,10 @@ def filtered(project_of: Callable[[Any], str | None]) -> Access:
 @dataclass(frozen=True)
 class _AllOf(Access):
     rules: tuple[Access, ...]
+
+    def check_caller(self, who: Principal) -> None:
+        for rule in self.rules:
+            rule.check_caller(who)
 
     def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
         for rule in self.rules:
