@@ -216,6 +216,42 @@ def test_refusals_come_before_the_arguments_are_read(server: Server,
         error(erin.post("/volumes/demo-data/snapshots", content=b"{"), 422)
 
 
+def test_out_of_range_numbers_are_400_and_store_nothing(server: Server, admin: httpx.Client,
+                                                       tmp_path: Path) -> None:
+    """Numbers past what the catalog's 64-bit integers, the scheduler's sums or a clock
+    hold were 500s, and a project with such a quota broke every later cycle."""
+    big = 2**70
+    for method, path, body, field in (
+            ("POST", "/nodes", {"name": "n-big", "gpus": big}, "gpus"),
+            ("POST", "/nodes", {"name": "n-big", "gpus": 1, "gpu_memory": big}, "size"),
+            ("POST", "/volumes", {"name": "v-big", "size": big}, "size"),
+            ("POST", "/workspaces", {"name": "w-big", "project": "team-a", "size": big},
+             "size"),
+            ("PUT", "/cache-pools/big", {"path": str(tmp_path / "pool"), "size": big}, "size"),
+            ("POST", "/projects", {"name": "p-big", "quota": 1e300}, "quota"),
+            ("POST", "/projects", {"name": "p-big", "quota": 1, "weight": 1e300}, "weight"),
+            ("POST", "/projects", {"name": "p-big", "quota": 1,
+                                   "interactive_time_limit": "9999999999999999999d"},
+             "interactive_time_limit"),
+            ("PATCH", "/projects/team-a", {"quota": 1e300}, "quota"),
+            ("POST", "/jobs/resnet-a1/exec", {"project": "team-a", "command": ["true"],
+                                              "timeout": 2**53 + 1}, "timeout")):
+        assert error(admin.request(method, path, json=body), 400)["field"] == field, path
+    # an amount that is not finite: refused, and the error itself still JSON
+    inf = error(admin.post("/jobs", json={"name": "j-inf", "project": "team-a",
+                                          "gpus": "1e400"}), 400)
+    assert inf["field"] == "gpus" and inf["value"] == "inf"
+    assert error(admin.post("/inference", json={"name": "i-nan", "project": "team-a",
+                                                "model_repo": "demo-data", "gpus": "nan",
+                                                "wait_s": 0}), 400)["value"] == "nan"
+    assert error(admin.post("/projects", content=b'{"name": "p", "quota": 1e400}',
+                            headers=JSON), 422)["type"] == "ValidationError"
+    assert error(admin.delete(f"/tokens/{big}"), 404)["type"] == "NotFound"
+    names = {p["name"] for p in ok(admin.get("/projects"))}
+    assert "p-big" not in names and ok(admin.get("/projects/team-a"))["quota"] == 4
+    assert ok(admin.post("/scheduler/step", json={}))["running"] >= 1
+
+
 def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> None:
     a = ok(admin.post("/tokens", json={"user": "alice", "projects": ["team-a"]}))
     b = ok(admin.post("/tokens", json={"user": "bob", "role": "member",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import typing
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -89,6 +90,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _json_kind(value: Any) -> str:
     kinds = ((bool, "a boolean"), (int | float, "a number"), (str, "a string"),
              (list, "an array"))
@@ -106,11 +114,12 @@ def parse_body(model: type[BaseModel], raw: bytes, content_type: str | None) -> 
             raise _invalid((), f"send a JSON object (content-type application/json), "
                            f"not {media or 'no type'}")
         try:
-            # NaN and Infinity are not JSON, and no JSON answer could carry them back
-            data = json.loads(raw, parse_constant=_reject_constant)
+            # NaN and Infinity are not JSON (nor 1e400, which Python reads as infinity),
+            # and no JSON answer could carry them back
+            data = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite)
         except json.JSONDecodeError as exc:
             raise _invalid((exc.pos,), f"JSON decode error: {exc.msg}") from None
-        except ValueError as exc:  # not UTF-8, or NaN
+        except ValueError as exc:  # not UTF-8, NaN or out of range
             raise _invalid((), f"JSON decode error: {exc}") from None
         except RecursionError:
             raise _invalid((), "JSON decode error: nested too deeply") from None

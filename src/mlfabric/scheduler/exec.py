@@ -14,6 +14,7 @@ from mlfabric.home import open_home
 from mlfabric.scheduler import jobstore
 from mlfabric.scheduler.records import ExecResult
 from mlfabric.scheduler.runtimes.local import process_env
+from mlfabric.units import parse_duration
 
 
 def _exec_context(name: str, command: Sequence[str], project: str | None,
@@ -49,6 +50,7 @@ def exec_in(name: str, command: Sequence[str], *, project: str | None = None,
 def exec_output(name: str, command: Sequence[str], *, project: str | None = None,
                 timeout: float = 600.0, home: str | None = None) -> ExecResult:
     """Like ``exec_in`` but capture what it prints (for callers without a terminal)."""
+    timeout = parse_duration(timeout, field="timeout")  # past a century the clock overflows
     row, env, cwd = _exec_context(name, command, project, home)
     try:
         done = _run(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
