@@ -252,6 +252,25 @@ def test_out_of_range_numbers_are_400_and_store_nothing(server: Server, admin: h
     assert ok(admin.post("/scheduler/step", json={}))["running"] >= 1
 
 
+def test_nul_characters_are_422_wherever_they_are(server: Server, admin: httpx.Client,
+                                                 tmp_path: Path) -> None:
+    """``os`` and ``subprocess`` raise ValueError on a NUL: a command, a pool's folder, a
+    job's variables were 500s (and a stored job spec one every cycle on a real runtime)."""
+    for method, path, kwargs, where in (
+            ("POST", "/jobs/resnet-a1/exec", {"json": {"project": "team-a",
+                                                       "command": ["true\0"]}}, "body.command"),
+            ("PUT", "/cache-pools/nul", {"json": {"path": str(tmp_path / "a\0b")}}, "body.path"),
+            ("POST", "/jobs", {"json": {"name": "j-nul", "project": "team-a",
+                                        "env": {"A": "\0"}}}, "body.env"),
+            ("POST", "/remotes", {"json": {"name": "r-nul", "url": f"{tmp_path}/\0"}},
+             "body.url"),
+            ("GET", "/volumes/demo%00data", {}, "path.name"),
+            ("GET", "/jobs", {"params": {"project": "team\0a"}}, "query.project")):
+        message = error(admin.request(method, path, **kwargs), 422)["message"]
+        assert message == f"{where}: contains a NUL character", (path, message)
+    assert "r-nul" not in {r["name"] for r in ok(admin.get("/remotes"))}
+
+
 def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> None:
     a = ok(admin.post("/tokens", json={"user": "alice", "projects": ["team-a"]}))
     b = ok(admin.post("/tokens", json={"user": "bob", "role": "member",

@@ -169,6 +169,26 @@ def request_body_doc(model: type[BaseModel]) -> dict[str, Any]:
         "application/json": {"schema": _inline_refs(model.model_json_schema())}}}}
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(args: dict[str, Any], in_path: set[str], has_body: bool) -> None:
+    """No argument of any operation may hold a NUL character: no path, command,
+    variable or name of the operating system can carry one (``os`` raises ValueError)."""
+    bad = [name for name, value in args.items() if _has_nul(value)]
+    if bad:
+        raise RequestValidationError([
+            {"loc": ("path" if name in in_path else "body" if has_body else "query", name),
+             "msg": "contains a NUL character"} for name in bad])
+
+
 def _endpoint(op: Operation) -> tuple[Callable[..., Any], type[BaseModel] | None]:
     func = op.func
     hints = typing.get_type_hints(func)
@@ -206,6 +226,7 @@ def _endpoint(op: Operation) -> tuple[Callable[..., Any], type[BaseModel] | None
         if model is not None:
             body = values["body"]
             args.update({k: getattr(body, k) for k in body.model_fields_set})
+        _refuse_nul(args, in_path, model is not None)
         args = op.access.check(who, args, home)
         missing = [p.name for p in params
                    if p.default is inspect.Parameter.empty and p.name not in args]

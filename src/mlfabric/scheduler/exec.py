@@ -11,6 +11,7 @@ from typing import Any
 
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.home import open_home
+from mlfabric.names import check_text
 from mlfabric.scheduler import jobstore
 from mlfabric.scheduler.records import ExecResult
 from mlfabric.scheduler.runtimes.local import process_env
@@ -22,6 +23,8 @@ def _exec_context(name: str, command: Sequence[str], project: str | None,
     """The running job's row, variables and working directory for ``job exec``."""
     if not command:
         raise InvalidInput("give a command to run after --", field="command")
+    for arg in command:
+        check_text(str(arg), "command")
     st = open_home(home)
     row = st.catalog.run_read(lambda c: jobstore.job_row(c, name, project))
     if row.state != "Running":
