@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ class Server:
     url: str
     token: str | None
     lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def api(self) -> str:
@@ -42,9 +44,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        if self.proc.stdout:
+        if self.reader is not None:
+            self.reader.join(5)  # a child still holding the pipe: leave it to the reader
+        if self.proc.stdout and (self.reader is None or not self.reader.is_alive()):
             self.proc.stdout.close()
         return self.proc.returncode
+
+    def read_output(self) -> None:
+        """Keep what the server prints in ``lines``: a pipe nobody reads fills up (64 KiB,
+        a dozen logged tracebacks) and blocks the server at its next write."""
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
 
 
 def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None = None,
@@ -74,6 +85,8 @@ def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None =
             url = line.split()[1].removesuffix("/api/v1")
         assert time.monotonic() < deadline, "server did not start"
     server = Server(home, proc, url, token, lines)
+    server.reader = threading.Thread(target=server.read_output, daemon=True)
+    server.reader.start()
     while True:
         try:
             if httpx.get(url + "/docs", timeout=5).status_code == 200:

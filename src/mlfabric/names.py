@@ -28,6 +28,15 @@ def validate_name(name: str, kind: str = "name") -> str:
     return name
 
 
+def check_text(value: str, field: str) -> str:
+    """Return ``value`` if the operating system can take it as a path, an argument or an
+    environment variable (it has no NUL character), else raise ``InvalidInput``."""
+    if "\0" in value:
+        raise InvalidInput(f"invalid {field} {value!r}: contains a NUL character",
+                           field=field, value=value)
+    return value
+
+
 @dataclass(frozen=True)
 class SnapshotRef:
     """``VOLUME@SNAPSHOT``; ``snapshot`` is None for the live volume."""

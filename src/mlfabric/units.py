@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -9,8 +10,12 @@ from mlfabric.errors import InvalidInput
 
 _SIZE = re.compile(r"^\s*(?P<num>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>[a-z]*)\s*$", re.IGNORECASE)
 _PREFIX = "kmgtpe"
-# Sizes above this are not a real storage budget; reject rather than overflow downstream.
-MAX_SIZE = 2**80
+# Sizes above this are not a real storage budget, and a catalog keeps sizes in signed
+# 64-bit integers: reject rather than overflow downstream.
+MAX_SIZE = 2**63 - 1
+# Durations above this (a century) are not a time limit, a grace or a timeout anyone means,
+# and past it clocks overflow (timeouts of the standard library, timestamps).
+MAX_DURATION_S = 100 * 365 * 86400.0
 
 
 def _unit_factor(unit: str) -> int | None:
@@ -33,6 +38,8 @@ def parse_size(text: str | int) -> int:
     if isinstance(text, int):
         if text < 0:
             raise InvalidInput(f"invalid size {text}: must not be negative", field="size")
+        if text > MAX_SIZE:
+            raise InvalidInput(f"invalid size {text}: too large", field="size", value=text)
         return text
     raw = str(text)
     if raw.strip().startswith("-"):
@@ -70,20 +77,28 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def parse_duration(text: str | float | int) -> float:
+def parse_duration(text: str | float | int, *, field: str = "duration") -> float:
     """Parse ``90s``, ``15m``, ``8h``, ``1d``, ``1h30m`` (or plain seconds) into seconds."""
     if isinstance(text, int | float):
-        if text < 0:
-            raise InvalidInput(f"invalid duration {text}: must not be negative", field="duration")
-        return float(text)
-    raw = str(text).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", raw):
-        return float(raw)
-    parts = _DURATION.findall(raw)
-    if not parts or "".join(n + u for n, u in parts).lower() != re.sub(r"\s+", "", raw).lower():
-        raise InvalidInput(f"invalid duration '{raw}': expected e.g. 90s, 15m, 8h, 1d",
-                           field="duration", value=raw)
-    return sum(float(n) * _SECONDS[u.lower()] for n, u in parts)
+        if not math.isfinite(text) or text < 0:
+            raise InvalidInput(f"invalid {field} {text}: must be a number of at least 0",
+                               field=field, value=str(text))
+        seconds = float(text)
+    else:
+        raw = str(text).strip()
+        parts = _DURATION.findall(raw)
+        if re.fullmatch(r"\d+(\.\d+)?", raw):
+            seconds = float(raw)
+        elif parts and ("".join(n + u for n, u in parts).lower()
+                        == re.sub(r"\s+", "", raw).lower()):
+            seconds = sum(float(n) * _SECONDS[u.lower()] for n, u in parts)
+        else:
+            raise InvalidInput(f"invalid {field} '{raw}': expected e.g. 90s, 15m, 8h, 1d",
+                               field=field, value=raw)
+    if seconds > MAX_DURATION_S:
+        raise InvalidInput(f"invalid {field} {text!r}: longer than a century", field=field,
+                           value=str(text))
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

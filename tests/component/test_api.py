@@ -3,6 +3,7 @@ validation errors, token isolation between projects, and state kept across a res
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +147,127 @@ def test_validation_errors_are_422_with_a_message(server: Server, admin: httpx.C
     assert "quota" in wrong["message"]
     assert "name" in error(admin.post("/volumes", json={}), 422)["message"]
     assert "x" not in {v["name"] for v in ok(admin.get("/volumes"))}
+
+
+def _placeholder_path(path: str) -> str:
+    """``path`` with every ``{param}`` filled with a value no resource has."""
+    return re.sub(r"{\w+}", "no-such-thing", path)
+
+
+JSON = {"content-type": "application/json"}
+BAD_BODIES = {
+    "no body": {},
+    "not JSON": {"content": b"{'name': ", "headers": JSON},
+    "an array": {"json": [1, 2]},
+    "a string": {"json": "name"},
+    "not UTF-8": {"content": b"\xff\xfe\xfa", "headers": JSON},
+    "NaN": {"content": b'{"name": NaN}', "headers": JSON},
+    "a form": {"content": b"name=x",
+               "headers": {"content-type": "application/x-www-form-urlencoded"}},
+    "nested too deep": {"content": b"[" * 100_000, "headers": JSON},
+}
+
+
+def test_bad_bodies_are_422_on_every_operation(server: Server, admin: httpx.Client) -> None:
+    """Malformed bodies are refused before any operation runs, in the usual error format,
+    without pydantic's words; no body is no arguments (a 422 where some are required)."""
+    spec = httpx.get(server.url + "/openapi.json").json()
+    for op in operations().values():
+        if op.in_query:
+            continue
+        path = _placeholder_path(op.path)
+        required = spec["paths"]["/api/v1" + op.path][op.method.lower()]["requestBody"]["required"]
+        for kind, kwargs in BAD_BODIES.items():
+            if kind == "no body" and not required:
+                continue  # runs the operation with its defaults
+            resp = admin.request(op.method, path, **kwargs)
+            body = error(resp, 422)
+            assert body["type"] == "ValidationError", (op.key, kind, body)
+            assert "pydantic" not in resp.text and "Traceback" not in resp.text, resp.text
+    assert "JSON object" in error(admin.post("/projects", json=[1]), 422)["message"]
+    assert "NaN" in error(admin.post("/projects", **BAD_BODIES["NaN"]), 422)["message"]
+    missing = error(admin.post("/projects"), 422)["message"]
+    assert "body.name" in missing and "body.quota" in missing
+    wrong = error(admin.post("/nodes", json={"name": 3, "gpus": [1]}), 422)["message"]
+    assert "body.name" in wrong and "body.gpus" in wrong and "type=" not in wrong
+
+
+def test_refusals_come_before_the_arguments_are_read(server: Server,
+                                                     admin: httpx.Client) -> None:
+    """No token: 401; a member on an admin's operation: 403, whatever it sends."""
+    member = ok(admin.post("/tokens", json={"user": "erin", "projects": ["team-b"]}))
+    admin_only = [op for op in operations().values() if op.access.admins_only]
+    assert len(admin_only) > 20
+    with server.client(member["secret"]) as erin, httpx.Client(base_url=server.api) as anon:
+        for op in admin_only:
+            path = _placeholder_path(op.path)
+            if op.in_query:
+                tries = [{"params": {"force": "not-a-bool", "include_revoked": "maybe"}}, {}]
+            else:
+                tries = list(BAD_BODIES.values())
+            for kwargs in tries:
+                assert error(erin.request(op.method, path, **kwargs), 403)["type"] == \
+                    "AccessDenied", op.key
+                assert error(anon.request(op.method, path, **kwargs), 401)["type"] == \
+                    "AccessDenied", op.key
+        # a rule that looks at the arguments reads them first: a bad body is a 422 there
+        error(erin.post("/jobs", json=[1]), 422)
+        error(erin.post("/volumes/demo-data/snapshots", content=b"{"), 422)
+
+
+def test_out_of_range_numbers_are_400_and_store_nothing(server: Server, admin: httpx.Client,
+                                                       tmp_path: Path) -> None:
+    """Numbers past what the catalog's 64-bit integers, the scheduler's sums or a clock
+    hold were 500s, and a project with such a quota broke every later cycle."""
+    big = 2**70
+    for method, path, body, field in (
+            ("POST", "/nodes", {"name": "n-big", "gpus": big}, "gpus"),
+            ("POST", "/nodes", {"name": "n-big", "gpus": 1, "gpu_memory": big}, "size"),
+            ("POST", "/volumes", {"name": "v-big", "size": big}, "size"),
+            ("POST", "/workspaces", {"name": "w-big", "project": "team-a", "size": big},
+             "size"),
+            ("PUT", "/cache-pools/big", {"path": str(tmp_path / "pool"), "size": big}, "size"),
+            ("POST", "/projects", {"name": "p-big", "quota": 1e300}, "quota"),
+            ("POST", "/projects", {"name": "p-big", "quota": 1, "weight": 1e300}, "weight"),
+            ("POST", "/projects", {"name": "p-big", "quota": 1,
+                                   "interactive_time_limit": "9999999999999999999d"},
+             "interactive_time_limit"),
+            ("PATCH", "/projects/team-a", {"quota": 1e300}, "quota"),
+            ("POST", "/jobs/resnet-a1/exec", {"project": "team-a", "command": ["true"],
+                                              "timeout": 2**53 + 1}, "timeout")):
+        assert error(admin.request(method, path, json=body), 400)["field"] == field, path
+    # an amount that is not finite: refused, and the error itself still JSON
+    inf = error(admin.post("/jobs", json={"name": "j-inf", "project": "team-a",
+                                          "gpus": "1e400"}), 400)
+    assert inf["field"] == "gpus" and inf["value"] == "inf"
+    assert error(admin.post("/inference", json={"name": "i-nan", "project": "team-a",
+                                                "model_repo": "demo-data", "gpus": "nan",
+                                                "wait_s": 0}), 400)["value"] == "nan"
+    assert error(admin.post("/projects", content=b'{"name": "p", "quota": 1e400}',
+                            headers=JSON), 422)["type"] == "ValidationError"
+    assert error(admin.delete(f"/tokens/{big}"), 404)["type"] == "NotFound"
+    names = {p["name"] for p in ok(admin.get("/projects"))}
+    assert "p-big" not in names and ok(admin.get("/projects/team-a"))["quota"] == 4
+    assert ok(admin.post("/scheduler/step", json={}))["running"] >= 1
+
+
+def test_nul_characters_are_422_wherever_they_are(server: Server, admin: httpx.Client,
+                                                 tmp_path: Path) -> None:
+    """``os`` and ``subprocess`` raise ValueError on a NUL: a command, a pool's folder, a
+    job's variables were 500s (and a stored job spec one every cycle on a real runtime)."""
+    for method, path, kwargs, where in (
+            ("POST", "/jobs/resnet-a1/exec", {"json": {"project": "team-a",
+                                                       "command": ["true\0"]}}, "body.command"),
+            ("PUT", "/cache-pools/nul", {"json": {"path": str(tmp_path / "a\0b")}}, "body.path"),
+            ("POST", "/jobs", {"json": {"name": "j-nul", "project": "team-a",
+                                        "env": {"A": "\0"}}}, "body.env"),
+            ("POST", "/remotes", {"json": {"name": "r-nul", "url": f"{tmp_path}/\0"}},
+             "body.url"),
+            ("GET", "/volumes/demo%00data", {}, "path.name"),
+            ("GET", "/jobs", {"params": {"project": "team\0a"}}, "query.project")):
+        message = error(admin.request(method, path, **kwargs), 422)["message"]
+        assert message == f"{where}: contains a NUL character", (path, message)
+    assert "r-nul" not in {r["name"] for r in ok(admin.get("/remotes"))}
 
 
 def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> None:

@@ -10,7 +10,8 @@ import pytest
 
 from mlfabric.api import references as R
 from mlfabric.api.operations import Operation, operations
-from mlfabric.errors import MlfabricError
+from mlfabric.auth import Principal
+from mlfabric.errors import AccessDenied, MlfabricError
 
 
 @dataclass
@@ -49,3 +50,19 @@ def test_kinds_are_a_closed_set() -> None:
                                                      R.Ref("b", "mounted-dataset"))
     with pytest.raises(ValueError, match="unknown reference kind 'volumes'"):
         R.parse("a:volumes")
+
+
+def test_admins_only_says_what_the_caller_check_does() -> None:
+    """``admins_only`` (what the tests of refusal order and the fuzzing rely on) agrees
+    with the rule itself, row by row."""
+    member = Principal("erin", "member", ("team-b",))
+    admin_rows = 0
+    for op in operations().values():
+        try:
+            op.access.check_caller(member)
+            refused = False
+        except AccessDenied:
+            refused = True
+        assert op.access.admins_only == refused, op.key
+        admin_rows += refused
+    assert admin_rows > 20

@@ -79,6 +79,15 @@ BAD_INPUT = {
     "removing an unknown node": (RemoveNode("n9"), NotFound, "node 'n9' not found"),
     "duplicate project": (AddProject(Project("a")), AlreadyExists, "already exists"),
     "negative quota": (AddProject(Project("b", quota=-1)), InvalidInput, "quota must"),
+    # past these the cycle's milli-GPU sums overflow (float infinity), every cycle after
+    "quota past any cluster": (
+        AddProject(Project("b", quota=1e300)), InvalidInput, "quota must be at most 1,000,000"),
+    "weight past any cluster": (
+        AddProject(Project("b", quota=1, weight=2e6)), InvalidInput, "weight must be at most"),
+    "node with more GPUs than a machine": (
+        AddNode(Node("n2", 2**70)), InvalidInput, "at least 1 and at most 1024, got 1180"),
+    "node memory past a 64-bit size": (
+        AddNode(Node("n2", 8, gpu_memory=2**63)), InvalidInput, "gpu_memory must be bytes"),
     "limit below quota": (
         AddProject(Project("b", quota=4, limit=2)), InvalidInput, "limit 2 is below its quota 4"),
     "updating an unknown project": (UpdateProject(Project("zz")), NotFound, "not found"),

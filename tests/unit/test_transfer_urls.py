@@ -46,6 +46,8 @@ def test_parse_options_rejects(items: list[str], needle: str) -> None:
     ("file://relative/path", "ABSOLUTE"),
     ("nosuchscheme://x/y", "unsupported URL scheme"),
     ("simplecache::s3://bucket/x", "chained"),
+    ("file:///tmp/a\x00b", "NUL character"),  # os raises ValueError on it
+    ("/tmp/a\x00b", "NUL character"),
 ])
 def test_malformed_urls(url: str, needle: str) -> None:
     with pytest.raises(InvalidInput, match=needle):

@@ -24,7 +24,7 @@ def test_parse_size_accepts_si_and_iec(text, expected):
 
 
 @pytest.mark.parametrize("text", ["-1Gi", "1XB", "abc", "1e999TB", "", "1.2.3G", "Gi", "5 G i",
-                                  "1e3", -5])
+                                  "1e3", -5, 2**63, 2**70, "8Ei", "99999999999999999999Ti"])
 def test_parse_size_rejects(text):
     with pytest.raises(InvalidInput, match="invalid size"):
         parse_size(text)
@@ -42,10 +42,20 @@ def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1x", "-1h", "h1"])
+@pytest.mark.parametrize("text", ["", "abc", "1x", "-1h", "h1", -1, float("nan"), float("inf"),
+                                  1e300, "9999999999999999999d", "5300w", 2**53 + 1])
 def test_parse_duration_rejects(text):
     with pytest.raises(InvalidInput):
         parse_duration(text)
+
+
+def test_sizes_and_durations_stop_where_the_catalog_and_clocks_do():
+    """The largest size a catalog's 64-bit integer holds; a century of seconds."""
+    assert parse_size(2**63 - 1) == 2**63 - 1
+    assert parse_size("7Ei") == 7 * 2**60
+    assert parse_duration("36500d") == 36500 * 86400
+    with pytest.raises(InvalidInput, match="timeout"):
+        parse_duration(1e300, field="timeout")
 
 
 @pytest.mark.parametrize("name", ["a", "data", "team-a-2", "0", "a" * 63])

@@ -1,26 +1,29 @@
 """Who may call an operation with given arguments, and what of its result they see.
 
-An admin passes every check. A member acts only on its projects: jobs, workspaces and
-inference servers by their ``project``, volumes by their ``project=<name>`` label.
-Each rule names the argument that identifies the resource, looks up its project through
-the public library and compares; lists are filtered instead of refused.
+An admin passes every check. A member acts only on its projects: the rules here decide
+who may call at all and which project arguments it may give, and filter lists; the
+resources an operation's arguments name are checked by ``references`` (another
+project's is "not found").
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from mlfabric.auth import Principal
-from mlfabric.errors import AccessDenied, NotFound
+from mlfabric.errors import AccessDenied
 
 PROJECT_LABEL = "project"
 
 
 class Access:
     """The default: any authenticated caller, results unfiltered."""
+
+    def check_caller(self, who: Principal) -> None:
+        """Raise ``AccessDenied`` when no arguments could let ``who`` call it; runs before
+        the request's arguments are read, so a refused caller learns nothing of them."""
 
     def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
         """Raise ``AccessDenied`` or return the arguments (possibly completed)."""
@@ -33,23 +36,30 @@ class Access:
         """Arguments this rule may supply for the caller (a member's one project)."""
         return frozenset()
 
+    @property
+    def admins_only(self) -> bool:
+        """Whether ``check_caller`` refuses every member."""
+        return False
+
 
 ANY = Access()
 
 
 class _Admin(Access):
-    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+    def check_caller(self, who: Principal) -> None:
         if not who.is_admin:
             raise AccessDenied(f"user '{who.user}' is not an admin")
+
+    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
+        self.check_caller(who)
         return args
+
+    @property
+    def admins_only(self) -> bool:
+        return True
 
 
 ADMIN = _Admin()
-
-
-def deny(who: Principal, kind: str, name: str, project: str | None) -> AccessDenied:
-    owner = f"project '{project}'" if project else "no project"
-    return AccessDenied(f"user '{who.user}' may not act on {kind} '{name}' of {owner}")
 
 
 def volume_project(volume: Any) -> str | None:
@@ -79,6 +89,10 @@ def filtered(project_of: Callable[[Any], str | None]) -> Access:
 class _AllOf(Access):
     rules: tuple[Access, ...]
 
+    def check_caller(self, who: Principal) -> None:
+        for rule in self.rules:
+            rule.check_caller(who)
+
     def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
         for rule in self.rules:
             args = rule.check(who, args, home)
@@ -91,6 +105,10 @@ class _AllOf(Access):
 
     def fills(self) -> frozenset[str]:
         return frozenset().union(*(rule.fills() for rule in self.rules))
+
+    @property
+    def admins_only(self) -> bool:
+        return any(rule.admins_only for rule in self.rules)
 
 
 def all_of(*rules: Access) -> Access:
@@ -120,40 +138,6 @@ class _ProjectArg(Access):
 def project_arg(name: str, *, optional: bool = False) -> Access:
     """The argument ``name`` is a project the caller must belong to."""
     return _ProjectArg(name, optional)
-
-
-def _names(value: Any) -> Sequence[str]:
-    return [value] if isinstance(value, str) else list(value or [])
-
-
-@dataclass(frozen=True)
-class _VolumeArg(Access):
-    name: str
-    none_needs_admin: bool
-
-    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
-        if who.is_admin:
-            return args
-        from mlfabric import volumes
-
-        refs = _names(args.get(self.name))
-        if not refs and self.none_needs_admin:
-            raise AccessDenied(f"user '{who.user}' is not an admin (name a volume)")
-        for ref in refs:
-            volume = ref.split("@", 1)[0]
-            try:
-                project = volume_project(volumes.show(volume, home=home))
-            except NotFound:
-                continue  # the operation itself reports it
-            if not who.sees(project):
-                raise deny(who, "volume", volume, project)
-        return args
-
-
-def volume_arg(name: str, *, none_needs_admin: bool = False) -> Access:
-    """The argument ``name`` names a volume (``VOL`` or ``VOL@SNAP``) the caller must
-    see through its ``project`` label."""
-    return _VolumeArg(name, none_needs_admin)
 
 
 @dataclass(frozen=True)
@@ -208,62 +192,11 @@ filtered_status = _Status()
 
 
 def named(rule: str) -> Access:
-    """The rule an app names in its routes: ``admin``, ``any``, ``project`` or
-    ``volume:ARG``."""
-    kind, _, arg = rule.partition(":")
-    if rule == "admin":
-        return ADMIN
-    if rule == "any":
-        return ANY
+    """The rule an app names in its routes: ``admin``, ``any`` or ``project``; the
+    resources its arguments name are its route's ``refs``."""
+    rules = {"admin": ADMIN, "any": ANY}
     if rule == "project":
         return project_arg("project")
-    if kind == "volume" and arg:
-        return volume_arg(arg)
-    raise ValueError(f"unknown access rule {rule!r} (admin, any, project, volume:ARG)")
-
-
-ProjectOf = Callable[[str, dict[str, Any], str | None], str | None]
-
-
-@dataclass(frozen=True)
-class _OwnedArg(Access):
-    """The argument names a job, workspace or inference server; its ``project`` field
-    decides."""
-
-    project_of: ProjectOf
-    name: str
-    kind: str
-
-    def check(self, who: Principal, args: dict[str, Any], home: str | None) -> dict[str, Any]:
-        if who.is_admin:
-            return args
-        for name in _names(args.get(self.name)):
-            try:
-                project = self.project_of(name, args, home)
-            except NotFound:
-                continue
-            if not who.sees(project):
-                raise deny(who, self.kind, name, project)
-        return args
-
-
-def _job_project(name: str, args: dict[str, Any], home: str | None) -> str | None:
-    """A job is looked up in the ``project`` argument when the call names one."""
-    from mlfabric import jobs
-
-    return jobs.get(name, project=args.get("project"), home=home).project
-
-
-def job_arg(name: str) -> Access:
-    return _OwnedArg(_job_project, name, "job")
-
-
-def owned_arg(module: str) -> Callable[[str], Access]:
-    """For ``mlfabric.<module>.show(NAME)`` records; ``NAME@SNAP`` names ``NAME``."""
-    kind = {"workspaces": "workspace", "serving": "inference server"}[module]
-
-    def project_of(name: str, args: dict[str, Any], home: str | None) -> str | None:
-        mod = importlib.import_module(f"mlfabric.{module}")
-        return mod.show(name.split("@", 1)[0], home=home).project
-
-    return lambda name: _OwnedArg(project_of, name, kind)
+    if rule not in rules:
+        raise ValueError(f"unknown access rule {rule!r} (admin, any, project)")
+    return rules[rule]

@@ -31,9 +31,8 @@ GROUP = "mlfabric.apps"
 class Route:
     """One REST route to an operation of an app's public module.
 
-    ``access``: ``admin``, ``any`` (every token), ``project`` (the ``project`` argument
-    must be a project of the caller) or ``volume:ARG`` (argument ``ARG`` names a volume of
-    the caller's projects).
+    ``access``: ``admin``, ``any`` (every token) or ``project`` (the ``project`` argument
+    must be a project of the caller); what its arguments name is in ``refs``.
     """
 
     function: str

@@ -108,6 +108,8 @@ def list_tokens(*, include_revoked: bool = False, home: str | None = None,
 
 def revoke(token_id: int, *, home: str | None = None) -> Token:
     """Revoke a token: every later request with it gets 401."""
+    if not 0 < token_id < 2**63:  # ids are the catalog's 64-bit integers: none out there
+        raise NotFound("token", str(token_id))
     st = open_home(home)
 
     def _write(conn: Connection) -> Any:

@@ -12,10 +12,12 @@ from sqlalchemy import Connection
 
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.home import open_home
+from mlfabric.names import check_text
 from mlfabric.scheduler import jobstore
 from mlfabric.scheduler.records import ExecResult
 from mlfabric.scheduler.runtimes import get_runtime
 from mlfabric.scheduler.states import RUNNING
+from mlfabric.units import parse_duration
 
 
 def _exec_context(name: str, command: Sequence[str], project: str | None,
@@ -24,6 +26,8 @@ def _exec_context(name: str, command: Sequence[str], project: str | None,
     it: inside its sandbox when it runs confined, never on the host then."""
     if not command:
         raise InvalidInput("give a command to run after --", field="command")
+    for arg in command:
+        check_text(str(arg), "command")
     st = open_home(home)
 
     def _q(conn: Connection) -> tuple[Any, Any]:
@@ -56,6 +60,7 @@ def exec_in(name: str, command: Sequence[str], *, project: str | None = None,
 def exec_output(name: str, command: Sequence[str], *, project: str | None = None,
                 timeout: float = 600.0, home: str | None = None) -> ExecResult:
     """Like ``exec_in`` but capture what it prints (for callers without a terminal)."""
+    timeout = parse_duration(timeout, field="timeout")  # past a century the clock overflows
     row, argv, env, cwd = _exec_context(name, command, project, home)
     try:
         done = _run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,

@@ -12,9 +12,15 @@ from dataclasses import dataclass, field
 
 from mlfabric.errors import InvalidInput
 from mlfabric.names import validate_name
+from mlfabric.units import MAX_SIZE
 
 MILLI = 1000  # milli-GPUs per GPU
 DEFAULT_POOL = "default"
+# Bounds past any real cluster and well inside what the scheduler's arithmetic (GPU
+# lists per node, milli-GPU sums) and the catalog's 64-bit integers hold: a value above
+# is a typo, refused before it is stored (where every later cycle would trip on it).
+MAX_NODE_GPUS = 1024
+MAX_GPUS = 1_000_000.0  # a project's quota, weight or limit
 
 JobKey = tuple[str, str]  # (project, job name): job names are unique within a project
 
@@ -171,10 +177,12 @@ def check_node(node: Node) -> Node:
     """Return ``node`` if its fields are valid, else raise ``InvalidInput``."""
     validate_name(node.name, "node name")
     validate_name(node.pool, "node pool name")
-    if not isinstance(node.gpus, int) or isinstance(node.gpus, bool) or node.gpus < 1:
-        raise InvalidInput(f"node '{node.name}': gpus must be a whole number of at least 1, "
-                           f"got {node.gpus!r}", field="gpus", value=node.gpus)
-    if not isinstance(node.gpu_memory, int) or node.gpu_memory < 0:
+    if (not isinstance(node.gpus, int) or isinstance(node.gpus, bool)
+            or not 1 <= node.gpus <= MAX_NODE_GPUS):
+        raise InvalidInput(f"node '{node.name}': gpus must be a whole number of at least 1 "
+                           f"and at most {MAX_NODE_GPUS}, got {node.gpus!r}", field="gpus",
+                           value=node.gpus)
+    if not isinstance(node.gpu_memory, int) or not 0 <= node.gpu_memory <= MAX_SIZE:
         raise InvalidInput(f"node '{node.name}': gpu_memory must be bytes (0 for unknown), "
                            f"got {node.gpu_memory!r}", field="gpu_memory", value=node.gpu_memory)
     return node
@@ -190,6 +198,9 @@ def check_project(project: Project) -> Project:
             continue
         if not _number(value) or value < 0:
             raise InvalidInput(f"project '{name}': {fld} must be a number of at least 0, "
+                               f"got {value!r}", field=fld, value=value)
+        if fld != "interactive_time_limit" and value > MAX_GPUS:
+            raise InvalidInput(f"project '{name}': {fld} must be at most {MAX_GPUS:,.0f}, "
                                f"got {value!r}", field=fld, value=value)
     if project.limit is not None and project.limit < project.quota:
         raise InvalidInput(f"project '{name}': limit {project.limit:g} is below its quota "

@@ -23,7 +23,7 @@ _UNSET: Any = object()
 
 
 def _duration(value: str | float | None) -> float | None:
-    return None if value is None else parse_duration(value)
+    return None if value is None else parse_duration(value, field="interactive_time_limit")
 
 
 def _values(p: Project) -> dict[str, Any]:

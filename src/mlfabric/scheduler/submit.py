@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput
 from mlfabric.home import open_home
-from mlfabric.names import validate_name
+from mlfabric.names import check_text, validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.listing import get
 from mlfabric.scheduler.model import Job, gpu_request
@@ -48,7 +48,7 @@ def parse_env(items: Sequence[str] | dict[str, str] | None) -> dict[str, str]:
         if not sep or not _ENV_NAME.match(key):
             raise InvalidInput(f"invalid environment variable '{item}': expected NAME=VALUE",
                                field="env", value=item)
-        out[key] = value
+        out[key] = check_text(value, "env")
     return out
 
 
@@ -56,6 +56,7 @@ def _check_mount(item: str) -> str:
     """``VOL[:PATH]`` with a path inside the job's working directory."""
     vol, _, path = item.partition(":")
     validate_name(vol, "volume name")
+    check_text(path, "volume")
     if path and (".." in path.split("/") or not path.strip("/")):
         raise InvalidInput(f"invalid volume mount path '{path}' in '{item}': use a path "
                            "inside the job's working directory", field="volume")
@@ -102,7 +103,7 @@ def plan_submit(name: str, *, project: str, gpus: str | float | None = None,
     return {
         "gpus": job.gpus, "gpu_memory": memory, "processes": processes,
         "interactive": interactive, "preemptible": preemptible,
-        "command": [str(c) for c in command], "env": parse_env(env),
+        "command": [check_text(str(c), "command") for c in command], "env": parse_env(env),
         "volumes": [_check_mount(item) for item in volumes],
         "datasets": [_check_dataset(item) for item in datasets],
         "snapshot_on_complete": (validate_name(snapshot_on_complete, "volume name")

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlfabric.errors import InvalidInput, MlfabricError, NotFound
+from mlfabric.names import check_text
 
 # Seconds one request may wait to connect or for an answer. Requests are tried at most
 # ``_ATTEMPTS`` times, so an unreachable endpoint fails within about that many timeouts.
@@ -243,6 +244,7 @@ def open_location(url: str, *, endpoint_url: str | None = None,
 
     if timeout <= 0:
         raise InvalidInput(f"invalid timeout {timeout}: must be positive", field="timeout")
+    check_text(url, "url")
     protocol, path = _split(url)
     options = dict(options or {})
     endpoint = None

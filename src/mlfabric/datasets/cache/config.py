@@ -18,7 +18,7 @@ from mlfabric.datasets.cache.evict import Limits
 from mlfabric.datasets.records import Pool
 from mlfabric.errors import Busy, InvalidInput
 from mlfabric.home import Home, open_home
-from mlfabric.names import validate_name
+from mlfabric.names import check_text, validate_name
 from mlfabric.units import parse_duration, parse_size
 
 P, E = schema.cache_pools, schema.cache_entries
@@ -89,6 +89,8 @@ def configure(pool: str = DEFAULT_POOL, *, path: str | os.PathLike[str] | None =
     """Create a pool or change its settings; a new size or watermark applies at the next
     add or sweep. Moving a pool that holds entries is refused."""
     validate_name(pool, "pool name")
+    if path is not None:
+        check_text(os.fspath(path), "path")
     new_path = Path(path).expanduser().absolute() if path is not None else None
     budget = parse_size(size) if size is not None else None
     ttl_s = parse_duration(ttl) if ttl is not None else None
