@@ -1,0 +1,516 @@
+"""Triton's official Python client examples, as calls: each test makes the calls one of
+triton-inference-server/client's ``src/python/examples`` makes (infer sync, async and
+streaming over HTTP and gRPC, health and metadata, strings, sequences with their control
+inputs, system shared memory, see below) with the installed ``tritonclient``, against models
+equivalent to Triton's example models (``tests/triton_models.py``) served by a live
+``mlfabric inference`` server on loopback. Written here; nothing is copied.
+
+CUDA shared memory is the one call left out: it needs a GPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+import tritonclient.grpc.aio as grpcaio
+import tritonclient.http as httpclient
+import tritonclient.utils.shared_memory as shm
+from tritonclient.utils import (
+    InferenceServerException,
+    deserialize_bytes_tensor,
+    serialize_byte_tensor,
+    triton_to_np_dtype,
+)
+
+from mlfabric import serving
+from mlfabric.errors import MlfabricError
+from tests.component.test_serving import kill_leftovers, setup_home
+from tests.triton_models import write_examples
+
+STRING_MODELS = ("simple_string", "simple_string_torch", "simple_string_py")
+SEQUENCE_VALUES = [11, 7, 5, 3, 2, 0, 1]
+
+
+@dataclass
+class Live:
+    """A running server on the example models: its name, home and endpoints."""
+
+    name: str
+    home: str
+    http: str  # host:port, as the examples' -u takes it
+    grpc: str
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """One ``mlfabric inference`` server on every example model, shared by the module."""
+    home = tmp_path_factory.mktemp("triton-examples") / "home"
+    write_examples(setup_home(home))
+    try:
+        server = serving.create("examples", model_repo="models", project="team", gpus=0.5,
+                                home=str(home))
+        broken = [m for m in server.models if m["state"] != "READY"]
+        assert not broken, broken
+        yield Live("examples", str(home), f"127.0.0.1:{server.http_port}",
+                   f"127.0.0.1:{server.grpc_port}")
+    finally:
+        with contextlib.suppress(MlfabricError):
+            serving.delete("examples", home=str(home))
+        kill_leftovers(home)
+
+
+# -- data and checks shared by the examples ---------------------------------------------
+def simple_data() -> tuple[np.ndarray, np.ndarray]:
+    """The examples' inputs: 0..15 and a row of ones (of minus ones for HTTP)."""
+    return np.arange(16, dtype=np.int32)[None, :], np.ones((1, 16), dtype=np.int32)
+
+
+def assert_add_sub(a: np.ndarray, b: np.ndarray, out0: np.ndarray, out1: np.ndarray) -> None:
+    np.testing.assert_array_equal(out0, a + b)
+    np.testing.assert_array_equal(out1, a - b)
+
+
+def as_strings(x: np.ndarray) -> np.ndarray:
+    """Integers as the BYTES tensor the string examples send (``str(x).encode()``)."""
+    return np.array([str(v).encode("utf-8") for v in x.reshape(-1)],
+                    dtype=np.object_).reshape(x.shape)
+
+
+def as_ints(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(int, otypes=[np.int64])(x)
+
+
+def simple_inputs(module: Any, a: np.ndarray, b: np.ndarray, dtype: str = "INT32") -> list[Any]:
+    inputs = [module.InferInput("INPUT0", list(a.shape), dtype),
+              module.InferInput("INPUT1", list(b.shape), dtype)]
+    if module is httpclient:  # the HTTP example sends one as JSON, one as binary
+        inputs[0].set_data_from_numpy(a, binary_data=False)
+        inputs[1].set_data_from_numpy(b, binary_data=True)
+    else:
+        inputs[0].set_data_from_numpy(a)
+        inputs[1].set_data_from_numpy(b)
+    return inputs
+
+
+def expected_sequence(values: list[int], corrid: int, dyna: bool) -> list[int]:
+    """What the sequence examples check: each value back, plus one on the start, plus the
+    correlation id on the end for the dynamic-sequence model."""
+    out = []
+    for i, v in enumerate(values):
+        out.append(v + (1 if i == 0 else 0) + (corrid if dyna and i == len(values) - 1 else 0))
+    return out
+
+
+def sequences(dyna: bool) -> list[tuple[Any, list[int]]]:
+    """The examples' sequences: two integer ids, and for ``simple_sequence`` a string id."""
+    seqs: list[tuple[Any, list[int]]] = [(1000, [0, *SEQUENCE_VALUES]),
+                                         (1001, [100, *(-v for v in SEQUENCE_VALUES)])]
+    if not dyna:
+        seqs.append((str(uuid.uuid4()), [20, *(-v for v in SEQUENCE_VALUES)]))
+    return seqs
+
+
+def sequence_input(module: Any, value: int) -> list[Any]:
+    data = np.full((1, 1), value, dtype=np.int32)
+    inp = module.InferInput("INPUT", [1, 1], "INT32")
+    inp.set_data_from_numpy(data)
+    return [inp]
+
+
+def sequence_model(dyna: bool) -> str:
+    return "simple_dyna_sequence" if dyna else "simple_sequence"
+
+
+# -- simple_http_infer_client / simple_grpc_infer_client -----------------------------------
+def test_simple_http_infer_client(live: Live) -> None:
+    a, _ = simple_data()
+    b = np.full((1, 16), -1, dtype=np.int32)
+    with httpclient.InferenceServerClient(live.http) as c:
+        outputs = [httpclient.InferRequestedOutput("OUTPUT0", binary_data=True),
+                   httpclient.InferRequestedOutput("OUTPUT1", binary_data=False)]
+        for compression in (None, "gzip", "deflate"):
+            res = c.infer("simple", simple_inputs(httpclient, a, b), outputs=outputs,
+                          query_params={"test_1": 1, "test_2": 2},
+                          headers={"X-Example": "1"},
+                          request_compression_algorithm=compression,
+                          response_compression_algorithm=compression)
+            assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+        res = c.infer("simple", simple_inputs(httpclient, a, b), outputs=None,
+                      query_params={"test_1": 1, "test_2": 2})
+        assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+        stats = c.get_inference_statistics(model_name="simple")
+        assert len(stats["model_stats"]) == 1
+        with pytest.raises(InferenceServerException) as err:
+            c.infer("wrong_model_name", simple_inputs(httpclient, a, b))
+        assert err.value.message().startswith("Request for unknown model")
+
+
+def test_simple_grpc_infer_client(live: Live) -> None:
+    a, b = simple_data()
+    with grpcclient.InferenceServerClient(live.grpc) as c:
+        outputs = [grpcclient.InferRequestedOutput("OUTPUT0"),
+                   grpcclient.InferRequestedOutput("OUTPUT1")]
+        for compression in (None, "gzip", "deflate"):
+            res = c.infer("simple", simple_inputs(grpcclient, a, b), outputs=outputs,
+                          headers={"x-example": "1"}, client_timeout=30.0,
+                          compression_algorithm=compression)
+            assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+        res = c.infer("simple", simple_inputs(grpcclient, a, b))  # no outputs requested
+        assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+        assert len(c.get_inference_statistics("simple").model_stats) == 1
+
+
+# -- async and streaming ---------------------------------------------------------------
+def test_simple_http_async_infer_client(live: Live) -> None:
+    a, b = simple_data()
+    with httpclient.InferenceServerClient(live.http, concurrency=4) as c:
+        pending = [c.async_infer("simple", simple_inputs(httpclient, a + i, b),
+                                 request_id=str(i),
+                                 outputs=[httpclient.InferRequestedOutput("OUTPUT0"),
+                                          httpclient.InferRequestedOutput("OUTPUT1")])
+                   for i in range(4)]
+        for i, request in enumerate(pending):
+            res = request.get_result()
+            assert res.get_response()["id"] == str(i)
+            assert_add_sub(a + i, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+
+
+def _collect(results: queue.Queue[Any], result: Any, error: Any) -> None:
+    results.put(error if error else result)
+
+
+def _drain(results: queue.Queue[Any], n: int) -> list[Any]:
+    got = []
+    for _ in range(n):
+        item = results.get(timeout=30)
+        if isinstance(item, InferenceServerException):
+            raise item
+        got.append(item)
+    return got
+
+
+def test_simple_grpc_async_infer_client(live: Live) -> None:
+    a, b = simple_data()
+    results: queue.Queue[Any] = queue.Queue()
+    with grpcclient.InferenceServerClient(live.grpc) as c:
+        for i in range(4):
+            c.async_infer("simple", simple_inputs(grpcclient, a + i, b),
+                          callback=partial(_collect, results), request_id=str(i),
+                          outputs=[grpcclient.InferRequestedOutput("OUTPUT0"),
+                                   grpcclient.InferRequestedOutput("OUTPUT1")])
+        for res in _drain(results, 4):
+            i = int(res.get_response().id)
+            assert_add_sub(a + i, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+
+
+def test_simple_grpc_stream_infer_client(live: Live) -> None:
+    a, b = simple_data()
+    results: queue.Queue[Any] = queue.Queue()
+    with grpcclient.InferenceServerClient(live.grpc) as c:
+        c.start_stream(callback=partial(_collect, results))
+        for i in range(4):
+            c.async_stream_infer("simple", simple_inputs(grpcclient, a + i, b),
+                                 request_id=str(i))
+        got = _drain(results, 4)
+        c.stop_stream()
+    for res in got:
+        i = int(res.get_response().id)
+        assert_add_sub(a + i, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+
+
+def test_simple_grpc_aio_infer_client(live: Live) -> None:
+    a, b = simple_data()
+
+    async def run() -> None:
+        async with grpcaio.InferenceServerClient(live.grpc) as c:
+            assert await c.is_server_live() and await c.is_model_ready("simple")
+            res = await c.infer("simple", simple_inputs(grpcclient, a, b))
+            assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+
+    asyncio.run(run())
+
+
+# -- health and metadata ----------------------------------------------------------------
+def test_simple_http_health_metadata(live: Live) -> None:
+    with httpclient.InferenceServerClient(live.http) as c:
+        assert c.is_server_live() and c.is_server_ready()
+        assert c.is_model_ready("simple")
+        assert c.get_server_metadata()["name"] == "triton"
+        meta = c.get_model_metadata("simple")
+        assert meta["name"] == "simple"
+        assert [(t["name"], t["datatype"], t["shape"]) for t in meta["inputs"]] == \
+            [("INPUT0", "INT32", [-1, 16]), ("INPUT1", "INT32", [-1, 16])]
+        assert c.get_model_config("simple")["name"] == "simple"
+        assert c.get_model_metadata("simple_string")["inputs"][0]["datatype"] == "BYTES"
+        with pytest.raises(InferenceServerException):
+            c.get_model_metadata("wrong_model_name")
+
+
+def test_simple_grpc_health_metadata(live: Live) -> None:
+    with grpcclient.InferenceServerClient(live.grpc) as c:
+        assert c.is_server_live() and c.is_server_ready()
+        assert c.is_model_ready("simple")
+        assert c.get_server_metadata().name == "triton"
+        meta = c.get_model_metadata("simple")
+        assert meta.name == "simple" and [t.name for t in meta.outputs] == ["OUTPUT0", "OUTPUT1"]
+        assert c.get_model_config("simple").config.name == "simple"
+        names = {m.name for m in c.get_model_repository_index().models}
+        assert {"simple", "simple_string", "simple_sequence"} <= names
+
+
+# -- strings (item 1) --------------------------------------------------------------------
+@pytest.mark.parametrize("model", STRING_MODELS)
+def test_simple_http_string_infer_client(live: Live, model: str) -> None:
+    a, b = simple_data()
+    with httpclient.InferenceServerClient(live.http) as c:
+        for binary in (True, False):
+            inputs = [httpclient.InferInput("INPUT0", [1, 16], "BYTES"),
+                      httpclient.InferInput("INPUT1", [1, 16], "BYTES")]
+            inputs[0].set_data_from_numpy(as_strings(a), binary_data=binary)
+            inputs[1].set_data_from_numpy(as_strings(b), binary_data=binary)
+            outputs = [httpclient.InferRequestedOutput("OUTPUT0", binary_data=binary),
+                       httpclient.InferRequestedOutput("OUTPUT1", binary_data=binary)]
+            res = c.infer(model, inputs, outputs=outputs)
+            out0, out1 = res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1")
+            assert out0.dtype == np.object_ and out0.shape == (1, 16)
+            assert_add_sub(a, b, as_ints(out0), as_ints(out1))
+
+
+@pytest.mark.parametrize("model", STRING_MODELS)
+def test_simple_grpc_string_infer_client(live: Live, model: str) -> None:
+    a, b = simple_data()
+    with grpcclient.InferenceServerClient(live.grpc) as c:
+        # Strings as the examples build them, then as str objects (the client encodes them).
+        for data in (as_strings, lambda x: x.astype(str).astype(np.object_)):
+            inputs = [grpcclient.InferInput("INPUT0", [1, 16], "BYTES"),
+                      grpcclient.InferInput("INPUT1", [1, 16], "BYTES")]
+            inputs[0].set_data_from_numpy(data(a))
+            inputs[1].set_data_from_numpy(data(b))
+            res = c.infer(model, inputs)
+            assert_add_sub(a, b, as_ints(res.as_numpy("OUTPUT0")),
+                           as_ints(res.as_numpy("OUTPUT1")))
+
+
+def test_grpc_explicit_byte_content_client(live: Live) -> None:
+    """A request built by hand (``ModelInferRequest`` with ``bytes_contents``)."""
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    a, b = simple_data()
+    request = service_pb2.ModelInferRequest(model_name="simple_string")
+    for name, x in (("INPUT0", a), ("INPUT1", b)):
+        t = service_pb2.ModelInferRequest().InferInputTensor(name=name, datatype="BYTES",
+                                                             shape=[1, 16])
+        t.contents.bytes_contents.extend(str(v).encode() for v in x.reshape(-1))
+        request.inputs.append(t)
+    for name in ("OUTPUT0", "OUTPUT1"):
+        request.outputs.append(
+            service_pb2.ModelInferRequest().InferRequestedOutputTensor(name=name))
+    with grpc.insecure_channel(live.grpc) as channel:
+        response = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
+    outs = {o.name: deserialize_bytes_tensor(raw).reshape(1, 16)
+            for o, raw in zip(response.outputs, response.raw_output_contents, strict=True)}
+    assert_add_sub(a, b, as_ints(outs["OUTPUT0"]), as_ints(outs["OUTPUT1"]))
+
+
+# -- system shared memory ------------------------------------------------------------------
+# A server's sandbox has a private /dev/shm (docs/security.md), so the regions a client
+# creates on the host are invisible to tritonserver: "Unable to open shared memory region".
+# Serving them needs the host's /dev/shm in the sandbox (docker's --ipc=host) and regions
+# the project's uid may open; until that is decided these stay expected failures (strict:
+# they fail the suite once they pass, so the marker goes with the fix).
+SANDBOX_SHM = pytest.mark.xfail(
+    strict=True, raises=InferenceServerException,
+    reason="system shared memory: the server's sandbox has a private /dev/shm")
+
+
+def _shm_key(what: str) -> str:
+    return f"/mlfabric_test_{uuid.uuid4().hex[:8]}_{what}"
+
+
+@SANDBOX_SHM
+@pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
+def test_simple_shm_client(live: Live, module: Any) -> None:
+    a, b = simple_data()
+    size = a.nbytes
+    regions = {name: (_shm_key(name), nbytes) for name, nbytes in
+               (("input_data", 2 * size), ("output0_data", size), ("output1_data", size))}
+    url = live.http if module is httpclient else live.grpc
+    handles = {n: shm.create_shared_memory_region(n, key, nbytes)
+               for n, (key, nbytes) in regions.items()}
+    c = module.InferenceServerClient(url)
+    try:
+        c.unregister_system_shared_memory()
+        c.unregister_cuda_shared_memory()
+        for n, (key, nbytes) in regions.items():
+            c.register_system_shared_memory(n, key, nbytes)
+        shm.set_shared_memory_region(handles["input_data"], [a])
+        shm.set_shared_memory_region(handles["input_data"], [b], offset=size)
+        status = c.get_system_shared_memory_status()
+        registered = {r["name"] for r in status} if module is httpclient else \
+            set(status.regions)
+        assert registered == set(regions)
+
+        inputs = [module.InferInput("INPUT0", [1, 16], "INT32"),
+                  module.InferInput("INPUT1", [1, 16], "INT32")]
+        inputs[0].set_shared_memory("input_data", size)
+        inputs[1].set_shared_memory("input_data", size, offset=size)
+        outputs = [module.InferRequestedOutput("OUTPUT0"),
+                   module.InferRequestedOutput("OUTPUT1")]
+        outputs[0].set_shared_memory("output0_data", size)
+        outputs[1].set_shared_memory("output1_data", size)
+        res = c.infer("simple", inputs, outputs=outputs)
+        got = []
+        for name, region in (("OUTPUT0", "output0_data"), ("OUTPUT1", "output1_data")):
+            meta = res.get_output(name)
+            dtype, shape = (meta["datatype"], meta["shape"]) if module is httpclient else \
+                (meta.datatype, list(meta.shape))
+            got.append(shm.get_contents_as_numpy(handles[region], triton_to_np_dtype(dtype),
+                                                 shape))
+        assert_add_sub(a, b, *got)
+        c.unregister_system_shared_memory()
+    finally:
+        c.close()
+        for h in handles.values():
+            shm.destroy_shared_memory_region(h)
+
+
+@SANDBOX_SHM
+@pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
+def test_simple_shm_string_client(live: Live, module: Any) -> None:
+    a, b = simple_data()
+    in0, in1 = serialize_byte_tensor(as_strings(a)), serialize_byte_tensor(as_strings(b))
+    out0 = serialize_byte_tensor(as_strings(a + b))
+    out1 = serialize_byte_tensor(as_strings(a - b))
+    sizes = {"input0_data": in0.size, "input1_data": in1.size,
+             "output0_data": out0.size, "output1_data": out1.size}
+    keys = {n: _shm_key(n) for n in sizes}
+    handles = {n: shm.create_shared_memory_region(n, keys[n], sizes[n]) for n in sizes}
+    url = live.http if module is httpclient else live.grpc
+    c = module.InferenceServerClient(url)
+    try:
+        c.unregister_system_shared_memory()
+        for n in sizes:
+            c.register_system_shared_memory(n, keys[n], sizes[n])
+        shm.set_shared_memory_region(handles["input0_data"], [in0])
+        shm.set_shared_memory_region(handles["input1_data"], [in1])
+        inputs = [module.InferInput("INPUT0", [1, 16], "BYTES"),
+                  module.InferInput("INPUT1", [1, 16], "BYTES")]
+        inputs[0].set_shared_memory("input0_data", sizes["input0_data"])
+        inputs[1].set_shared_memory("input1_data", sizes["input1_data"])
+        outputs = [module.InferRequestedOutput("OUTPUT0"),
+                   module.InferRequestedOutput("OUTPUT1")]
+        outputs[0].set_shared_memory("output0_data", sizes["output0_data"])
+        outputs[1].set_shared_memory("output1_data", sizes["output1_data"])
+        c.infer("simple_string", inputs, outputs=outputs)
+        got = [shm.get_contents_as_numpy(handles[r], np.object_, [1, 16])
+               for r in ("output0_data", "output1_data")]
+        assert_add_sub(a, b, as_ints(got[0]), as_ints(got[1]))
+        c.unregister_system_shared_memory()
+    finally:
+        c.close()
+        for h in handles.values():
+            shm.destroy_shared_memory_region(h)
+
+
+# -- sequences (item 2) ------------------------------------------------------------------
+def _check_sequences(seqs: list[tuple[Any, list[int]]], dyna: bool,
+                     got: dict[Any, list[int]]) -> None:
+    for seq_id, values in seqs:
+        corrid = seq_id if isinstance(seq_id, int) else 0
+        assert got[seq_id] == expected_sequence(values, corrid, dyna), (seq_id, got[seq_id])
+
+
+@pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "simple_dyna_sequence"])
+@pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
+def test_simple_sequence_sync_infer_client(live: Live, module: Any, dyna: bool) -> None:
+    url = live.http if module is httpclient else live.grpc
+    got: dict[Any, list[int]] = {}
+    seqs = sequences(dyna)
+    with module.InferenceServerClient(url) as c:
+        for seq_id, values in seqs:
+            got[seq_id] = []
+            for i, value in enumerate(values):
+                res = c.infer(sequence_model(dyna), sequence_input(module, value),
+                              outputs=[module.InferRequestedOutput("OUTPUT")],
+                              sequence_id=seq_id, sequence_start=i == 0,
+                              sequence_end=i == len(values) - 1)
+                got[seq_id].append(int(res.as_numpy("OUTPUT")[0][0]))
+    _check_sequences(seqs, dyna, got)
+
+
+@pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "simple_dyna_sequence"])
+def test_simple_grpc_sequence_stream_infer_client(live: Live, dyna: bool) -> None:
+    results: queue.Queue[Any] = queue.Queue()
+    seqs = sequences(dyna)
+    with grpcclient.InferenceServerClient(live.grpc) as c:
+        c.start_stream(callback=partial(_collect, results))
+        for seq_id, values in seqs:  # the sequences interleave on one stream
+            for i, value in enumerate(values):
+                c.async_stream_infer(sequence_model(dyna), sequence_input(grpcclient, value),
+                                     outputs=[grpcclient.InferRequestedOutput("OUTPUT")],
+                                     request_id=f"{seq_id}_{i}", sequence_id=seq_id,
+                                     sequence_start=i == 0, sequence_end=i == len(values) - 1)
+        items = _drain(results, sum(len(v) for _, v in seqs))
+        c.stop_stream()
+    got: dict[Any, list[tuple[int, int]]] = {}
+    by_name = {str(s): s for s, _ in seqs}
+    for res in items:
+        seq, i = res.get_response().id.rsplit("_", 1)
+        got.setdefault(by_name[seq], []).append((int(i), int(res.as_numpy("OUTPUT")[0][0])))
+    _check_sequences(seqs, dyna, {s: [v for _, v in sorted(r)] for s, r in got.items()})
+
+
+@pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "simple_dyna_sequence"])
+def test_simple_grpc_aio_sequence_stream_infer_client(live: Live, dyna: bool) -> None:
+    seqs = sequences(dyna)
+
+    async def requests() -> Any:
+        for seq_id, values in seqs:
+            for i, value in enumerate(values):
+                yield {"model_name": sequence_model(dyna),
+                       "inputs": sequence_input(grpcclient, value),
+                       "outputs": [grpcclient.InferRequestedOutput("OUTPUT")],
+                       "request_id": f"{seq_id}_{i}", "sequence_id": seq_id,
+                       "sequence_start": i == 0, "sequence_end": i == len(values) - 1}
+
+    async def run() -> dict[Any, list[int]]:
+        by_name = {str(s): s for s, _ in seqs}
+        got: dict[Any, list[tuple[int, int]]] = {}
+        total = sum(len(v) for _, v in seqs)
+        async with grpcaio.InferenceServerClient(live.grpc) as c:
+            async for result, error in c.stream_infer(requests()):
+                if error:
+                    raise error
+                seq, i = result.get_response().id.rsplit("_", 1)
+                got.setdefault(by_name[seq], []).append(
+                    (int(i), int(result.as_numpy("OUTPUT")[0][0])))
+                total -= 1
+                if total == 0:
+                    break
+        return {s: [v for _, v in sorted(r)] for s, r in got.items()}
+
+    _check_sequences(seqs, dyna, asyncio.run(run()))
+
+
+def test_a_sequence_model_refuses_requests_without_a_sequence(live: Live) -> None:
+    with grpcclient.InferenceServerClient(live.grpc) as c, \
+            pytest.raises(InferenceServerException, match="sequence"):
+        c.infer("simple_sequence", sequence_input(grpcclient, 1))
+
+
+def test_model_repo_check_reads_the_example_models(live: Live) -> None:
+    report = serving.check_repo("models", home=live.home)
+    rows = {m["name"]: m for m in report.models}
+    assert {n: r["problems"] for n, r in rows.items() if r["problems"]} == {}
+    assert set(rows) >= {"simple", "simple_sequence", "simple_dyna_sequence", *STRING_MODELS}
