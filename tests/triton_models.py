@@ -208,6 +208,20 @@ def write_simple_dyna_sequence(repo: Path) -> Path:
     return _write(repo, "simple_dyna_sequence", config, "model.py", DYNA_SEQUENCE_SOURCE)
 
 
+IMPLICIT_STATE = ('  state [ { input_name: "IN_STATE" output_name: "OUT_STATE" '
+                  'data_type: TYPE_INT32 dims: [ 1 ] } ]\n')
+
+
+def write_implicit_state_sequence(repo: Path) -> Path:
+    """``implicit_state``: the dynamic-sequence model with implicit state added, which this
+    engine refuses (for ``model-repo check`` and for serving alike)."""
+    config = SEQUENCE_CONFIG.format(name="implicit_state", engine='backend: "python"',
+                                    strategy=IMPLICIT_STATE.rstrip(),
+                                    controls=_controls("START", "END", "READY", "CORRID"),
+                                    instances=1)
+    return _write(repo, "implicit_state", config, "model.py", DYNA_SEQUENCE_SOURCE)
+
+
 def write_examples(repo: Path) -> None:
     """Every model above into ``repo``."""
     for write in (write_simple, write_simple_string, write_simple_string_torch,

@@ -35,10 +35,13 @@ from tritonclient.utils import (
 from mlfabric import serving
 from mlfabric.errors import MlfabricError
 from tests.component.test_serving import kill_leftovers, setup_home
-from tests.triton_models import write_examples
+from tests.triton_models import write_examples, write_implicit_state_sequence
 
 STRING_MODELS = ("simple_string", "simple_string_torch", "simple_string_py")
 SEQUENCE_VALUES = [11, 7, 5, 3, 2, 0, 1]
+REFUSED_STATE = ("config.pbtxt: sequence_batching.state (implicit state) is not supported "
+                 "here: it needs Triton's native onnxruntime or libtorch backend; pass the "
+                 "state as inputs and outputs instead")
 
 
 @dataclass
@@ -55,12 +58,14 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One ``mlfabric inference`` server on every example model, shared by the module."""
     home = tmp_path_factory.mktemp("triton-examples") / "home"
-    write_examples(setup_home(home))
+    repo = setup_home(home)
+    write_examples(repo)
+    write_implicit_state_sequence(repo)  # refused: check and serving must say so alike
     try:
         server = serving.create("examples", model_repo="models", project="team", gpus=0.5,
                                 home=str(home))
-        broken = [m for m in server.models if m["state"] != "READY"]
-        assert not broken, broken
+        broken = [m["name"] for m in server.models if m["state"] != "READY"]
+        assert broken == ["implicit_state"], server.models
         yield Live("examples", str(home), f"127.0.0.1:{server.http_port}",
                    f"127.0.0.1:{server.grpc_port}")
     finally:
@@ -509,8 +514,13 @@ def test_a_sequence_model_refuses_requests_without_a_sequence(live: Live) -> Non
         c.infer("simple_sequence", sequence_input(grpcclient, 1))
 
 
-def test_model_repo_check_reads_the_example_models(live: Live) -> None:
+def test_model_repo_check_and_the_server_read_configs_alike(live: Live) -> None:
     report = serving.check_repo("models", home=live.home)
     rows = {m["name"]: m for m in report.models}
-    assert {n: r["problems"] for n, r in rows.items() if r["problems"]} == {}
-    assert set(rows) >= {"simple", "simple_sequence", "simple_dyna_sequence", *STRING_MODELS}
+    assert set(rows) == {"simple", "simple_sequence", "simple_dyna_sequence",
+                         "implicit_state", *STRING_MODELS}
+    assert {n: r["problems"] for n, r in rows.items() if r["problems"]} == \
+        {"implicit_state": [REFUSED_STATE]}
+    served = {m["name"]: m for m in serving.show(live.name, home=live.home).models}
+    assert served["implicit_state"]["state"] == "UNAVAILABLE"
+    assert served["implicit_state"]["reason"] == REFUSED_STATE

@@ -9,7 +9,7 @@ from pathlib import Path
 from mlfabric.serving.layout import read_model
 from mlfabric.serving.onnx_io import mismatches
 from mlfabric.serving.staging import staged_config
-from tests.triton_models import write_simple_dyna_sequence, write_simple_sequence
+from tests.triton_models import write_implicit_state_sequence, write_simple_sequence
 
 
 def _edit(config: Path, old: str, new: str) -> None:
@@ -48,12 +48,8 @@ def test_a_control_typed_unlike_the_model_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_implicit_state_is_refused_for_check_and_serving(tmp_path: Path) -> None:
-    write_simple_dyna_sequence(tmp_path)
-    config = tmp_path / "simple_dyna_sequence" / "config.pbtxt"
-    _edit(config, "  control_input [",
-          '  state [ { input_name: "IN_STATE" output_name: "OUT_STATE" '
-          'data_type: TYPE_INT32 dims: [ 1 ] } ]\n  control_input [')
-    model = read_model(tmp_path / "simple_dyna_sequence")
+    write_implicit_state_sequence(tmp_path)
+    model = read_model(tmp_path / "implicit_state")
     assert not model.servable  # the launcher does not stage it; check lists the problem
     assert len(model.problems) == 1
     assert model.problems[0].startswith(
