@@ -24,6 +24,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as grpcaio
 import tritonclient.http as httpclient
+import tritonclient.http.aio as httpaio
 import tritonclient.utils.shared_memory as shm
 from tritonclient.utils import (
     InferenceServerException,
@@ -243,6 +244,49 @@ def test_simple_grpc_aio_infer_client(live: Live) -> None:
             assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
 
     asyncio.run(run())
+
+
+def test_simple_http_aio_infer_client(live: Live) -> None:
+    a, b = simple_data()
+
+    async def run() -> None:
+        c = httpaio.InferenceServerClient(live.http)
+        try:
+            assert await c.is_server_live() and await c.is_model_ready("simple")
+            assert (await c.get_model_metadata("simple"))["name"] == "simple"
+            res = await c.infer("simple", simple_inputs(httpclient, a, b))
+            assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+        finally:
+            await c.close()
+
+    asyncio.run(run())
+
+
+def test_simple_grpc_keepalive_and_custom_args_client(live: Live) -> None:
+    a, b = simple_data()
+    keepalive = grpcclient.KeepAliveOptions(keepalive_time_ms=2**31 - 1,
+                                            keepalive_timeout_ms=20000,
+                                            keepalive_permit_without_calls=False,
+                                            http2_max_pings_without_data=2)
+    channel_args = [("grpc.max_send_message_length", 2**20),
+                    ("grpc.max_receive_message_length", 2**20)]
+    for kwargs in ({"keepalive_options": keepalive}, {"channel_args": channel_args}):
+        with grpcclient.InferenceServerClient(live.grpc, **kwargs) as c:
+            res = c.infer("simple", simple_inputs(grpcclient, a, b))
+            assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
+
+
+def test_reuse_infer_objects_client(live: Live) -> None:
+    """The same InferInput and InferRequestedOutput objects across requests and clients."""
+    a, b = simple_data()
+    for module, url in ((httpclient, live.http), (grpcclient, live.grpc)):
+        inputs = simple_inputs(module, a, b)
+        outputs = [module.InferRequestedOutput("OUTPUT0"),
+                   module.InferRequestedOutput("OUTPUT1")]
+        with module.InferenceServerClient(url) as c:
+            for _ in range(2):
+                res = c.infer("simple", inputs, outputs=outputs)
+                assert_add_sub(a, b, res.as_numpy("OUTPUT0"), res.as_numpy("OUTPUT1"))
 
 
 # -- health and metadata ----------------------------------------------------------------
