@@ -125,7 +125,8 @@ def confinement(run: Run) -> sandbox.Grant | None:
     ro = [*(v.source for v in mounts.volumes if v.read_only),
           *(d.source for d in mounts.datasets)]
     return sandbox.Grant(uid=uid, gid=uid, workdir=str(run.work_dir), rw=tuple(rw),
-                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements))
+                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements),
+                         host_shm=mounts.host_shm)
 
 
 class LocalRuntime(Runtime):
