@@ -12,6 +12,10 @@ Python; nothing is downloaded or copied.
   expect exactly this: 0 -> 1 on start, then each value back.
 - ``simple_dyna_sequence``: the oldest strategy with START, END, READY and CORRID; as above,
   plus the correlation id on the request that ends the sequence (a Python function).
+- ``simple_string_dyna_sequence``: string correlation ids (CORRID is BYTES); OUTPUT is the
+  running total of the sequence's inputs, plus the id (a number) on the request that ends
+  it (a Python function keeping each sequence's total). The bundled tritonserver rejects
+  every request to it, so mlfabric refuses it; it is not part of ``write_examples``.
 """
 
 from __future__ import annotations
@@ -72,6 +76,27 @@ import numpy as np
 def infer(INPUT, START, END, READY, CORRID):
     out = INPUT.astype(np.int64) + START + END * CORRID.astype(np.int64)
     return {"OUTPUT": (out * READY).astype(np.int32)}
+"""
+
+STRING_DYNA_SEQUENCE_SOURCE = """\
+import numpy as np
+
+_totals = {}  # correlation id -> running total; the sequence batcher keeps a sequence on
+              # one instance, so each instance's own totals are complete
+
+
+def infer(INPUT, START, END, READY, CORRID):
+    out = np.zeros_like(INPUT)
+    for row in range(INPUT.shape[0]):
+        if not READY[row, 0]:
+            continue
+        key = CORRID[row, 0]
+        total = (0 if START[row, 0] else _totals.get(key, 0)) + int(INPUT[row, 0])
+        _totals[key] = total
+        out[row, 0] = total + (int(key) if END[row, 0] else 0)
+        if END[row, 0]:
+            del _totals[key]
+    return {"OUTPUT": out}
 """
 
 STRING_FUNCTION_SOURCE = """\
@@ -173,8 +198,8 @@ def write_simple_string_py(repo: Path) -> Path:
     return _write(repo, "simple_string_py", config, "model.py", STRING_FUNCTION_SOURCE)
 
 
-def _controls(*kinds: str) -> str:
-    how = {"CORRID": "data_type: TYPE_UINT64"}
+def _controls(*kinds: str, corrid: str = "TYPE_UINT64") -> str:
+    how = {"CORRID": f"data_type: {corrid}"}
     return ",\n".join(_CONTROL.format(name=k, kind=k, how=how.get(k, "int32_false_true: [ 0, 1 ]"))
                       for k in kinds)
 
@@ -196,13 +221,15 @@ def write_simple_sequence(repo: Path) -> Path:
                   _onnx_model(nodes, io, out, "simple_sequence"))
 
 
+_OLDEST = ("  max_sequence_idle_microseconds: 10000000\n"
+           "  oldest { max_candidate_sequences: 64 max_queue_delay_microseconds: 1000 }")
+
+
 def write_simple_dyna_sequence(repo: Path) -> Path:
     """``simple_dyna_sequence``: oldest strategy, START, END, READY and CORRID; the
     correlation id is added on the request that ends the sequence (a Python function)."""
-    strategy = ("  max_sequence_idle_microseconds: 10000000\n"
-                "  oldest { max_candidate_sequences: 64 max_queue_delay_microseconds: 1000 }")
     config = SEQUENCE_CONFIG.format(name="simple_dyna_sequence", engine='backend: "python"',
-                                    strategy=strategy,
+                                    strategy=_OLDEST,
                                     controls=_controls("START", "END", "READY", "CORRID"),
                                     instances=2)
     return _write(repo, "simple_dyna_sequence", config, "model.py", DYNA_SEQUENCE_SOURCE)
@@ -220,6 +247,17 @@ def write_implicit_state_sequence(repo: Path) -> Path:
                                     controls=_controls("START", "END", "READY", "CORRID"),
                                     instances=1)
     return _write(repo, "implicit_state", config, "model.py", DYNA_SEQUENCE_SOURCE)
+
+
+def write_simple_string_dyna_sequence(repo: Path) -> Path:
+    """``simple_string_dyna_sequence``: string correlation ids, a running total per sequence
+    (a Python function)."""
+    config = SEQUENCE_CONFIG.format(
+        name="simple_string_dyna_sequence", engine='backend: "python"', strategy=_OLDEST,
+        controls=_controls("START", "END", "READY", "CORRID", corrid="TYPE_STRING"),
+        instances=1)
+    return _write(repo, "simple_string_dyna_sequence", config, "model.py",
+                  STRING_DYNA_SEQUENCE_SOURCE)
 
 
 def write_examples(repo: Path) -> None:

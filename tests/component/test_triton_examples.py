@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import queue
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,13 +39,23 @@ from tritonclient.utils import (
 from mlfabric import projects, serving
 from mlfabric.errors import MlfabricError
 from tests.component.test_serving import kill_leftovers, setup_home
-from tests.triton_models import write_examples, write_implicit_state_sequence
+from tests.triton_models import (
+    write_examples,
+    write_implicit_state_sequence,
+    write_simple_string_dyna_sequence,
+)
 
 STRING_MODELS = ("simple_string", "simple_string_torch", "simple_string_py")
 SEQUENCE_VALUES = [11, 7, 5, 3, 2, 0, 1]
-REFUSED_STATE = ("config.pbtxt: sequence_batching.state (implicit state) is not supported "
-                 "here: it needs Triton's native onnxruntime or libtorch backend; pass the "
-                 "state as inputs and outputs instead")
+REFUSED = {
+    "implicit_state": "config.pbtxt: sequence_batching.state (implicit state) is not "
+                      "supported here: it needs Triton's native onnxruntime or libtorch "
+                      "backend; pass the state as inputs and outputs instead",
+    "simple_string_dyna_sequence": "config.pbtxt: control input 'CORRID' has data_type "
+                                   "TYPE_STRING, which this tritonserver rejects on every "
+                                   "request; use TYPE_UINT64 (string sequence ids still "
+                                   "work with models that take no CORRID)",
+}
 
 
 @dataclass
@@ -64,12 +75,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     home = tmp_path_factory.mktemp("triton-examples") / "home"
     repo = setup_home(home)
     write_examples(repo)
-    write_implicit_state_sequence(repo)  # refused: check and serving must say so alike
+    # Refused, by check and by the server alike:
+    write_implicit_state_sequence(repo)
+    write_simple_string_dyna_sequence(repo)
     try:
         server = serving.create("examples", model_repo="models", project="team", gpus=0.5,
                                 host_ipc=True, home=str(home))
         broken = [m["name"] for m in server.models if m["state"] != "READY"]
-        assert broken == ["implicit_state"], server.models
+        assert broken == sorted(REFUSED), server.models
         yield Live("examples", str(home), f"127.0.0.1:{server.http_port}",
                    f"127.0.0.1:{server.grpc_port}", projects.show("team", home=str(home)).uid)
     finally:
@@ -111,22 +124,45 @@ def simple_inputs(module: Any, a: np.ndarray, b: np.ndarray, dtype: str = "INT32
     return inputs
 
 
-def expected_sequence(values: list[int], corrid: int, dyna: bool) -> list[int]:
-    """What the sequence examples check: each value back, plus one on the start, plus the
-    correlation id on the end for the dynamic-sequence model."""
-    out = []
-    for i, v in enumerate(values):
-        out.append(v + (1 if i == 0 else 0) + (corrid if dyna and i == len(values) - 1 else 0))
-    return out
+@dataclass(frozen=True)
+class Sequence:
+    """One of the sequences the examples send: model, correlation id, values, and what
+    the examples check it returns."""
+
+    model: str
+    id: int | str
+    values: list[int]
+
+    def expected(self) -> list[int]:
+        # simple_sequence: each value back, one more on the start; simple_dyna_sequence:
+        # the same plus the correlation id on the end; simple_string_dyna_sequence (a
+        # string id): the running total, plus the id on the end.
+        out, total = [], 0
+        last = len(self.values) - 1
+        for i, v in enumerate(self.values):
+            if self.model == "simple_string_dyna_sequence":
+                total = v if i == 0 else total + v
+                out.append(total + (int(self.id) if i == last else 0))
+            else:
+                dyna = self.model == "simple_dyna_sequence"
+                out.append(v + (i == 0) + (int(self.id) if dyna and i == last else 0))
+        return out
+
+    def requests(self) -> Iterator[tuple[int, int, dict[str, Any]]]:
+        """(index, value, the sequence arguments of infer) per request."""
+        for i, v in enumerate(self.values):
+            yield i, v, {"sequence_id": self.id, "sequence_start": i == 0,
+                         "sequence_end": i == len(self.values) - 1}
 
 
-def sequences(dyna: bool) -> list[tuple[Any, list[int]]]:
-    """The examples' sequences: two integer ids, and for ``simple_sequence`` a string id."""
-    seqs: list[tuple[Any, list[int]]] = [(1000, [0, *SEQUENCE_VALUES]),
-                                         (1001, [100, *(-v for v in SEQUENCE_VALUES)])]
-    if not dyna:
-        seqs.append((str(uuid.uuid4()), [20, *(-v for v in SEQUENCE_VALUES)]))
-    return seqs
+def sequences(dyna: bool) -> list[Sequence]:
+    """The examples' sequences: two with integer ids and, for ``simple_sequence``, one with
+    a string id. (With ``-d`` the examples send the string id "1002" to
+    ``simple_string_dyna_sequence``, which is refused here: see REFUSED.)"""
+    model = "simple_dyna_sequence" if dyna else "simple_sequence"
+    down = [-v for v in SEQUENCE_VALUES]
+    seqs = [Sequence(model, 1000, [0, *SEQUENCE_VALUES]), Sequence(model, 1001, [100, *down])]
+    return seqs if dyna else [*seqs, Sequence(model, str(uuid.uuid4()), [20, *down])]
 
 
 def sequence_input(module: Any, value: int) -> list[Any]:
@@ -134,10 +170,6 @@ def sequence_input(module: Any, value: int) -> list[Any]:
     inp = module.InferInput("INPUT", [1, 1], "INT32")
     inp.set_data_from_numpy(data)
     return [inp]
-
-
-def sequence_model(dyna: bool) -> str:
-    return "simple_dyna_sequence" if dyna else "simple_sequence"
 
 
 # -- simple_http_infer_client / simple_grpc_infer_client -----------------------------------
@@ -387,6 +419,22 @@ def create_region(live: Live, name: str, key: str, size: int) -> Any:
     return handle
 
 
+def unregister_when_released(c: Any) -> None:
+    """Unregister every region, as the examples do after their last inference. Triton
+    releases a request's regions after its response is sent (the Python backend frees
+    the request once ``execute`` returns), so an unregister right after the response may
+    find them still held: "Failed to unregister ..."; a moment later it succeeds."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            c.unregister_system_shared_memory()
+            return
+        except InferenceServerException as exc:
+            if "Failed to unregister" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _shm_key(what: str) -> str:
     return f"/mlfabric_test_{uuid.uuid4().hex[:8]}_{what}"
 
@@ -429,7 +477,7 @@ def test_simple_shm_client(live: Live, module: Any) -> None:
             got.append(shm.get_contents_as_numpy(handles[region], triton_to_np_dtype(dtype),
                                                  shape))
         assert_add_sub(a, b, *got)
-        c.unregister_system_shared_memory()
+        unregister_when_released(c)
     finally:
         c.close()
         for h in handles.values():
@@ -467,7 +515,7 @@ def test_simple_shm_string_client(live: Live, module: Any) -> None:
         got = [shm.get_contents_as_numpy(handles[r], np.object_, [1, 16])
                for r in ("output0_data", "output1_data")]
         assert_add_sub(a, b, as_ints(got[0]), as_ints(got[1]))
-        c.unregister_system_shared_memory()
+        unregister_when_released(c)
     finally:
         c.close()
         for h in handles.values():
@@ -475,83 +523,82 @@ def test_simple_shm_string_client(live: Live, module: Any) -> None:
 
 
 # -- sequences (item 2) ------------------------------------------------------------------
-def _check_sequences(seqs: list[tuple[Any, list[int]]], dyna: bool,
-                     got: dict[Any, list[int]]) -> None:
-    for seq_id, values in seqs:
-        corrid = seq_id if isinstance(seq_id, int) else 0
-        assert got[seq_id] == expected_sequence(values, corrid, dyna), (seq_id, got[seq_id])
+def _check_sequences(seqs: list[Sequence], got: dict[Any, list[int]]) -> None:
+    for seq in seqs:
+        assert got[seq.id] == seq.expected(), (seq, got[seq.id])
 
 
-@pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "simple_dyna_sequence"])
+def _by_request_id(seqs: list[Sequence], answers: list[tuple[str, int]]) -> dict[Any, list[int]]:
+    """Outputs per sequence in request order, from (request id "<seq>_<i>", output)."""
+    ids = {str(s.id): s.id for s in seqs}
+    got: dict[Any, list[tuple[int, int]]] = {}
+    for request_id, value in answers:
+        seq, i = request_id.rsplit("_", 1)
+        got.setdefault(ids[seq], []).append((int(i), value))
+    return {s: [v for _, v in sorted(r)] for s, r in got.items()}
+
+
+DYNA = pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "dyna"])
+
+
+@DYNA
 @pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
 def test_simple_sequence_sync_infer_client(live: Live, module: Any, dyna: bool) -> None:
     url = live.http if module is httpclient else live.grpc
     got: dict[Any, list[int]] = {}
     seqs = sequences(dyna)
     with module.InferenceServerClient(url) as c:
-        for seq_id, values in seqs:
-            got[seq_id] = []
-            for i, value in enumerate(values):
-                res = c.infer(sequence_model(dyna), sequence_input(module, value),
-                              outputs=[module.InferRequestedOutput("OUTPUT")],
-                              sequence_id=seq_id, sequence_start=i == 0,
-                              sequence_end=i == len(values) - 1)
-                got[seq_id].append(int(res.as_numpy("OUTPUT")[0][0]))
-    _check_sequences(seqs, dyna, got)
+        for seq in seqs:
+            got[seq.id] = []
+            for _, value, args in seq.requests():
+                res = c.infer(seq.model, sequence_input(module, value),
+                              outputs=[module.InferRequestedOutput("OUTPUT")], **args)
+                got[seq.id].append(int(res.as_numpy("OUTPUT")[0][0]))
+    _check_sequences(seqs, got)
 
 
-@pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "simple_dyna_sequence"])
+@DYNA
 def test_simple_grpc_sequence_stream_infer_client(live: Live, dyna: bool) -> None:
     results: queue.Queue[Any] = queue.Queue()
     seqs = sequences(dyna)
     with grpcclient.InferenceServerClient(live.grpc) as c:
         c.start_stream(callback=partial(_collect, results))
-        for seq_id, values in seqs:  # the sequences interleave on one stream
-            for i, value in enumerate(values):
-                c.async_stream_infer(sequence_model(dyna), sequence_input(grpcclient, value),
+        for seq in seqs:  # sent one after the other, answered as they come
+            for i, value, args in seq.requests():
+                c.async_stream_infer(seq.model, sequence_input(grpcclient, value),
                                      outputs=[grpcclient.InferRequestedOutput("OUTPUT")],
-                                     request_id=f"{seq_id}_{i}", sequence_id=seq_id,
-                                     sequence_start=i == 0, sequence_end=i == len(values) - 1)
-        items = _drain(results, sum(len(v) for _, v in seqs))
+                                     request_id=f"{seq.id}_{i}", **args)
+        items = _drain(results, sum(len(s.values) for s in seqs))
         c.stop_stream()
-    got: dict[Any, list[tuple[int, int]]] = {}
-    by_name = {str(s): s for s, _ in seqs}
-    for res in items:
-        seq, i = res.get_response().id.rsplit("_", 1)
-        got.setdefault(by_name[seq], []).append((int(i), int(res.as_numpy("OUTPUT")[0][0])))
-    _check_sequences(seqs, dyna, {s: [v for _, v in sorted(r)] for s, r in got.items()})
+    _check_sequences(seqs, _by_request_id(
+        seqs, [(r.get_response().id, int(r.as_numpy("OUTPUT")[0][0])) for r in items]))
 
 
-@pytest.mark.parametrize("dyna", [False, True], ids=["simple_sequence", "simple_dyna_sequence"])
+@DYNA
 def test_simple_grpc_aio_sequence_stream_infer_client(live: Live, dyna: bool) -> None:
     seqs = sequences(dyna)
+    total = sum(len(s.values) for s in seqs)
 
     async def requests() -> Any:
-        for seq_id, values in seqs:
-            for i, value in enumerate(values):
-                yield {"model_name": sequence_model(dyna),
-                       "inputs": sequence_input(grpcclient, value),
+        for seq in seqs:
+            for i, value, args in seq.requests():
+                yield {"model_name": seq.model, "inputs": sequence_input(grpcclient, value),
                        "outputs": [grpcclient.InferRequestedOutput("OUTPUT")],
-                       "request_id": f"{seq_id}_{i}", "sequence_id": seq_id,
-                       "sequence_start": i == 0, "sequence_end": i == len(values) - 1}
+                       "request_id": f"{seq.id}_{i}", **args}
 
-    async def run() -> dict[Any, list[int]]:
-        by_name = {str(s): s for s, _ in seqs}
-        got: dict[Any, list[tuple[int, int]]] = {}
-        total = sum(len(v) for _, v in seqs)
+    async def run() -> list[tuple[str, int]]:
+        answers = []
         async with grpcaio.InferenceServerClient(live.grpc) as c:
             async for result, error in c.stream_infer(requests()):
                 if error:
                     raise error
-                seq, i = result.get_response().id.rsplit("_", 1)
-                got.setdefault(by_name[seq], []).append(
-                    (int(i), int(result.as_numpy("OUTPUT")[0][0])))
-                total -= 1
-                if total == 0:
+                answers.append((result.get_response().id,
+                                int(result.as_numpy("OUTPUT")[0][0])))
+                if len(answers) == total:
                     break
-        return {s: [v for _, v in sorted(r)] for s, r in got.items()}
+        return answers
 
-    _check_sequences(seqs, dyna, asyncio.run(run()))
+    _check_sequences(seqs, _by_request_id(seqs, asyncio.run(run())))
 
 
 def test_a_sequence_model_refuses_requests_without_a_sequence(live: Live) -> None:
@@ -564,9 +611,9 @@ def test_model_repo_check_and_the_server_read_configs_alike(live: Live) -> None:
     report = serving.check_repo("models", home=live.home)
     rows = {m["name"]: m for m in report.models}
     assert set(rows) == {"simple", "simple_sequence", "simple_dyna_sequence",
-                         "implicit_state", *STRING_MODELS}
+                         "simple_string_dyna_sequence", "implicit_state", *STRING_MODELS}
     assert {n: r["problems"] for n, r in rows.items() if r["problems"]} == \
-        {"implicit_state": [REFUSED_STATE]}
+        {n: [why] for n, why in REFUSED.items()}
     served = {m["name"]: m for m in serving.show(live.name, home=live.home).models}
-    assert served["implicit_state"]["state"] == "UNAVAILABLE"
-    assert served["implicit_state"]["reason"] == REFUSED_STATE
+    for name, why in REFUSED.items():
+        assert (served[name]["state"], served[name]["reason"]) == ("UNAVAILABLE", why)

@@ -9,7 +9,11 @@ from pathlib import Path
 from mlfabric.serving.layout import read_model
 from mlfabric.serving.onnx_io import mismatches
 from mlfabric.serving.staging import staged_config
-from tests.triton_models import write_implicit_state_sequence, write_simple_sequence
+from tests.triton_models import (
+    write_implicit_state_sequence,
+    write_simple_sequence,
+    write_simple_string_dyna_sequence,
+)
 
 
 def _edit(config: Path, old: str, new: str) -> None:
@@ -54,6 +58,18 @@ def test_implicit_state_is_refused_for_check_and_serving(tmp_path: Path) -> None
     assert len(model.problems) == 1
     assert model.problems[0].startswith(
         "config.pbtxt: sequence_batching.state (implicit state) is not supported here")
+
+
+def test_a_string_corrid_is_refused(tmp_path: Path) -> None:
+    # The bundled tritonserver fails every request of such a model (seen with the direct
+    # and oldest strategies, batching or not), so neither check nor serving accepts it.
+    write_simple_string_dyna_sequence(tmp_path)
+    model = read_model(tmp_path / "simple_string_dyna_sequence")
+    assert not model.servable
+    assert model.problems == ["config.pbtxt: control input 'CORRID' has data_type TYPE_STRING, "
+                              "which this tritonserver rejects on every request; use "
+                              "TYPE_UINT64 (string sequence ids still work with models that "
+                              "take no CORRID)"]
 
 
 def test_completed_inputs_leave_out_the_control_inputs(tmp_path: Path) -> None:

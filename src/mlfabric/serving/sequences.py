@@ -5,7 +5,8 @@ Triton's own sequence batcher (the ``direct`` and ``oldest`` strategies) routes 
 sequence to one model instance and adds the control inputs it declares (START, END,
 READY, CORRID) to every request; the runner hands them to the model with its other
 inputs. Implicit state (``state``) and iterative sequences need the native onnxruntime
-or libtorch backend, which this bundle does not have: such configs are refused.
+or libtorch backend, which this bundle does not have: such configs are refused, as is a
+string (``TYPE_STRING``) CORRID, which this ``tritonserver`` rejects on every request.
 """
 
 from __future__ import annotations
@@ -43,4 +44,11 @@ def refusal(config: Any) -> str | None:
                 "and outputs instead")
     if seq.iterative_sequence:
         return "sequence_batching.iterative_sequence is not supported here"
+    strings = [n for n, t in control_inputs(config).items() if t == "TYPE_STRING"]
+    if strings:
+        # tritonserver 2.51 (this bundle) rejects every request of such a model with
+        # "unexpected number of string elements 2 for inference input 'CORRID'".
+        return (f"control input '{strings[0]}' has data_type TYPE_STRING, which this "
+                "tritonserver rejects on every request; use TYPE_UINT64 (string sequence "
+                "ids still work with models that take no CORRID)")
     return None
