@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -520,6 +521,47 @@ def test_simple_shm_string_client(live: Live, module: Any) -> None:
         c.close()
         for h in handles.values():
             shm.destroy_shared_memory_region(h)
+
+
+@pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
+def test_simple_cudashm_client(live: Live, module: Any) -> None:
+    """The one example allowed to skip: CUDA shared memory needs a GPU (and cuda-python).
+    Never run on the machines this suite was written on (no GPU there)."""
+    if not Path("/dev/nvidia0").exists():
+        pytest.skip("CUDA shared memory needs an NVIDIA GPU")
+    try:
+        import tritonclient.utils.cuda_shared_memory as cudashm
+    except RuntimeError as exc:  # raised at import without cuda-python
+        pytest.skip(str(exc))
+    a, b = simple_data()
+    size = a.nbytes
+    handles = {n: cudashm.create_shared_memory_region(n, size, 0)
+               for n in ("input0_data", "input1_data", "output0_data", "output1_data")}
+    url = live.http if module is httpclient else live.grpc
+    c = module.InferenceServerClient(url)
+    try:
+        c.unregister_cuda_shared_memory()
+        cudashm.set_shared_memory_region(handles["input0_data"], [a])
+        cudashm.set_shared_memory_region(handles["input1_data"], [b])
+        for n, h in handles.items():
+            c.register_cuda_shared_memory(n, cudashm.get_raw_handle(h), 0, size)
+        inputs = [module.InferInput("INPUT0", [1, 16], "INT32"),
+                  module.InferInput("INPUT1", [1, 16], "INT32")]
+        inputs[0].set_shared_memory("input0_data", size)
+        inputs[1].set_shared_memory("input1_data", size)
+        outputs = [module.InferRequestedOutput("OUTPUT0"),
+                   module.InferRequestedOutput("OUTPUT1")]
+        outputs[0].set_shared_memory("output0_data", size)
+        outputs[1].set_shared_memory("output1_data", size)
+        c.infer("simple", inputs, outputs=outputs)
+        got = [cudashm.get_contents_as_numpy(handles[r], np.int32, [1, 16])
+               for r in ("output0_data", "output1_data")]
+        assert_add_sub(a, b, *got)
+        c.unregister_cuda_shared_memory()
+    finally:
+        c.close()
+        for h in handles.values():
+            cudashm.destroy_shared_memory_region(h)
 
 
 # -- sequences (item 2) ------------------------------------------------------------------
