@@ -32,6 +32,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from mlfabric.errors import MlfabricError
+from mlfabric.serving.staging import write_backends
 
 SHM_DEFAULT_BYTES = 4 << 20
 SHM_GROWTH_BYTES = 16 << 20  # a 32-sample batch of [128,32,32] FP32 is 16 MiB
@@ -170,6 +171,7 @@ class Engine:
         self.log = log
         self.bundle = find_bundle()
         self.backends = prepare_backends(self.bundle, folder)
+        write_backends(self.backends, staging)
         self.proc: subprocess.Popen[bytes] | None = None
         connect = "127.0.0.1" if host in ("0.0.0.0", "") else host
         import httpx
