@@ -187,6 +187,8 @@ class Engine:
             str(self.bundle.binary), f"--model-repository={self.staging}",
             f"--backend-directory={self.backends}", f"--cache-directory={self.bundle.caches}",
             "--model-control-mode=explicit", "--exit-on-error=false",
+            # Ready while a model failed to load: that model's own /ready says so.
+            "--strict-readiness=false",
             f"--exit-timeout-secs={EXIT_TIMEOUT_S}", "--log-verbose=0",
             f"--http-address={self.host}", f"--http-port={http}",
             f"--grpc-address={self.host}", f"--grpc-port={grpc}",
