@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -206,6 +207,41 @@ def test_image_client_classification_with_labels(served: Served, module) -> None
     assert [(int(i), name) for _, i, name in got] == [(i, name) for _, i, name in want]
     np.testing.assert_allclose([float(v) for v, _, _ in got], [v for v, _, _ in want],
                                rtol=1e-4)
+
+
+def test_image_client_async_and_streaming_classification(served: Served) -> None:
+    """``image_client -a`` over HTTP and ``--streaming`` over gRPC."""
+    x = image(seed=1)
+    want = [f"{i}:{name}" for _, i, name in expected_top(x, 2)]
+
+    def _labels(answer: np.ndarray) -> list[str]:
+        return [s.decode().split(":", 1)[1] for s in answer]
+
+    c = served.client(httpclient)
+    try:
+        inp = httpclient.InferInput("data_0", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)
+        pending = c.async_infer("densenet_onnx", [inp], request_id="1", outputs=[
+            httpclient.InferRequestedOutput("fc6_1", class_count=2)])
+        assert _labels(pending.get_result().as_numpy("fc6_1")) == want
+    finally:
+        c.close()
+
+    answers: queue.Queue = queue.Queue()
+    g = served.client(grpcclient)
+    try:
+        g.start_stream(lambda result, error: answers.put((result, error)))
+        inp = grpcclient.InferInput("data_0", list(x.shape), "FP32")
+        inp.set_data_from_numpy(x)
+        g.async_stream_infer("densenet_onnx", [inp], request_id="1", outputs=[
+            grpcclient.InferRequestedOutput("fc6_1", class_count=2)])
+        result, error = answers.get(timeout=30)
+        g.stop_stream()
+    finally:
+        g.close()
+    assert error is None
+    assert result.get_response().id == "1"
+    assert _labels(result.as_numpy("fc6_1")) == want
 
 
 def test_model_control_index_load_unload_and_config_override(served: Served) -> None:
