@@ -12,10 +12,7 @@ app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _state(s: InferenceServer) -> str:
-    state = s.state.lower()
-    if s.state == "Running":
-        state = "ready" if s.ready else "starting"
-    return f"{state} ({s.message})" if s.message else state
+    return f"{s.state} ({s.message})" if s.message else s.state
 
 
 def _models(s: InferenceServer) -> str | None:
