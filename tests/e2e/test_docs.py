@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import make_run
 from tests.server import launch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,16 +39,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _make_run(args: list[str], port: int) -> list[str]:
-    """The command ``make run ARGS`` runs (its install step left out), on ``port``."""
-    r = subprocess.run(["make", "-s", "-n", "-o", ".venv/.installed-run", "-C", str(ROOT), "run",
-                        *args, f"PORT={port}"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    cmd = shlex.split(r.stdout)
-    assert cmd[-2:] == ["--port", str(port)], f"make run ignores PORT=: {r.stdout}"
-    return cmd
-
-
 def test_the_readme_runs(tmp_path: Path) -> None:
     """Every command of the README's ``sh`` blocks, as written, in a folder like the
     checkout (its ``.venv``): ``make run`` as the Makefile runs it, on a free port, left
@@ -62,7 +53,7 @@ def test_the_readme_runs(tmp_path: Path) -> None:
                 make_runs.append(words[2:])
             elif words[:2] != ["make", "test"]:
                 script.append(line)
-    assert make_runs == [[]], "the quick start's `make run`"
+    assert make_runs == [[]], "the quick start's plain `make run`"
     assert any(line.startswith("mlfabric job submit") for line in script)
     (tmp_path / ".venv").symlink_to(sys.prefix)  # `. .venv/bin/activate` as in a checkout
     data = tmp_path / "datasets" / "imagenet-mini"  # what the tour copies in
@@ -70,7 +61,9 @@ def test_the_readme_runs(tmp_path: Path) -> None:
         (data / f"class-{i}").mkdir(parents=True)
         (data / f"class-{i}" / "img.jpg").write_bytes(bytes([i]) * 100)
     env = {"HOME": str(tmp_path)}
-    cmd = _make_run(make_runs[0], _free_port())
+    port = _free_port()
+    cmd = make_run(port)
+    assert cmd[-2:] == ["--port", str(port)], f"make run ignores PORT=: {cmd}"
     home = tmp_path / cmd[cmd.index("--home") + 1]
     server = launch(cmd, home, cwd=tmp_path, env=env)
     try:
