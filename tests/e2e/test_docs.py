@@ -83,5 +83,7 @@ def test_the_readme_runs(tmp_path: Path) -> None:
             assert jobs[ref]["runtime"] == "local" and jobs[ref]["state"] == "Succeeded", jobs
         assert "step 4 loss 0.200" in logs["demo/steps"]
         assert "hello from uid" in logs["demo/hello"]
+        train = jobs["vision/train"]  # on a simulated node: scheduled, no process
+        assert (train["state"], train["runtime"], train["pids"]) == ("Running", "sim", []), train
     finally:
         assert server.stop() == 0, "".join(server.lines)
