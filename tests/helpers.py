@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -86,6 +87,16 @@ def _stdin(text: str | None) -> Iterator[None]:
         yield
     finally:
         sys.stdin = saved
+
+
+def make_run(port: int) -> list[str]:
+    """The command ``make run PORT=port`` runs (its install step left out), as the
+    Makefile spells it."""
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["make", "-s", "-n", "-o", ".venv/.installed-run", "-C", str(root),
+                        "run", f"PORT={port}"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return shlex.split(r.stdout)
 
 
 def require_root(why: str) -> None:
