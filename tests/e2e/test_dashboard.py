@@ -386,7 +386,7 @@ def test_inference_view(page: Any, server: Server) -> None:
             assert srv["ready"], srv
             open_dashboard(page, server, "inference")
             row = page.get_by_test_id("inference-row-srv")
-            expect(row).to_have_attribute("data-state", "Running")
+            expect(row).to_have_attribute("data-state", "ready")
             expect(page.get_by_test_id("inference-ready-srv")).to_have_text("ready")
             expect(page.get_by_test_id("inference-model-srv-tail")).to_have_attribute(
                 "data-state", "READY")

@@ -744,7 +744,8 @@ async function loadInference() {
 }
 
 function renderServer(sv) {
-  const running = sv.state === "Running";
+  // the server's own words while its job runs (serving/status.py), else the job's in lower case
+  const running = ["starting", "ready", "restarting"].includes(sv.state);
   return h("tr", {testid: `inference-row-${sv.name}`, dataset: {state: sv.state, ready: sv.ready}},
     h("td", {}, h("span", {class: `badge ${sv.state}`}, sv.state)),
     h("td", {class: "mono"}, sv.name),
