@@ -125,3 +125,19 @@ def manifest_digest(m) -> dict[str, tuple[str, int]]:  # type: ignore[no-untyped
         else:
             out[e.path] = ("link:" + e.ref, 0)
     return out
+
+
+def run_on_terminal(home: Path | str, *args: str, answer: str) -> Result:
+    """``mlfabric --home HOME ARGS...`` in a process whose stdin is a terminal (a pty),
+    as a person types it, answering ``answer`` to what it asks."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer.encode() + b"\n")
+        p = subprocess.run([MLFABRIC, "--home", str(home), *args], stdin=terminal,
+                           text=True, capture_output=True, timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return Result(p.returncode, p.stdout, p.stderr)
