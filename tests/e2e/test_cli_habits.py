@@ -4,9 +4,13 @@ help without artifacts, docker-style ``--volume``, a mistyped ``--home`` refused
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
+from typing import Any
 
-from tests.helpers import Result, run_cli, run_on_terminal
+from tests.helpers import MLFABRIC, Result, run_cli, run_on_terminal
 
 SIM = {"MLFABRIC_RUNTIME": "sim"}
 SERVER_ENV = SIM  # client mode: the server runs the sim runtime
@@ -57,3 +61,64 @@ def test_volume_delete_asks_on_a_terminal(home: Path) -> None:
     ok(home, "volume", "create", "data")
     r = run_on_terminal(home, "volume", "delete", "data", "-y", answer="n")
     assert r.code == 0 and "[y/N]" not in r.err, r
+
+
+# -- item 15: help reads as text ------------------------------------------------------------
+
+ARTIFACTS = re.compile(r"<[a-z][a-z ]*>|\{[A-Za-z_.]+\}|``|:[a-z]+:`|\\b")
+
+
+def _commands() -> list[list[str]]:
+    """Every command path (``["volume", "delete"]``), loading each noun as a user would."""
+    import typer
+
+    from mlfabric.cli.main import app
+
+    root = typer.main.get_command(app)
+    found: list[list[str]] = [[]]
+
+    def walk(group: Any, path: list[str]) -> None:
+        ctx = group.context_class(group)
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None, [*path, name]
+            found.append([*path, name])
+            if hasattr(cmd, "list_commands"):  # a group
+                walk(cmd, [*path, name])
+
+    walk(root, [])
+    return found
+
+
+def test_every_help_is_plain_text(home: Path) -> None:
+    commands = _commands()
+    assert ["volume", "delete"] in commands and ["job", "submit"] in commands
+    bad = {}
+    for path in commands:
+        r = run_cli(home, *path, "--help")
+        assert r.code == 0, (path, r.err)
+        hits = ARTIFACTS.findall(r.out)
+        if hits:
+            bad[" ".join(path)] = sorted(set(hits))
+    assert bad == {}
+
+
+def test_version(home: Path) -> None:
+    import mlfabric
+
+    r = ok(home, "--version")
+    assert r.out == f"mlfabric {mlfabric.__version__}\n"
+
+
+def test_bash_completes_nouns_verbs_and_options(home: Path) -> None:
+    """The script ``--show-completion`` prints, sourced in bash, completes as a TAB would."""
+    script = ('eval "$(mlfabric --show-completion)"; for words in "mlfabric vol" '
+              '"mlfabric volume d" "mlfabric volume delete --y"; do COMP_WORDS=($words); '
+              'COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); _mlfabric_completion mlfabric; '
+              'echo "${COMPREPLY[*]}"; done')
+    env = {**os.environ, "PATH": f"{Path(MLFABRIC).parent}:{os.environ['PATH']}",
+           "MLFABRIC_HOME": str(home)}
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["volume", "delete", "--yes"], r

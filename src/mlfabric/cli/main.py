@@ -49,6 +49,32 @@ NOUNS: dict[str, tuple[str, str]] = {
 }
 
 
+def _argument_metavar(param: Any) -> None:
+    """``NAME`` in the usage line (``[NAME]`` when optional), not typer's ``{name}``."""
+    name = (param.metavar or param.name or "arg").upper() + ("..." if param.nargs != 1 else "")
+    shown = name if param.required else f"[{name}]"
+    param.make_metavar = lambda ctx=None, usage=False: shown if usage else name
+
+
+def plain(cmd: Any) -> Any:
+    """Help as text for a terminal: ``NAME`` metavars instead of click's ``<str>`` and
+    ``{name}``, docstrings without reST's double backquotes; for ``cmd`` and below."""
+    for attr in ("help", "short_help"):
+        if getattr(cmd, attr, None):
+            setattr(cmd, attr, getattr(cmd, attr).replace("``", ""))
+    for param in cmd.params:
+        if getattr(param, "help", None):
+            param.help = param.help.replace("``", "")
+        if param.param_type_name == "argument":
+            _argument_metavar(param)
+        elif (param.metavar is None and not (param.is_flag or param.count)
+              and not hasattr(param.type, "choices")):
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(cmd, "commands", {}).values():
+        plain(sub)
+    return cmd
+
+
 def _load(target: str, name: str, help_text: str) -> Any:
     """The command of a noun: its typer app (or single typer function), mounted."""
     module, _, attr = target.partition(":")
@@ -64,8 +90,8 @@ def _load(target: str, name: str, help_text: str) -> Any:
     commands = getattr(cmd, "commands", None)  # a lone function comes back as itself
     if commands is None:
         cmd.name = name
-        return cmd
-    return commands[name]
+        return plain(cmd)
+    return plain(commands[name])
 
 
 class Nouns(TyperGroup):
@@ -90,17 +116,25 @@ class Nouns(TyperGroup):
         app = self.apps().get(name)
         return None if app is None else app.help
 
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
+    def _listed(self, method: Any, *args: Any) -> Any:
+        """``method`` (a listing of the nouns) with stand-ins that load nothing."""
         self._listing = True
         try:
-            super().format_commands(ctx, formatter)
+            return method(*args)
         finally:
             self._listing = False
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self._listed(super().format_commands, ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        """Completing the noun itself loads none; completing below one loads only it."""
+        return self._listed(super().shell_complete, ctx, incomplete)
 
     _listing = False
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if self._listing or ctx.resilient_parsing:
+        if self._listing:
             help_text = self._help(cmd_name)
             return None if help_text is None else TyperCommand(cmd_name, help=help_text)
         if cmd_name in NOUNS:
@@ -109,17 +143,27 @@ class Nouns(TyperGroup):
         return None if app is None else _load(app.cli, cmd_name, app.help)
 
 
-app = typer.Typer(cls=Nouns, no_args_is_help=True, add_completion=False,
+app = typer.Typer(cls=Nouns, no_args_is_help=True, add_completion=True,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="mlfabric: versioned data volumes, datasets, GPU scheduling, serving.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from mlfabric import __version__
+
+        sys.stdout.write(f"mlfabric {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
-    home: str | None = typer.Option(None, "--home", help="State folder (default $MLFABRIC_HOME "
-                                    "or ~/.mlfabric)."),
+    home: str | None = typer.Option(None, "--home", metavar="DIR", help="State folder "
+                                    "(default $MLFABRIC_HOME or ~/.mlfabric)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                 help="Print the version and exit."),
 ) -> None:
     from mlfabric.console import OPTIONS
 
@@ -158,7 +202,7 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        typer.main.get_command(app).main(args=args, prog_name="mlfabric",
+        plain(typer.main.get_command(app)).main(args=args, prog_name="mlfabric",
                                          standalone_mode=True)
     except MlfabricError as exc:
         from mlfabric.console import err_console

@@ -110,7 +110,7 @@ def clone(name: str = typer.Argument(..., help="New workspace name."),
 
 @app.command("snapshot")
 def snapshot(name: str, snap: str | None = typer.Option(None, "--name", help="Snapshot name "
-                                                        "(default s-<time>).")) -> None:
+                                                        "(default: s- and the time).")) -> None:
     """Snapshot a workspace's volume."""
     s = workspaces.snapshot(name, snapshot=snap, home=OPTIONS.home, progress=progress())
     if OPTIONS.json:
