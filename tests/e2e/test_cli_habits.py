@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +124,40 @@ def test_bash_completes_nouns_verbs_and_options(home: Path) -> None:
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["volume", "delete", "--yes"], r
+
+
+def _finish(home: Path, name: str, project: str = "team") -> dict:
+    deadline = time.monotonic() + 30
+    while (j := ok(home, "job", "get", name, "-p", project, "--json").json())["state"] in (
+            "Pending", "Running"):
+        assert time.monotonic() < deadline, j
+        ok(home, "scheduler", "step")
+    return j
+
+
+def test_job_get_shows_the_quoted_command_and_where_it_ran(home: Path) -> None:
+    cluster(home)
+    argv = ["python", "-c", "print('a b')", ""]
+    ok(home, "job", "submit", "quoted", "-p", "team", "-g", "1", "--sim-duration", "1",
+       "--", *argv)
+    j = _finish(home, "quoted")
+    assert j["state"] == "Succeeded" and j["placements"][0]["node"] == "n1", j
+    out = ok(home, "job", "get", "quoted", "-p", "team").out
+    assert shlex.join(argv) in out, out  # what a shell gives back as the same argv
+    assert "n1:0" in out, out
+
+
+def test_job_describe_lists_its_events_with_times_and_reasons(home: Path) -> None:
+    ok(home, "node", "add", "n1", "--gpus", "2")
+    ok(home, "project", "create", "team", "--quota", "0")  # it borrows, and gives back
+    ok(home, "job", "submit", "low", "-p", "team", "-g", "2", "--", "sleep", "100")
+    ok(home, "project", "create", "other", "--quota", "2")
+    ok(home, "job", "submit", "high", "-p", "other", "-g", "2", "--", "sleep", "100")
+    d = ok(home, "job", "describe", "low", "-p", "team", "--json").json()
+    assert d["job"]["state"] == "Pending" and d["job"]["reason"], d
+    kinds = [e["kind"] for e in d["events"]]
+    assert kinds == ["submitted", "started", "preempted"], kinds
+    assert "other/high" in d["events"][2]["message"] and d["events"][2]["at"] > 0
+    out = ok(home, "job", "describe", "low", "-p", "team").out
+    assert "Events" in out and "preempted" in out and "other/high" in out, out
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+started", out), out

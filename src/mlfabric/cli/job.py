@@ -1,7 +1,8 @@
-"""``mlfabric job submit|list|get|logs|delete|exec``."""
+"""``mlfabric job submit|list|get|describe|logs|delete|exec``."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import typer
@@ -33,20 +34,24 @@ def _where(j: jobs.JobInfo) -> str | None:
     return " ".join(parts)
 
 
-def _show(j: jobs.JobInfo) -> None:
-    if OPTIONS.json:
-        emit_json(j)
-        return
+def _fields(j: jobs.JobInfo) -> list[list[object]]:
     kind = "interactive" if j.interactive else "training"
     rows = [["name", j.name], ["project", j.project], ["state", j.state],
             ["reason", j.reason], ["gpus", _gpus(j)],
             ["type", kind + (" (preemptible)" if j.preemptible else "")],
-            ["command", " ".join(j.command) or None], ["placements", _where(j)],
+            ["command", shlex.join(j.command) or None], ["placements", _where(j)],
             ["runtime", j.runtime], ["submitted", when(j.submitted_at)],
             ["started", when(j.started_at)], ["finished", when(j.finished_at)],
             ["exit code", j.exit_code], ["message", j.message], ["snapshot", j.snapshot],
             ["logs", j.log_dir]]
-    table(["field", "value"], [r for r in rows if r[1] is not None])
+    return [r for r in rows if r[1] is not None]
+
+
+def _show(j: jobs.JobInfo) -> None:
+    if OPTIONS.json:
+        emit_json(j)
+        return
+    table(["field", "value"], _fields(j))
 
 
 @app.command("submit", context_settings=_REST)
@@ -106,6 +111,19 @@ def list_(project: str | None = typer.Option(None, "--project", "-p", help="One 
 def get(name: str, project: str | None = typer.Option(None, "--project", "-p")) -> None:
     """Show a job: state, placements, or why it is pending."""
     _show(jobs.get(name, project=project, home=OPTIONS.home))
+
+
+@app.command("describe")
+def describe(name: str, project: str | None = typer.Option(None, "--project", "-p")) -> None:
+    """Show a job and its history: each state change with its time and reason."""
+    j = jobs.get(name, project=project, home=OPTIONS.home)
+    events = jobs.events(j.name, project=j.project, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json({"job": j, "events": events})
+        return
+    table(["field", "value"], _fields(j))
+    table(["TIME", "EVENT", "MESSAGE"],
+          [[when(e["at"]), e["kind"], e["message"]] for e in events], title="Events")
 
 
 @app.command("logs")
