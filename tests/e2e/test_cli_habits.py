@@ -161,3 +161,38 @@ def test_job_describe_lists_its_events_with_times_and_reasons(home: Path) -> Non
     out = ok(home, "job", "describe", "low", "-p", "team").out
     assert "Events" in out and "preempted" in out and "other/high" in out, out
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+started", out), out
+
+
+def test_a_default_project_for_every_noun(home: Path, tmp_path: Path) -> None:
+    ok(home, "node", "add", "n1", "--gpus", "4")
+    for p in ("a", "b", "c"):
+        ok(home, "project", "create", p, "--quota", "1")
+    r = run_cli(home, "job", "submit", "j", "-g", "1", env=SIM)
+    assert r.code == 2 and "config set project" in r.err, r
+
+    ok(home, "config", "set", "project", "a")
+    assert ok(home, "config", "get", "project").out == "a\n"
+    assert "project = \"a\"" in (tmp_path / "config.toml").read_text()
+    ok(home, "job", "submit", "j", "-g", "1")  # the setting
+    ok(home, "job", "submit", "j", "-g", "1", env={"MLFABRIC_PROJECT": "b"})  # env wins
+    ok(home, "job", "submit", "j", "-g", "1", "-p", "c",
+       env={"MLFABRIC_PROJECT": "b"})  # explicit wins over both
+    refs = lambda *a, **kw: [j["ref"] for j in ok(home, "job", "list", *a, "--json",  # noqa: E731
+                                                  **kw).json()]
+    assert refs() == ["a/j"]
+    assert refs(env={"MLFABRIC_PROJECT": "b"}) == ["b/j"]
+    assert refs("-A") == ["a/j", "b/j", "c/j"]
+    for verb in ("get", "describe"):  # the name is found in the default project
+        assert "a/j" in ok(home, "job", verb, "j", "--json").out
+    assert ok(home, "workspace", "list", "--json").json() == []
+    assert ok(home, "inference", "list", "--json").json() == []
+    listed = ok(home, "config", "list", "--json", env={"MLFABRIC_PROJECT": "b"}).json()
+    assert listed == [{"key": "project", "value": "b", "source": "$MLFABRIC_PROJECT"}]
+    ok(home, "job", "delete", "j")
+    assert refs("-A") == ["b/j", "c/j"]
+    ok(home, "config", "unset", "project")
+    assert run_cli(home, "config", "get", "project").code == 1
+    assert refs() == ["b/j", "c/j"]  # no default: every project
+    r = fails(home, "config", "set", "colour", "blue")
+    assert "unknown setting 'colour'" in r.err
+    fails(home, "config", "set", "project", "Not_A_Name")

@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import jobs
 from mlfabric.console import OPTIONS, emit_json, say, table, when
 
@@ -57,7 +58,7 @@ def _show(j: jobs.JobInfo) -> None:
 @app.command("submit", context_settings=_REST)
 def submit(name: str = typer.Argument(..., help="Job name (unique in its project)."),
            command: list[str] | None = typer.Argument(None, help="-- COMMAND ARGS..."),
-           project: str = typer.Option(..., "--project", "-p", help="Project."),
+           project: str = options.project(required=True),
            gpus: str | None = typer.Option(None, "--gpus", "-g", help="Whole GPUs per process, "
                                            "or a fraction below 1 of one GPU (default 1)."),
            gpu_memory: str | None = typer.Option(None, "--gpu-memory", help="GPU memory to "
@@ -94,9 +95,9 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
 
 
 @app.command("list")
-def list_(project: str | None = typer.Option(None, "--project", "-p", help="One project."),
+def list_(project: str | None = options.project(help=options.ONE_PROJECT),
           all_projects: bool = typer.Option(False, "--all-projects", "-A",
-                                            help="Every project (the default).")) -> None:
+                                            help="Every project.")) -> None:
     """List jobs."""
     js = jobs.list(project=None if all_projects else project, home=OPTIONS.home)
     if OPTIONS.json:
@@ -108,13 +109,13 @@ def list_(project: str | None = typer.Option(None, "--project", "-p", help="One 
 
 
 @app.command("get")
-def get(name: str, project: str | None = typer.Option(None, "--project", "-p")) -> None:
+def get(name: str, project: str | None = options.project()) -> None:
     """Show a job: state, placements, or why it is pending."""
     _show(jobs.get(name, project=project, home=OPTIONS.home))
 
 
 @app.command("describe")
-def describe(name: str, project: str | None = typer.Option(None, "--project", "-p")) -> None:
+def describe(name: str, project: str | None = options.project()) -> None:
     """Show a job and its history: each state change with its time and reason."""
     j = jobs.get(name, project=project, home=OPTIONS.home)
     events = jobs.events(j.name, project=j.project, home=OPTIONS.home)
@@ -127,7 +128,7 @@ def describe(name: str, project: str | None = typer.Option(None, "--project", "-
 
 
 @app.command("logs")
-def logs(name: str, project: str | None = typer.Option(None, "--project", "-p"),
+def logs(name: str, project: str | None = options.project(),
          rank: int = typer.Option(0, "--rank", help="Process rank."),
          follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the job "
                                      "ends.")) -> None:
@@ -143,7 +144,7 @@ def logs(name: str, project: str | None = typer.Option(None, "--project", "-p"),
 
 @app.command("delete")
 def delete(names: list[str] = typer.Argument(..., help="Job names."),
-           project: str | None = typer.Option(None, "--project", "-p")) -> None:
+           project: str | None = options.project()) -> None:
     """Delete jobs; running ones are stopped."""
     gone = jobs.delete(names, project=project, home=OPTIONS.home)
     if OPTIONS.json:
@@ -155,7 +156,7 @@ def delete(names: list[str] = typer.Argument(..., help="Job names."),
 
 @app.command("exec", context_settings=_REST)
 def exec_(name: str, command: list[str] | None = typer.Argument(None, help="-- CMD ARGS"),
-          project: str | None = typer.Option(None, "--project", "-p")) -> None:
+          project: str | None = options.project()) -> None:
     """Run a command with a running job's variables and working directory."""
     code = jobs.exec_in(name, command or [], project=project, home=OPTIONS.home)
     raise typer.Exit(code)

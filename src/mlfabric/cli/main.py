@@ -36,6 +36,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     "scheduler": ("mlfabric.cli.scheduler:app", "The scheduling loop and its state."),
     "workspace": ("mlfabric.cli.workspace:app", "JupyterLab workspaces on volumes."),
     "inference": ("mlfabric.cli.inference:app", "Triton-compatible inference servers."),
+    "config": ("mlfabric.cli.config:app", "Your defaults: the project of every command."),
     "model-repo": ("mlfabric.cli.model_repo:app",
                    "Model repositories (volumes in Triton's layout)."),
     "server": ("mlfabric.cli.server:app", "The platform server: REST API and dashboard."),
