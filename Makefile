@@ -46,6 +46,7 @@ $(RUN_STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/py
 # on the first start only. No --admin-token: a token per start would pile up valid ones;
 # `$(BIN)/mlfabric --home $(RUN_HOME) token create --admin` prints a new one any time.
 run: $(RUN_STAMP)
+	$(BIN)/mlfabric --home $(RUN_HOME) --quiet init
 	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo
 
 # ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers, no cycle,

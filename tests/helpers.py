@@ -37,7 +37,10 @@ def run_cli(home: Path | str, *args: str, input: str | None = None, timeout: flo
     stderr. In this process by default (as typer's CliRunner runs a command: the same
     entry point, arguments, environment and streams, without paying the interpreter's
     start-up per call); in a subprocess with ``process=True``, for what only a process
-    shows (start-up, signals, what a child writes to the terminal, ``PYTHONPATH``)."""
+    shows (start-up, signals, what a child writes to the terminal, ``PYTHONPATH``).
+    ``home`` is made if missing (an empty folder is a home before its first use; only a
+    ``--home`` that does not exist, a typo, is refused)."""
+    Path(home).mkdir(parents=True, exist_ok=True)
     argv = ["--home", str(home), *args]
     if process:
         full_env = {**os.environ, **(env or {})}

@@ -196,3 +196,30 @@ def test_a_default_project_for_every_noun(home: Path, tmp_path: Path) -> None:
     r = fails(home, "config", "set", "colour", "blue")
     assert "unknown setting 'colour'" in r.err
     fails(home, "config", "set", "project", "Not_A_Name")
+
+
+def test_a_mistyped_home_is_refused_not_created(tmp_path: Path) -> None:
+    def mlfabric(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([MLFABRIC, *args], capture_output=True, text=True, timeout=60)
+
+    typo = tmp_path / "homme"
+    r = mlfabric("--home", str(typo), "volume", "create", "data")
+    assert r.returncode == 1 and r.stderr.startswith(f"error: home '{typo}' not found"), r
+    assert "init" in r.stderr and not typo.exists()
+    assert mlfabric("--home", str(typo), "volume", "create", "--help").returncode == 0
+    assert not typo.exists()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("x")
+    r = mlfabric("volume", "list", "--home", str(tmp_path / "notes"))
+    assert r.returncode == 1 and "not an mlfabric home" in r.stderr, r
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["todo.txt"]
+
+    real = tmp_path / "real"
+    r = mlfabric("--home", str(real), "init")
+    assert r.returncode == 0 and "initialized" in r.stdout and (real / "catalog.db").exists()
+    assert mlfabric("--home", str(real), "volume", "create", "data").returncode == 0
+    assert "already" in mlfabric("--home", str(real), "init").stdout
+    # the default home ($MLFABRIC_HOME, else ~/.mlfabric) is made on first use
+    default = Path(os.environ["MLFABRIC_HOME"])
+    assert not default.exists()
+    assert mlfabric("volume", "list").returncode == 0 and (default / "catalog.db").exists()

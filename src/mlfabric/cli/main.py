@@ -37,6 +37,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     "workspace": ("mlfabric.cli.workspace:app", "JupyterLab workspaces on volumes."),
     "inference": ("mlfabric.cli.inference:app", "Triton-compatible inference servers."),
     "config": ("mlfabric.cli.config:app", "Your defaults: the project of every command."),
+    "init": ("mlfabric.cli.init:init", "Make a home (--home DIR, else the default one)."),
     "model-repo": ("mlfabric.cli.model_repo:app",
                    "Model repositories (volumes in Triton's layout)."),
     "server": ("mlfabric.cli.server:app", "The platform server: REST API and dashboard."),
@@ -200,9 +201,31 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
     return out
 
 
+# Nouns that do not use the home (or make it), and options that print and exit.
+_NO_HOME_NOUNS = {"init", "config"}
+_PRINT_AND_EXIT = {"--help", "--version", "--show-completion", "--install-completion"}
+
+
+def _check_home(args: list[str]) -> None:
+    """An explicit ``--home`` must name a home: a typo is an error, not a new empty home
+    (the default home is made on first use; ``mlfabric init`` makes others)."""
+    from mlfabric.config import SERVER_ENV
+    from mlfabric.console import OPTIONS
+
+    ours = args[:args.index("--")] if "--" in args else args
+    if (OPTIONS.home is None or not ours or ours[0] in _NO_HOME_NOUNS
+            or _PRINT_AND_EXIT & set(ours) or os.environ.get(SERVER_ENV)
+            or "_MLFABRIC_COMPLETE" in os.environ):
+        return
+    from mlfabric.home import require_home
+
+    require_home(OPTIONS.home)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
+        _check_home(args)
         plain(typer.main.get_command(app)).main(args=args, prog_name="mlfabric",
                                          standalone_mode=True)
     except MlfabricError as exc:
