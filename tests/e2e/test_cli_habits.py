@@ -8,9 +8,12 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.helpers import MLFABRIC, Result, run_cli, run_on_terminal
 
@@ -223,3 +226,43 @@ def test_a_mistyped_home_is_refused_not_created(tmp_path: Path) -> None:
     default = Path(os.environ["MLFABRIC_HOME"])
     assert not default.exists()
     assert mlfabric("volume", "list").returncode == 0 and (default / "catalog.db").exists()
+
+
+def test_volume_at_an_absolute_path_like_docker(local_home: Path) -> None:
+    home, local = local_home, {"MLFABRIC_RUNTIME": "local"}
+    ok(home, "node", "add", "n1", "--gpus", "1", env=local)
+    ok(home, "project", "create", "team", "--quota", "1", env=local)
+    ok(home, "volume", "create", "out")
+    ok(home, "volume", "create", "in")
+    (Path(ok(home, "volume", "path", "in").out.strip()) / "x.txt").write_text("input")
+    prog = ("import pathlib; pathlib.Path('/results/r.txt').write_text("
+            "pathlib.Path('data/x.txt').read_text() + ' done')")
+    ok(home, "job", "submit", "abs", "-g", "1", "-p", "team", "--volume", "out:/results",
+       "--volume", "in:data", "--", sys.executable, "-c", prog, env=local)
+    deadline = time.monotonic() + 60
+    while (j := ok(home, "job", "get", "abs", "-p", "team", "--json", env=local).json())[
+            "state"] in ("Pending", "Running"):
+        assert time.monotonic() < deadline, j
+        time.sleep(0.2)
+        ok(home, "scheduler", "step", env=local)
+    assert j["state"] == "Succeeded", (j, ok(home, "job", "logs", "abs", "-p", "team").out)
+    out = Path(ok(home, "volume", "path", "out").out.strip())
+    assert (out / "r.txt").read_text() == "input done"
+
+
+@pytest.mark.parametrize(("mounts", "message"), [
+    (["out:/usr/share/x"], "is the system's"),
+    (["out:/"], "use a path inside"),
+    (["out:/results:ro"], "mount options"),
+    (["out:/data", "in:/data/sub"], "ambiguous volume mounts"),
+    (["out:/data", "in:/data"], "ambiguous volume mounts"),
+])
+def test_unsafe_or_ambiguous_mount_paths_are_refused(home: Path, mounts: list[str],
+                                                     message: str) -> None:
+    cluster(home)
+    ok(home, "volume", "create", "out")
+    ok(home, "volume", "create", "in")
+    flags = [f for m in mounts for f in ("--volume", m)]
+    r = fails(home, "job", "submit", "j", "-p", "team", *flags, "--", "true")
+    assert message in r.err, r.err
+    assert ok(home, "job", "list", "-A", "--json").json() == []

@@ -69,8 +69,9 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
                                             "(lets interactive jobs go over quota)."),
            processes: int = typer.Option(1, "--processes", help="Gang processes (all or "
                                          "nothing)."),
-           volume: list[str] | None = typer.Option(None, "--volume", help="VOL[:PATH] "
-                                                   "(repeatable)."),
+           volume: list[str] | None = typer.Option(None, "--volume", help="VOL[:PATH]: "
+                                                   "/abs mounts there (as docker -v), rel "
+                                                   "links in the work folder (repeatable)."),
            dataset: list[str] | None = typer.Option(None, "--dataset", help="DS:VER "
                                                     "(repeatable)."),
            env: list[str] | None = typer.Option(None, "--env", "-e", help="K=V (repeatable)."),
