@@ -248,6 +248,10 @@ def test_volume_at_an_absolute_path_like_docker(local_home: Path) -> None:
     assert j["state"] == "Succeeded", (j, ok(home, "job", "logs", "abs", "-p", "team").out)
     out = Path(ok(home, "volume", "path", "out").out.strip())
     assert (out / "r.txt").read_text() == "input done"
+    unconfined = {**local, "MLFABRIC_UNSAFE_NO_SANDBOX": "1"}  # no sandbox to mount in
+    j = ok(home, "job", "submit", "bare", "-g", "1", "-p", "team", "--volume", "out:/results",
+           "--json", "--", "true", env=unconfined).json()
+    assert j["state"] == "Failed" and "absolute mount paths need the sandbox" in j["message"]
 
 
 @pytest.mark.parametrize(("mounts", "message"), [
