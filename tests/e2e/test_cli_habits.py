@@ -51,9 +51,14 @@ def test_volume_delete_refuses_a_mounted_volume(home: Path, cli_mode: str) -> No
     assert "data" in [v["name"] for v in ok(home, "volume", "list", "--json").json()]
     plan = ok(home, "volume", "delete", "data", "--dry-run", "--json").json()
     assert plan["mounted_by"] == ["job team/train (running)"]
+    r = run_cli(home, "workspace", "create", "nb", "-p", "team", "-g", "0.5",
+                "--password-stdin", input="a-long-password\n", env=SIM)
+    assert r.code == 0, r.err
+    r = fails(home, "volume", "delete", "nb", "--yes")
+    assert "workspace nb (" in r.err, r.err  # named as the user made it, not its job
     ok(home, "job", "delete", "train", "-p", "team")
     ok(home, "volume", "delete", "data")  # no terminal: nothing asked, as dataset delete
-    assert ok(home, "volume", "list", "--json").json() == []
+    assert [v["name"] for v in ok(home, "volume", "list", "--json").json()] == ["nb"]
 
 
 def test_volume_delete_asks_on_a_terminal(home: Path) -> None:
