@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _check_home(args)
         plain(typer.main.get_command(app)).main(args=args, prog_name="mlfabric",
-                                         standalone_mode=True)
+                                                standalone_mode=True)
     except MlfabricError as exc:
         from mlfabric.console import err_console
 
