@@ -48,6 +48,7 @@ $(RUN_STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/py
 # a token per start would pile up valid ones; `$(BIN)/mlfabric --home $(RUN_HOME) token
 # create --admin` prints a new one any time. The README's tour works on the same home.
 run: $(RUN_STAMP)
+	$(BIN)/mlfabric --home $(RUN_HOME) --quiet init
 	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo --port $(PORT)
 
 # ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers, no cycle,

@@ -63,6 +63,7 @@ def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None =
                  args: Sequence[str] = ()) -> Server:
     """Start a server over ``home`` on a free port (with more ``server start`` options
     from ``args``); wait until it answers."""
+    home.mkdir(parents=True, exist_ok=True)  # as run_cli: --home names an existing folder
     cmd = [MLFABRIC, "--home", str(home), "server", "start", "--port", "0", *args]
     if demo:
         cmd.append("--demo")

@@ -62,9 +62,12 @@ def test_the_readme_runs(tmp_path: Path) -> None:
         (data / f"class-{i}" / "img.jpg").write_bytes(bytes([i]) * 100)
     env = {"HOME": str(tmp_path)}
     port = _free_port()
-    cmd = make_run(port)
+    *prepare, cmd = make_run(port)
     assert cmd[-2:] == ["--port", str(port)], f"make run ignores PORT=: {cmd}"
     home = tmp_path / cmd[cmd.index("--home") + 1]
+    for step in prepare:  # `mlfabric init`: a home is made on purpose, never by a typo
+        subprocess.run(step, cwd=tmp_path, env={**os.environ, **env}, check=True,
+                       capture_output=True, timeout=60)
     server = launch(cmd, home, cwd=tmp_path, env=env)
     try:
         assert server.token, "the first start prints an admin token"

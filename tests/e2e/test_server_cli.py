@@ -138,7 +138,7 @@ def test_port_in_use_is_a_clear_error(server: Server) -> None:
 
 def _make_run_options() -> list[str]:
     """The ``server start`` options of ``make run``, as the Makefile has them (any port)."""
-    cmd = make_run(0)
+    cmd = make_run(0)[-1]
     return cmd[cmd.index("start") + 1:]
 
 
