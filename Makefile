@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 RUN_HOME  ?= .mlfabric-run
+PORT      ?= 8765
 
 .PHONY: run test lint docs bench system-packages clean
 
@@ -43,10 +44,12 @@ $(RUN_STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/py
 
 # The platform on the embedded default: API + dashboard on 127.0.0.1 with a seeded demo
 # (state in $(RUN_HOME), kept between runs); prints the dashboard URL, with the admin token
-# on the first start only. No --admin-token: a token per start would pile up valid ones;
-# `$(BIN)/mlfabric --home $(RUN_HOME) token create --admin` prints a new one any time.
+# on the first start only; `make run PORT=9000` serves on another port. No --admin-token:
+# a token per start would pile up valid ones; `$(BIN)/mlfabric --home $(RUN_HOME) token
+# create --admin` prints a new one any time. The README's tour works on the same home.
 run: $(RUN_STAMP)
-	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo
+	$(BIN)/mlfabric --home $(RUN_HOME) --quiet init
+	$(BIN)/mlfabric --home $(RUN_HOME) server start --demo --port $(PORT)
 
 # ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers, no cycle,
 # front ends and apps on the public API only.

@@ -320,6 +320,7 @@ def bench_cli(src: Path, work: Path) -> dict[str, float]:
     home, dst = work / "cli-home", work / "cli-dst"
     for p in (home, dst):
         remove_tree(p)
+    home.mkdir()  # --home names an existing folder (an empty one is a home to be)
     out = {}
     for label in ("sync", "no-op re-sync"):
         out[label] = timed(lambda: run([exe, "--home", str(home), "--quiet", "transfer",

@@ -30,8 +30,11 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's ~/.mlfabric or a catalog URL from the environment."""
+    """No test reads the developer's ~/.mlfabric, settings, default project or a catalog
+    URL from the environment."""
     monkeypatch.setenv("MLFABRIC_HOME", str(tmp_path / "default-home"))
+    monkeypatch.setenv("MLFABRIC_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.delenv("MLFABRIC_PROJECT", raising=False)
     monkeypatch.delenv("MLFABRIC_CATALOG_URL", raising=False)
     monkeypatch.delenv("MLFABRIC_STORAGE_DRIVER", raising=False)
 

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -37,7 +38,10 @@ def run_cli(home: Path | str, *args: str, input: str | None = None, timeout: flo
     stderr. In this process by default (as typer's CliRunner runs a command: the same
     entry point, arguments, environment and streams, without paying the interpreter's
     start-up per call); in a subprocess with ``process=True``, for what only a process
-    shows (start-up, signals, what a child writes to the terminal, ``PYTHONPATH``)."""
+    shows (start-up, signals, what a child writes to the terminal, ``PYTHONPATH``).
+    ``home`` is made if missing (an empty folder is a home before its first use; only a
+    ``--home`` that does not exist, a typo, is refused)."""
+    Path(home).mkdir(parents=True, exist_ok=True)
     argv = ["--home", str(home), *args]
     if process:
         full_env = {**os.environ, **(env or {})}
@@ -88,6 +92,16 @@ def _stdin(text: str | None) -> Iterator[None]:
         sys.stdin = saved
 
 
+def make_run(port: int) -> list[list[str]]:
+    """The commands ``make run PORT=port`` runs (its install step left out), as the
+    Makefile spells them, one per recipe line: the last one is the server."""
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["make", "-s", "-n", "-o", ".venv/.installed-run", "-C", str(root),
+                        "run", f"PORT={port}"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [shlex.split(line) for line in r.stdout.splitlines() if line.strip()]
+
+
 def require_root(why: str) -> None:
     """Root-only tests fail loudly in CI (which runs as root) and skip elsewhere."""
     import pytest
@@ -125,3 +139,19 @@ def manifest_digest(m) -> dict[str, tuple[str, int]]:  # type: ignore[no-untyped
         else:
             out[e.path] = ("link:" + e.ref, 0)
     return out
+
+
+def run_on_terminal(home: Path | str, *args: str, answer: str) -> Result:
+    """``mlfabric --home HOME ARGS...`` in a process whose stdin is a terminal (a pty),
+    as a person types it, answering ``answer`` to what it asks."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        os.write(controller, answer.encode() + b"\n")
+        p = subprocess.run([MLFABRIC, "--home", str(home), *args], stdin=terminal,
+                           text=True, capture_output=True, timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return Result(p.returncode, p.stdout, p.stderr)

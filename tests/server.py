@@ -63,13 +63,21 @@ def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None =
                  args: Sequence[str] = ()) -> Server:
     """Start a server over ``home`` on a free port (with more ``server start`` options
     from ``args``); wait until it answers."""
+    home.mkdir(parents=True, exist_ok=True)  # as run_cli: --home names an existing folder
     cmd = [MLFABRIC, "--home", str(home), "server", "start", "--port", "0", *args]
     if demo:
         cmd.append("--demo")
+    return launch(cmd, home, env=env, token=token, timeout=timeout)
+
+
+def launch(cmd: Sequence[str], home: Path, *, env: dict[str, str] | None = None,
+           cwd: Path | None = None, token: str | None = None, timeout: float = 60) -> Server:
+    """Run the server command ``cmd`` over ``home`` (in ``cwd``); wait until it answers.
+    ``token``: the admin token when the start does not print one."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("MLFABRIC_SERVER", None)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=full_env, start_new_session=True)
+                            env=full_env, cwd=cwd, start_new_session=True)
     assert proc.stdout is not None
     lines: list[str] = []
     url = None

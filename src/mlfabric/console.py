@@ -75,6 +75,22 @@ def warn(text: str) -> None:
         _err().print(f"warning: {text}", markup=False)
 
 
+def interactive() -> bool:
+    """Whether a person answers on stdin (a terminal; not a script or a pipe)."""
+    return sys.stdin.isatty()
+
+
+def confirm(question: str) -> None:
+    """Ask ``question [y/N]`` on stderr; anything but yes aborts (``error:``, exit 1).
+    Commands ask only when ``interactive()`` and not told ``--yes``."""
+    _err().print(f"{question} [y/N] ", markup=False, end="")
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        from mlfabric.errors import MlfabricError
+
+        raise MlfabricError("aborted: nothing was changed")
+
+
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
     if OPTIONS.quiet:
         return

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlfabric.catalog import Catalog, open_catalog
 from mlfabric.config import Config, load_config
-from mlfabric.errors import MlfabricError
+from mlfabric.errors import InvalidInput, MlfabricError, NotFound
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,37 @@ def open_home(home: str | os.PathLike[str] | None = None) -> Home:
             private_dir(config.home)  # every project's data and the token hashes live here
             found = _homes[config.home] = Home(config, open_catalog(config.catalog_url))
         return found
+
+
+def is_home(path: Path) -> bool:
+    """Whether ``path`` holds a home: its catalog, or only what any home may start as (an
+    empty folder; any folder when the catalog lives elsewhere, ``MLFABRIC_CATALOG_URL``)."""
+    if not path.is_dir():
+        return False
+    if (path / "catalog.db").exists() or os.environ.get("MLFABRIC_CATALOG_URL"):
+        return True
+    return next(path.iterdir(), None) is None
+
+
+def require_home(home: str | os.PathLike[str]) -> Path:
+    """The home a user named (``--home DIR``), refused unless it is one: a mistyped
+    folder must not become a new, empty home (``mlfabric init`` makes one)."""
+    path = load_config(home).home
+    if not path.exists():
+        missing = NotFound("home", str(path))
+        missing.message += f": make it with mlfabric --home {path} init, or check the spelling"
+        raise missing
+    if not is_home(path):
+        raise InvalidInput(f"'{path}' is not an mlfabric home (it has files but no "
+                           "catalog.db)", field="home", value=str(path))
+    return path
+
+
+def init_home(home: str | os.PathLike[str] | None = None) -> tuple[Home, bool]:
+    """Make a home (or open the one there): the home, and whether it was new."""
+    path = load_config(home).home
+    new = not path.exists() or next(path.iterdir(), None) is None
+    if path.exists() and not is_home(path):
+        raise InvalidInput(f"'{path}' is not empty and not an mlfabric home: choose an "
+                           "empty or new folder", field="home", value=str(path))
+    return open_home(home), new

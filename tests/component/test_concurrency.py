@@ -213,6 +213,7 @@ def test_eight_processes_clone_to_the_same_name(home: Path) -> None:
 def test_eight_processes_create_volumes_in_a_fresh_home(tmp_path: Path) -> None:
     """The very first commands on a new home race to create and migrate the catalog."""
     home = tmp_path / "fresh"
+    home.mkdir()  # an empty folder: the first commands make the catalog
     outcomes = run_at_once(home, [("--json", "volume", "create", f"v{i}")
                                   for i in range(PROCS)])
     for o in outcomes:

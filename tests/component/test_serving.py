@@ -125,7 +125,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 def test_create_reports_endpoints_models_and_holds_a_gpu_share(served: Served) -> None:
     s = served.server
-    assert s.state == "Running" and s.ready
+    assert s.state == "ready" and s.ready
     assert s.models == [{"name": "tail", "versions": ["1"], "state": "READY", "reason": None}]
     assert s.http_url == f"http://127.0.0.1:{s.http_port}"
     assert s.grpc_url == f"127.0.0.1:{s.grpc_port}"
@@ -274,7 +274,7 @@ def test_a_second_server_beyond_the_quota_waits_with_a_reason(served: Served) ->
     waiting = serving.create("more", model_repo="models", project="team", gpus=1,
                              home=served.home)
     try:
-        assert waiting.state == "Pending" and not waiting.ready and waiting.models == []
+        assert waiting.state == "pending" and not waiting.ready and waiting.models == []
         assert waiting.message and "quota" in waiting.message
         assert not processes_of(server_dir(Path(served.home), "more"))
     finally:
@@ -382,7 +382,7 @@ def test_hot_update_broken_models_and_delete_leaves_nothing(tmp_path: Path) -> N
         pids = processes_of(home)
         assert len(pids) >= 4  # job's launch parent, launcher, tritonserver, backend stubs
         gone = serving.delete("hot", home=str(home))
-        assert gone.state == "Deleted"
+        assert gone.state == "deleted"
         wait_for(lambda: not processes_of(home), "every server process to exit", timeout=10)
         assert nodes.show("n1", home=str(home)).allocated == 0
         assert projects.show("team", home=str(home)).allocated == 0

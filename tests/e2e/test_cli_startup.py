@@ -54,5 +54,5 @@ def test_a_noun_loads_nothing_heavy_it_does_not_use(home: Path, args: tuple[str,
     loaded = _loaded(home, *args)
     assert _heavy(loaded) == [], args
     others = {m.split(".")[2] for m in loaded if m.startswith("mlfabric.cli.")} - {
-        "main", "backend", args[0].replace("-", "_")}
+        "main", "backend", "options", args[0].replace("-", "_")}
     assert others == set(), f"{args}: also imported the nouns {others}"

@@ -6,8 +6,11 @@ Screenshots go to ``test-artifacts/dashboard/``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.component.test_serving import processes_of, wait_for
+from tests.component.test_serving_models import write_tail
 from tests.helpers import run_cli
 from tests.server import Server, start_server
 
@@ -60,7 +65,7 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, server: Server) -> Iterator[Any]:
     """A fresh profile's page; fails the test on any uncaught script error or on a
     request that leaves the server (the dashboard must work without internet)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, timezone_id="UTC")
     pg = context.new_page()
     errors: list[str] = []
     foreign: list[str] = []
@@ -122,11 +127,13 @@ def test_overview_shows_the_seeded_cluster(page: Any, server: Server) -> None:
     assert page.evaluate("localStorage.getItem('mlfabric.token')") == server.token
     nodes = api(server, "/nodes")
     expect(page.get_by_test_id("stat-nodes")).to_have_text(str(len(nodes)))
-    assert len(nodes) == 2
-    expect(page.get_by_test_id("stat-gpus-total")).to_have_text("16")
+    assert [n["runtime"] for n in nodes] == ["local", "sim", "sim"]  # this machine, and two
+    total = sum(n["gpus"] for n in nodes)
+    assert total - nodes[0]["gpus"] == 16
+    expect(page.get_by_test_id("stat-gpus-total")).to_have_text(str(total))
     allocated = sum(n["allocated"] for n in nodes)
     expect(page.get_by_test_id("stat-gpus-allocated")).to_have_text(num(allocated))
-    expect(page.get_by_test_id("stat-gpus-idle")).to_have_text(num(16 - allocated))
+    expect(page.get_by_test_id("stat-gpus-idle")).to_have_text(num(total - allocated))
     jobs = api(server, "/jobs")
     expect(page.get_by_test_id("stat-jobs-running")).to_have_text(
         str(sum(j["state"] == "Running" for j in jobs)))
@@ -140,7 +147,7 @@ def test_overview_shows_the_seeded_cluster(page: Any, server: Server) -> None:
         expect(page.get_by_test_id(f"project-numbers-{p['name']}")).to_have_text(
             f"{num(p['allocated'])} / {num(p['quota'])} GPUs")
     for n in nodes:
-        expect(page.get_by_test_id(f"node-{n['name']}").locator(".gpu")).to_have_count(8)
+        expect(page.get_by_test_id(f"node-{n['name']}").locator(".gpu")).to_have_count(n["gpus"])
     # The chart grows with the sampler, without a reload.
     chart = page.get_by_test_id("allocation-chart")
     first = int(chart.get_attribute("data-samples") or 0)
@@ -274,9 +281,10 @@ def test_sign_in_form_and_bad_token(page: Any, server: Server) -> None:
     expect(page.get_by_test_id("login-error")).not_to_be_empty()
     page.get_by_test_id("login-token").fill(server.token or "")
     page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("stat-gpus-total")).to_have_text("16")
+    total = str(api(server, "/overview")["gpus"]["total"])
+    expect(page.get_by_test_id("stat-gpus-total")).to_have_text(total)
     page.reload()  # the token is remembered
-    expect(page.get_by_test_id("stat-gpus-total")).to_have_text("16")
+    expect(page.get_by_test_id("stat-gpus-total")).to_have_text(total)
     page.get_by_test_id("sign-out").click()
     expect(page.get_by_test_id("login-form")).to_be_visible()
 
@@ -289,9 +297,9 @@ def test_overview_api_shows_members_only_their_projects(server: Server) -> None:
     with server.client(member) as alice:
         mine = alice.get("/overview").json()
         later = alice.get("/overview", params={"since": mine["history"][-1]["time"]}).json()
-    assert {p["name"] for p in everything["projects"]} == {"team-a", "team-b"}
+    assert {p["name"] for p in everything["projects"]} == {"team-a", "team-b", "demo"}
     assert [p["name"] for p in mine["projects"]] == ["team-b"]
-    assert mine["gpus"]["total"] == everything["gpus"]["total"] == 16
+    assert mine["gpus"]["total"] == everything["gpus"]["total"] >= 16
     assert all(set(s["allocated"]) <= {"team-b"} for s in mine["history"])
     assert all(s["time"] > mine["history"][-1]["time"] for s in later["history"])
     owners = {p for n in mine["nodes"] for d in n["devices"] for p in d["projects"]}
@@ -329,3 +337,72 @@ def test_live_logs_of_a_running_job(page: Any, server: Server) -> None:
     expect(page.get_by_test_id("logs-state")).to_have_text("Succeeded")
     assert out.inner_text().count("step ") == 8  # streamed once, nothing lost or repeated
     expect(out).to_contain_text("stream ended")
+
+
+def moment(t: str | float) -> str:
+    """An API time (ISO text, or epoch seconds) as the page shows it (the browser runs in
+    UTC): date and time."""
+    if isinstance(t, str):
+        return t[:19].replace("T", " ")
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+
+def test_dates_with_times_volume_usage_and_simulated_jobs(page: Any, server: Server) -> None:
+    open_dashboard(page, server, "volumes")
+    usage = api(server, "/volumes/demo-data/usage")
+    line = page.get_by_test_id("volume-usage-demo-data")
+    expect(line).to_have_attribute("data-files", str(usage["files"]))
+    expect(line).to_have_attribute("data-bytes", str(usage["logical_bytes"]))
+    expect(line).to_contain_text(f"{usage['files']} files")
+    for snap in api(server, "/volumes/demo-data/snapshots"):
+        expect(page.get_by_test_id(f"snapshot-row-{snap['ref']}").locator("td").nth(1)
+               ).to_have_text(moment(snap["created_at"]))
+    page.get_by_test_id("tab-jobs").click()
+    page.get_by_test_id("jobs-state").select_option("")
+    for job in api(server, "/jobs"):
+        row = page.get_by_test_id(f"job-row-{job['ref']}")
+        expect(row.get_by_test_id("job-submitted")).to_have_text(moment(job["submitted_at"]))
+        # a simulated job says so: it is scheduled, but no process runs
+        expect(row.get_by_test_id("job-simulated")).to_have_count(
+            1 if job["runtime"] == "sim" else 0)
+    assert api(server, "/jobs/steps?project=demo")["runtime"] == "local"
+    shot(page, "jobs-simulated")
+
+
+def test_inference_view(page: Any, server: Server) -> None:
+    """A real Triton server on the demo's local node: its models, readiness, endpoints."""
+    with server.client() as c:
+        r = c.post("/volumes", json={"name": "models"})
+        assert r.status_code == 200, r.text
+        repo = Path(r.json()["path"])
+        write_tail(repo)
+        (repo / "plan" / "1").mkdir(parents=True)
+        (repo / "plan" / "config.pbtxt").write_text('platform: "tensorrt_plan"\n')
+        try:
+            r = c.post("/inference", json={"name": "srv", "model_repo": "models",
+                                           "project": "demo", "gpus": 0.5})
+            assert r.status_code == 200, r.text
+            srv = r.json()
+            assert srv["ready"], srv
+            open_dashboard(page, server, "inference")
+            row = page.get_by_test_id("inference-row-srv")
+            expect(row).to_have_attribute("data-state", "ready")
+            expect(page.get_by_test_id("inference-ready-srv")).to_have_text("ready")
+            expect(page.get_by_test_id("inference-model-srv-tail")).to_have_attribute(
+                "data-state", "READY")
+            plan = page.get_by_test_id("inference-model-srv-plan")
+            expect(plan).to_have_attribute("data-state", "UNAVAILABLE")
+            expect(plan).to_contain_text("tensorrt_plan")
+            expect(page.get_by_test_id("inference-http-srv")).to_have_text(srv["http_url"])
+            expect(page.get_by_test_id("inference-endpoints-srv")).to_contain_text(
+                srv["grpc_url"])
+            expect(row).to_contain_text(moment(srv["created_at"]))
+            shot(page, "inference")
+            assert processes_of(server.home / "serving")
+            assert c.delete("/inference/srv").status_code == 200
+            expect(page.get_by_test_id("inference-empty")).to_be_visible()
+            wait_for(lambda: not processes_of(server.home / "serving"), "tritonserver to exit")
+        finally:  # after a failure: no server of this test outlives it (the platform lives on)
+            for pid in processes_of(server.home / "serving"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)

@@ -95,7 +95,7 @@ def test_inference_create_list_show_delete(cluster: Path) -> None:
 
     [listed] = ok(home, "inference", "list", "--json").json()
     assert (listed["name"], listed["state"], listed["ready"], listed["http_port"]) == \
-        ("srv", "Running", True, int(http.group(1)))
+        ("srv", "ready", True, int(http.group(1)))
     shown = ok(home, "inference", "show", "srv", "--json").json()
     models = {m["name"]: m for m in shown["models"]}
     assert models["tail"] == {"name": "tail", "versions": ["1"], "state": "READY",

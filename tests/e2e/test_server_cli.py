@@ -6,7 +6,6 @@ access recovered locally, tokens that expire."""
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 import socket
 import sys
 import time
@@ -16,10 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlfabric import tokens, volumes
-from tests.helpers import Result, run_cli
+from tests.helpers import Result, make_run, run_cli
 from tests.server import Server, start_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 LOCAL = {"MLFABRIC_RUNTIME": "local", "MLFABRIC_PREEMPT_GRACE": "2s"}
 
@@ -140,10 +137,9 @@ def test_port_in_use_is_a_clear_error(server: Server) -> None:
 
 
 def _make_run_options() -> list[str]:
-    """The ``server start`` options of ``make run``, as the Makefile has them."""
-    recipe = next(line for line in (ROOT / "Makefile").read_text().splitlines()
-                  if " server start" in line and line.startswith("\t"))
-    return shlex.split(recipe.split(" server start", 1)[1])
+    """The ``server start`` options of ``make run``, as the Makefile has them (any port)."""
+    cmd = make_run(0)[-1]
+    return cmd[cmd.index("start") + 1:]
 
 
 def _admins(server: Server, token: str) -> list[dict]:

@@ -124,7 +124,7 @@ def _staged_text(staging: Path, name: str) -> str:
     return (staging / name / "config.pbtxt").read_text()
 
 
-def test_onnx_model_is_staged_for_the_python_backend(tmp_path: Path) -> None:
+def test_onnx_model_is_staged_for_this_engines_onnxruntime_backend(tmp_path: Path) -> None:
     repo, staging, build = tmp_path / "repo", tmp_path / "staging", tmp_path / "build"
     staging.mkdir()
     write_tail(repo)
@@ -134,15 +134,46 @@ def test_onnx_model_is_staged_for_the_python_backend(tmp_path: Path) -> None:
           '[ { name: "tensorrt" } ] } }\n')
     stage_model(read_model(repo / "tail"), staging, build)
     text = _staged_text(staging, "tail")
-    assert 'backend: "python"' in text and 'platform: "onnxruntime_onnx"' in text
+    assert 'backend: "onnxruntime"' in text and 'platform: "onnxruntime_onnx"' in text
     assert "max_batch_size: 32" in text and "max_queue_delay_microseconds: 500" in text
     assert "kind: KIND_CPU" in text and "gpus" not in text and "optimization" not in text
     assert 'string_value: "onnx"' in text and 'string_value: "model.onnx"' in text
     staged = staging / "tail" / "1"
     assert (staged / "model.onnx").read_bytes() == (repo / "tail" / "1" / "model.onnx")\
         .read_bytes()
-    assert "from mlfabric.serving.runner import TritonPythonModel" in \
-        (staged / "model.py").read_text()
+    assert sorted(p.name for p in staged.iterdir()) == ["model.onnx"]
+
+
+def test_every_file_next_to_the_config_is_staged(tmp_path: Path) -> None:
+    repo, staging, build = tmp_path / "repo", tmp_path / "staging", tmp_path / "build"
+    staging.mkdir()
+    write_tail(repo)
+    (repo / "tail" / "labels.txt").write_text("cat\ndog\n")
+    (repo / "tail" / "tokenizer").mkdir()
+    (repo / "tail" / "tokenizer" / "vocab.json").write_text("{}")
+    (repo / "tail" / "7").mkdir()  # a version folder without a model is not staged
+    stage_model(read_model(repo / "tail"), staging, build)
+    staged = staging / "tail"
+    assert sorted(p.name for p in staged.iterdir()) == ["1", "config.pbtxt", "labels.txt",
+                                                        "tokenizer"]
+    assert (staged / "labels.txt").read_text() == "cat\ndog\n"
+    assert (staged / "tokenizer" / "vocab.json").read_text() == "{}"
+
+
+def test_reshape_is_what_the_model_file_is_checked_against(tmp_path: Path) -> None:
+    write_tail(tmp_path)
+    config = read_model(tmp_path / "tail").config
+    config.input[0].ClearField("dims")
+    config.input[0].dims.extend([128, 1024])
+    config.input[0].reshape.shape.extend([128, 32, 32])
+    path = tmp_path / "tail" / "1" / "model.onnx"
+    assert mismatches(config, path) == []
+    config.input[0].reshape.ClearField("shape")
+    config.input[0].reshape.shape.extend([128, 16, 32])
+    assert mismatches(config, path) == [
+        "input 'INPUT__0' has reshape [128, 16, 32] in the config but [128, 32, 32] in the "
+        "model",
+        "input 'INPUT__0': reshape [128, 16, 32] does not hold the [128, 1024] of its dims"]
 
 
 def test_onnx_config_without_inputs_is_completed_from_the_model(tmp_path: Path) -> None:

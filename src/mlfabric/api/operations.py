@@ -90,6 +90,7 @@ def _ops() -> list[Operation]:
            refs="name:new"),
         op("volumes", "show", "GET", "/volumes/{name}", refs="name:volume"),
         op("volumes", "delete", "DELETE", "/volumes/{name}", refs="name:volume"),
+        op("volumes", "plan_delete", "GET", "/volumes/{name}/delete-plan", refs="name:volume"),
         op("volumes", "path", "GET", "/volumes/{name}/path", refs="name:volume"),
         op("volumes", "usage", "GET", "/volumes/{name}/usage", refs="name:volume"),
         op("volumes", "clone", "POST", "/volumes/{name}/clone", A.labelled_create("labels"),

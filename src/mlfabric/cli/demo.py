@@ -48,7 +48,8 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the demo home aft
     _scheduler(home)
     if not keep and not OPTIONS.home:
         shutil.rmtree(home, ignore_errors=True)
-        say("demo finished; try: mlfabric --home /tmp/x volume create my-data")
+        say("demo finished; try: mlfabric volume create my-data (in the default home), or "
+            "mlfabric --home /tmp/x init first for a home of its own")
     else:
         say(f"demo state kept; explore with: mlfabric --home {home} volume list")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import serving
 from mlfabric.console import OPTIONS, emit_json, say, table, when
 from mlfabric.serving import InferenceServer
@@ -12,10 +13,7 @@ app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _state(s: InferenceServer) -> str:
-    state = s.state.lower()
-    if s.state == "Running":
-        state = "ready" if s.ready else "starting"
-    return f"{state} ({s.message})" if s.message else state
+    return f"{s.state} ({s.message})" if s.message else s.state
 
 
 def _models(s: InferenceServer) -> str | None:
@@ -45,8 +43,7 @@ def _show(s: InferenceServer) -> None:
 def create(name: str = typer.Argument(..., help="Server name."),
            model_repo: str = typer.Option(..., "--model-repo", help="Volume in Triton's "
                                           "model-repository layout."),
-           project: str = typer.Option(..., "--project", "-p", envvar="MLFABRIC_PROJECT",
-                                       help="Project (default $MLFABRIC_PROJECT)."),
+           project: str = options.project(required=True),
            gpus: str | None = typer.Option(None, "--gpus", "-g", help="GPU share: a whole "
                                            "number or a fraction below 1, e.g. 0.5."),
            host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
@@ -77,10 +74,11 @@ def create(name: str = typer.Argument(..., help="Server name."),
 
 
 @app.command("list")
-def list_(project: str | None = typer.Option(None, "--project", "-p", help="One project.")
-          ) -> None:
+def list_(project: str | None = options.project(help=options.ONE_PROJECT),
+          all_projects: bool = typer.Option(False, "--all-projects", "-A",
+                                            help="Every project.")) -> None:
     """List inference servers with their state, endpoints and models."""
-    found = serving.list(project=project, home=OPTIONS.home)
+    found = serving.list(project=None if all_projects else project, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(found)
         return

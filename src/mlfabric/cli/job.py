@@ -1,11 +1,13 @@
-"""``mlfabric job submit|list|get|logs|delete|exec``."""
+"""``mlfabric job submit|list|get|describe|logs|delete|exec``."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import jobs
 from mlfabric.console import OPTIONS, emit_json, say, table, when
 
@@ -33,26 +35,30 @@ def _where(j: jobs.JobInfo) -> str | None:
     return " ".join(parts)
 
 
-def _show(j: jobs.JobInfo) -> None:
-    if OPTIONS.json:
-        emit_json(j)
-        return
+def _fields(j: jobs.JobInfo) -> list[list[object]]:
     kind = "interactive" if j.interactive else "training"
     rows = [["name", j.name], ["project", j.project], ["state", j.state],
             ["reason", j.reason], ["gpus", _gpus(j)],
             ["type", kind + (" (preemptible)" if j.preemptible else "")],
-            ["command", " ".join(j.command) or None], ["placements", _where(j)],
+            ["command", shlex.join(j.command) or None], ["placements", _where(j)],
             ["runtime", j.runtime], ["submitted", when(j.submitted_at)],
             ["started", when(j.started_at)], ["finished", when(j.finished_at)],
             ["exit code", j.exit_code], ["message", j.message], ["snapshot", j.snapshot],
             ["logs", j.log_dir]]
-    table(["field", "value"], [r for r in rows if r[1] is not None])
+    return [r for r in rows if r[1] is not None]
+
+
+def _show(j: jobs.JobInfo) -> None:
+    if OPTIONS.json:
+        emit_json(j)
+        return
+    table(["field", "value"], _fields(j))
 
 
 @app.command("submit", context_settings=_REST)
 def submit(name: str = typer.Argument(..., help="Job name (unique in its project)."),
            command: list[str] | None = typer.Argument(None, help="-- COMMAND ARGS..."),
-           project: str = typer.Option(..., "--project", "-p", help="Project."),
+           project: str = options.project(required=True),
            gpus: str | None = typer.Option(None, "--gpus", "-g", help="Whole GPUs per process, "
                                            "or a fraction below 1 of one GPU (default 1)."),
            gpu_memory: str | None = typer.Option(None, "--gpu-memory", help="GPU memory to "
@@ -63,8 +69,9 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
                                             "(lets interactive jobs go over quota)."),
            processes: int = typer.Option(1, "--processes", help="Gang processes (all or "
                                          "nothing)."),
-           volume: list[str] | None = typer.Option(None, "--volume", help="VOL[:PATH] "
-                                                   "(repeatable)."),
+           volume: list[str] | None = typer.Option(None, "--volume", help="VOL[:PATH]: "
+                                                   "/abs mounts there (as docker -v), rel "
+                                                   "links in the work folder (repeatable)."),
            dataset: list[str] | None = typer.Option(None, "--dataset", help="DS:VER "
                                                     "(repeatable)."),
            env: list[str] | None = typer.Option(None, "--env", "-e", help="K=V (repeatable)."),
@@ -89,9 +96,9 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
 
 
 @app.command("list")
-def list_(project: str | None = typer.Option(None, "--project", "-p", help="One project."),
+def list_(project: str | None = options.project(help=options.ONE_PROJECT),
           all_projects: bool = typer.Option(False, "--all-projects", "-A",
-                                            help="Every project (the default).")) -> None:
+                                            help="Every project.")) -> None:
     """List jobs."""
     js = jobs.list(project=None if all_projects else project, home=OPTIONS.home)
     if OPTIONS.json:
@@ -103,13 +110,26 @@ def list_(project: str | None = typer.Option(None, "--project", "-p", help="One 
 
 
 @app.command("get")
-def get(name: str, project: str | None = typer.Option(None, "--project", "-p")) -> None:
+def get(name: str, project: str | None = options.project()) -> None:
     """Show a job: state, placements, or why it is pending."""
     _show(jobs.get(name, project=project, home=OPTIONS.home))
 
 
+@app.command("describe")
+def describe(name: str, project: str | None = options.project()) -> None:
+    """Show a job and its history: each state change with its time and reason."""
+    j = jobs.get(name, project=project, home=OPTIONS.home)
+    events = jobs.events(j.name, project=j.project, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json({"job": j, "events": events})
+        return
+    table(["field", "value"], _fields(j))
+    table(["TIME", "EVENT", "MESSAGE"],
+          [[when(e["at"]), e["kind"], e["message"]] for e in events], title="Events")
+
+
 @app.command("logs")
-def logs(name: str, project: str | None = typer.Option(None, "--project", "-p"),
+def logs(name: str, project: str | None = options.project(),
          rank: int = typer.Option(0, "--rank", help="Process rank."),
          follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the job "
                                      "ends.")) -> None:
@@ -125,7 +145,7 @@ def logs(name: str, project: str | None = typer.Option(None, "--project", "-p"),
 
 @app.command("delete")
 def delete(names: list[str] = typer.Argument(..., help="Job names."),
-           project: str | None = typer.Option(None, "--project", "-p")) -> None:
+           project: str | None = options.project()) -> None:
     """Delete jobs; running ones are stopped."""
     gone = jobs.delete(names, project=project, home=OPTIONS.home)
     if OPTIONS.json:
@@ -137,7 +157,7 @@ def delete(names: list[str] = typer.Argument(..., help="Job names."),
 
 @app.command("exec", context_settings=_REST)
 def exec_(name: str, command: list[str] | None = typer.Argument(None, help="-- CMD ARGS"),
-          project: str | None = typer.Option(None, "--project", "-p")) -> None:
+          project: str | None = options.project()) -> None:
     """Run a command with a running job's variables and working directory."""
     code = jobs.exec_in(name, command or [], project=project, home=OPTIONS.home)
     raise typer.Exit(code)

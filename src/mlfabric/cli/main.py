@@ -36,6 +36,8 @@ NOUNS: dict[str, tuple[str, str]] = {
     "scheduler": ("mlfabric.cli.scheduler:app", "The scheduling loop and its state."),
     "workspace": ("mlfabric.cli.workspace:app", "JupyterLab workspaces on volumes."),
     "inference": ("mlfabric.cli.inference:app", "Triton-compatible inference servers."),
+    "config": ("mlfabric.cli.config:app", "Your defaults: the project of every command."),
+    "init": ("mlfabric.cli.init:init", "Make a home (--home DIR, else the default one)."),
     "model-repo": ("mlfabric.cli.model_repo:app",
                    "Model repositories (volumes in Triton's layout)."),
     "server": ("mlfabric.cli.server:app", "The platform server: REST API and dashboard."),
@@ -47,6 +49,32 @@ NOUNS: dict[str, tuple[str, str]] = {
     "demo": ("mlfabric.cli.demo:demo",
              "Create a volume, snapshot it, change it, diff, clone and restore it."),
 }
+
+
+def _argument_metavar(param: Any) -> None:
+    """``NAME`` in the usage line (``[NAME]`` when optional), not typer's ``{name}``."""
+    name = (param.metavar or param.name or "arg").upper() + ("..." if param.nargs != 1 else "")
+    shown = name if param.required else f"[{name}]"
+    param.make_metavar = lambda ctx=None, usage=False: shown if usage else name
+
+
+def plain(cmd: Any) -> Any:
+    """Help as text for a terminal: ``NAME`` metavars instead of click's ``<str>`` and
+    ``{name}``, docstrings without reST's double backquotes; for ``cmd`` and below."""
+    for attr in ("help", "short_help"):
+        if getattr(cmd, attr, None):
+            setattr(cmd, attr, getattr(cmd, attr).replace("``", ""))
+    for param in cmd.params:
+        if getattr(param, "help", None):
+            param.help = param.help.replace("``", "")
+        if param.param_type_name == "argument":
+            _argument_metavar(param)
+        elif (param.metavar is None and not (param.is_flag or param.count)
+              and not hasattr(param.type, "choices")):
+            param.metavar = (param.name or "value").upper()
+    for sub in getattr(cmd, "commands", {}).values():
+        plain(sub)
+    return cmd
 
 
 def _load(target: str, name: str, help_text: str) -> Any:
@@ -64,8 +92,8 @@ def _load(target: str, name: str, help_text: str) -> Any:
     commands = getattr(cmd, "commands", None)  # a lone function comes back as itself
     if commands is None:
         cmd.name = name
-        return cmd
-    return commands[name]
+        return plain(cmd)
+    return plain(commands[name])
 
 
 class Nouns(TyperGroup):
@@ -90,17 +118,25 @@ class Nouns(TyperGroup):
         app = self.apps().get(name)
         return None if app is None else app.help
 
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
+    def _listed(self, method: Any, *args: Any) -> Any:
+        """``method`` (a listing of the nouns) with stand-ins that load nothing."""
         self._listing = True
         try:
-            super().format_commands(ctx, formatter)
+            return method(*args)
         finally:
             self._listing = False
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        self._listed(super().format_commands, ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        """Completing the noun itself loads none; completing below one loads only it."""
+        return self._listed(super().shell_complete, ctx, incomplete)
 
     _listing = False
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if self._listing or ctx.resilient_parsing:
+        if self._listing:
             help_text = self._help(cmd_name)
             return None if help_text is None else TyperCommand(cmd_name, help=help_text)
         if cmd_name in NOUNS:
@@ -109,17 +145,27 @@ class Nouns(TyperGroup):
         return None if app is None else _load(app.cli, cmd_name, app.help)
 
 
-app = typer.Typer(cls=Nouns, no_args_is_help=True, add_completion=False,
+app = typer.Typer(cls=Nouns, no_args_is_help=True, add_completion=True,
                   pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="mlfabric: versioned data volumes, datasets, GPU scheduling, serving.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from mlfabric import __version__
+
+        sys.stdout.write(f"mlfabric {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
-    home: str | None = typer.Option(None, "--home", help="State folder (default $MLFABRIC_HOME "
-                                    "or ~/.mlfabric)."),
+    home: str | None = typer.Option(None, "--home", metavar="DIR", help="State folder "
+                                    "(default $MLFABRIC_HOME or ~/.mlfabric)."),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
+                                 help="Print the version and exit."),
 ) -> None:
     from mlfabric.console import OPTIONS
 
@@ -155,11 +201,33 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
     return out
 
 
+# Nouns that do not use the home (or make it), and options that print and exit.
+_NO_HOME_NOUNS = {"init", "config"}
+_PRINT_AND_EXIT = {"--help", "--version", "--show-completion", "--install-completion"}
+
+
+def _check_home(args: list[str]) -> None:
+    """An explicit ``--home`` must name a home: a typo is an error, not a new empty home
+    (the default home is made on first use; ``mlfabric init`` makes others)."""
+    from mlfabric.config import SERVER_ENV
+    from mlfabric.console import OPTIONS
+
+    ours = args[:args.index("--")] if "--" in args else args
+    if (OPTIONS.home is None or not ours or ours[0] in _NO_HOME_NOUNS
+            or _PRINT_AND_EXIT & set(ours) or os.environ.get(SERVER_ENV)
+            or "_MLFABRIC_COMPLETE" in os.environ):
+        return
+    from mlfabric.home import require_home
+
+    require_home(OPTIONS.home)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        typer.main.get_command(app).main(args=args, prog_name="mlfabric",
-                                         standalone_mode=True)
+        _check_home(args)
+        plain(typer.main.get_command(app)).main(args=args, prog_name="mlfabric",
+                                                standalone_mode=True)
     except MlfabricError as exc:
         from mlfabric.console import err_console
 

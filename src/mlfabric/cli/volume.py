@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import volumes
-from mlfabric.console import OPTIONS, emit_json, progress, say, size, table, warn, when
+from mlfabric.console import (
+    OPTIONS,
+    confirm,
+    emit_json,
+    interactive,
+    progress,
+    say,
+    size,
+    table,
+    warn,
+    when,
+)
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
@@ -102,8 +113,10 @@ def clone(name: str,
 def delete(name: str, force: bool = typer.Option(False, "--force",
                                                  help="Also delete its snapshots."),
            dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be "
-                                        "deleted.")) -> None:
-    """Delete a volume."""
+                                        "deleted."),
+           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for "
+                                    "confirmation on a terminal.")) -> None:
+    """Delete a volume (never while a job, workspace or inference server mounts it)."""
     if dry_run:
         plan = volumes.plan_delete(name, home=OPTIONS.home)
         if OPTIONS.json:
@@ -115,9 +128,18 @@ def delete(name: str, force: bool = typer.Option(False, "--force",
             f"({size(plan.bytes)})")
         if plan.clones:
             say(f"its clones stay: {', '.join(plan.clones)}")
+        if plan.mounted_by:
+            say(f"it is mounted by {', '.join(plan.mounted_by)}: deleting is refused "
+                "until they are gone")
         if plan.needs_force and not force:
             say("it has snapshots: deleting needs --force")
         return
+    if not yes and interactive():
+        plan = volumes.plan_delete(name, home=OPTIONS.home)
+        if not plan.mounted_by and (force or not plan.needs_force):  # else delete says no
+            snaps = f" and its {len(plan.snapshots)} snapshot(s)" if plan.snapshots else ""
+            confirm(f"delete volume {name}{snaps} ({plan.files} files, "
+                    f"{size(plan.bytes)})?")
     v = volumes.delete(name, force=force, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(v)

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import workspaces
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
 from mlfabric.errors import InvalidInput
@@ -13,7 +14,6 @@ from mlfabric.workspaces import Workspace
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
-_PROJECT_HELP = "Project (default $MLFABRIC_PROJECT)."
 _PASSWORD_HELP = "Read the password from stdin (default: generate one and print it once)."
 
 
@@ -56,8 +56,7 @@ def _show(ws: Workspace) -> None:
 
 @app.command("create")
 def create(name: str = typer.Argument(..., help="Workspace name (also its volume's)."),
-           project: str = typer.Option(..., "--project", "-p", envvar="MLFABRIC_PROJECT",
-                                       help=_PROJECT_HELP),
+           project: str = options.project(required=True),
            size: str | None = typer.Option(None, "--size", help="Volume size, e.g. 10Gi."),
            gpus: str | None = typer.Option(None, "--gpus", "-g", help="GPU share: a whole "
                                            "number or a fraction below 1 (default 0.5)."),
@@ -77,10 +76,11 @@ def create(name: str = typer.Argument(..., help="Workspace name (also its volume
 
 
 @app.command("list")
-def list_(project: str | None = typer.Option(None, "--project", "-p", help="One project.")
-          ) -> None:
+def list_(project: str | None = options.project(help=options.ONE_PROJECT),
+          all_projects: bool = typer.Option(False, "--all-projects", "-A",
+                                            help="Every project.")) -> None:
     """List workspaces with their state and URL."""
-    found = workspaces.list(project=project, home=OPTIONS.home)
+    found = workspaces.list(project=None if all_projects else project, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(found)
         return
@@ -110,7 +110,7 @@ def clone(name: str = typer.Argument(..., help="New workspace name."),
 
 @app.command("snapshot")
 def snapshot(name: str, snap: str | None = typer.Option(None, "--name", help="Snapshot name "
-                                                        "(default s-<time>).")) -> None:
+                                                        "(default: s- and the time).")) -> None:
     """Snapshot a workspace's volume."""
     s = workspaces.snapshot(name, snapshot=snap, home=OPTIONS.home, progress=progress())
     if OPTIONS.json:

@@ -83,7 +83,8 @@ def to_job_info(row: Any, home: Path) -> JobInfo:
         command=list(spec.get("command") or []), submitted_at=row.submit_time,
         reason=row.reason if row.state == "Pending" else None,
         reason_code=row.reason_code if row.state == "Pending" else None,
-        placements=list(row.placements or []) if running else [],
+        # where it runs, or ran (a finished job keeps its last placement)
+        placements=list(row.placements or []) if row.state != "Pending" else [],
         allocated=allocated(row) if running else 0.0, runtime=row.runtime,
         started_at=row.started_at, finished_at=row.finished_at, exit_code=row.exit_code,
         message=row.message, snapshot=row.snapshot, runs=row.runs or 0,

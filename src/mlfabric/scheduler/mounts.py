@@ -11,10 +11,18 @@ snapshot.
 from __future__ import annotations
 
 import contextlib
+import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlfabric.errors import AlreadyExists, MlfabricError
+from mlfabric.errors import AlreadyExists, InvalidInput, MlfabricError
+
+# Where no volume may be mounted in a job's sandbox: the system it runs (bound read-only)
+# and the kernel's file systems. The host's own paths bound in (the Python environment)
+# are checked when the sandbox is made.
+RESERVED = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+            "/dev", "/sys")
 
 
 def env_var(kind: str, name: str) -> str:
@@ -28,7 +36,9 @@ class VolumeMount:
 
     volume: str
     source: str  # the volume's folder
-    at: str | None = None  # a path inside the job's work folder, or None
+    # where the job wants it: a path relative to its work folder (a link there), an
+    # absolute path in its sandbox (mounted there, like docker's -v), or None
+    at: str | None = None
     read_only: bool = False  # a link clone: its files are shared objects
 
 
@@ -62,8 +72,56 @@ class Mounts:
         return out
 
     def links(self) -> dict[str, str]:
-        """Path inside the work folder -> folder, for the volumes asked for at a path."""
-        return {v.at: v.source for v in self.volumes if v.at}
+        """Path inside the work folder -> folder, for the volumes asked for at a relative
+        path."""
+        return {v.at: v.source for v in self.volumes if v.at and not v.at.startswith("/")}
+
+    def binds(self) -> tuple[VolumeMount, ...]:
+        """The volumes asked for at an absolute path in the sandbox."""
+        return tuple(v for v in self.volumes if v.at and v.at.startswith("/"))
+
+
+def mount_target(item: str) -> tuple[str, str | None]:
+    """``VOL[:PATH]`` as (volume, where): PATH relative to the job's work folder, or absolute
+    in its sandbox (``out:/results``, as docker's ``-v``); ``InvalidInput`` for a path that
+    leaves the work folder, names no place, carries options, or would cover the system."""
+    vol, _, path = item.partition(":")
+    if not path:
+        return vol, None
+
+    def bad(why: str) -> InvalidInput:
+        return InvalidInput(f"invalid volume mount path '{path}' in '{item}': {why}",
+                            field="volume", value=item)
+
+    if ":" in path:
+        raise bad("mount options (':ro') are not supported; a volume is mounted read-write "
+                  "(a link clone read-only)")
+    if ".." in path.split("/") or not path.strip("/"):
+        raise bad("use a path inside the job's working directory (data) or an absolute "
+                  "path in the job (/results)")
+    if not path.startswith("/"):
+        return vol, posixpath.normpath(path)
+    at = posixpath.normpath(path)
+    if any(at == r or at.startswith(r + "/") for r in RESERVED):
+        raise bad(f"{at} is the system's or the sandbox's own; mount at another absolute "
+                  "path (/data, /results)")
+    return vol, at
+
+
+def check_targets(items: Sequence[str]) -> list[str]:
+    """Each ``VOL[:PATH]`` checked, and no two absolute targets the same or one inside the
+    other (which volume would a path show?)."""
+    seen: list[tuple[str, str]] = []
+    for item in items:
+        _, at = mount_target(item)
+        if at is None or not at.startswith("/"):
+            continue
+        for other, prev in seen:
+            if at == prev or at.startswith(prev + "/") or prev.startswith(at + "/"):
+                raise InvalidInput(f"ambiguous volume mounts '{other}' and '{item}': one "
+                                   "path would show two volumes", field="volume", value=item)
+        seen.append((item, at))
+    return list(items)
 
 
 def lease_holder(project: str, job: str) -> str:
@@ -77,9 +135,9 @@ def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
 
     vols = []
     for item in spec.get("volumes") or ():
-        vol, _, path = str(item).partition(":")
+        vol, at = mount_target(str(item))
         shown = volumes.show(vol, home=home)
-        vols.append(VolumeMount(vol, shown.path, path.lstrip("/") or None, shown.read_only))
+        vols.append(VolumeMount(vol, shown.path, at, shown.read_only))
     sets: list[DatasetMount] = []
     try:
         for ref in spec.get("datasets") or ():

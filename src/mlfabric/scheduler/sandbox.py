@@ -71,6 +71,8 @@ class Grant:
     # server whose clients pass tensors in system shared memory; set by services only.
     host_shm: bool = False
     env: dict[str, str] = field(default_factory=dict)  # its variables (nothing else)
+    # folders bound at another path inside: (folder, path inside, read-only)
+    at: tuple[tuple[str, str, bool], ...] = ()
 
 
 def system_paths() -> list[str]:
@@ -130,12 +132,16 @@ def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None,
         if os.path.islink(f"/{name}"):
             cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
     system = system_paths()
+    targets = [inside for _, inside, _ in grant.at]
+    _check_targets(targets, [*system, *grant.ro, *grant.rw, grant.workdir])
     # The folders above what is bound are made here, traversable: bubblewrap would copy
     # the host's modes (a 0700 /root would hide the Python bound below it).
-    cmd += _parents([*system, *grant.ro, *grant.rw, grant.workdir])
+    cmd += _parents([*system, *grant.ro, *grant.rw, grant.workdir, *targets])
     cmd += _binds("--ro-bind", system)
     cmd += _binds("--ro-bind", grant.ro)
     cmd += _binds("--bind", grant.rw)
+    for folder, inside, read_only in grant.at:
+        cmd += ["--ro-bind" if read_only else "--bind", folder, inside]
     if grant.gpus:
         for pattern in DEVICES:
             cmd += _binds("--dev-bind", sorted(glob.glob(pattern)))
@@ -150,6 +156,17 @@ def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None,
     # project's uid; after it the process has none, and no_new_privs for good.
     return [*cmd, "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--",
             *_drop(grant), *argv]
+
+
+def _check_targets(targets: Iterable[str], bound: Iterable[str]) -> None:
+    """A folder bound at another path must not cover, or sit inside, what the sandbox
+    already binds (the system, the Python environment, its own folders)."""
+    bound = list(bound)
+    for inside in targets:
+        for path in bound:
+            if inside == path or inside.startswith(path + "/") or path.startswith(inside + "/"):
+                raise MlfabricError(f"cannot mount a volume at {inside}: the sandbox has "
+                                    f"{path} there; choose another absolute path")
 
 
 def read_info(fd: int, timeout_s: float = 10.0) -> int | None:

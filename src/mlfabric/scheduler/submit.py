@@ -19,6 +19,7 @@ from mlfabric.names import check_text, validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.listing import get
 from mlfabric.scheduler.model import Job, gpu_request
+from mlfabric.scheduler.mounts import check_targets, mount_target
 from mlfabric.scheduler.reasons import NEW
 from mlfabric.scheduler.records import JobInfo
 from mlfabric.scheduler.states import PENDING
@@ -53,13 +54,11 @@ def parse_env(items: Sequence[str] | dict[str, str] | None) -> dict[str, str]:
 
 
 def _check_mount(item: str) -> str:
-    """``VOL[:PATH]`` with a path inside the job's working directory."""
+    """``VOL[:PATH]``: PATH in the job's working directory, or absolute in its sandbox."""
     vol, _, path = item.partition(":")
     validate_name(vol, "volume name")
     check_text(path, "volume")
-    if path and (".." in path.split("/") or not path.strip("/")):
-        raise InvalidInput(f"invalid volume mount path '{path}' in '{item}': use a path "
-                           "inside the job's working directory", field="volume")
+    mount_target(item)
     return item
 
 
@@ -104,7 +103,7 @@ def plan_submit(name: str, *, project: str, gpus: str | float | None = None,
         "gpus": job.gpus, "gpu_memory": memory, "processes": processes,
         "interactive": interactive, "preemptible": preemptible,
         "command": [check_text(str(c), "command") for c in command], "env": parse_env(env),
-        "volumes": [_check_mount(item) for item in volumes],
+        "volumes": check_targets([_check_mount(item) for item in volumes]),
         "datasets": [_check_dataset(item) for item in datasets],
         "snapshot_on_complete": (validate_name(snapshot_on_complete, "volume name")
                                  if snapshot_on_complete else None),

@@ -15,6 +15,7 @@ from mlfabric.serving.layout import (
     signature,
 )
 from mlfabric.serving.records import RepoReport
+from mlfabric.serving.staging import served_config
 
 
 def first_line(error: BaseException | str) -> str:
@@ -23,20 +24,18 @@ def first_line(error: BaseException | str) -> str:
     return text.splitlines()[0]
 
 
-def _version_problems(model: ModelDir, version: int) -> list[str]:
-    """Problems of one version's model file (loads it for ONNX; parses it for Python)."""
+def _version_problems(model: ModelDir, config: Any, version: int) -> list[str]:
+    """Problems of one version's model file against the config as served (loads it for
+    ONNX; parses it for Python)."""
     path = model.path / str(version) / model.model_file
     where = f"version {version}: {model.model_file}"
     if model.kind == "onnx":
-        from mlfabric.serving.onnx_io import mismatches, onnx_signature
+        from mlfabric.serving.onnx_io import mismatches
 
         try:
-            if len(model.config.input) and len(model.config.output):
-                return [f"{where}: {p}" for p in mismatches(model.config, path)]
-            onnx_signature(path)
+            return [f"{where}: {p}" for p in mismatches(config, path)]
         except Exception as exc:  # onnxruntime raises its own classes for bad files
             return [f"{where} cannot be loaded: {first_line(exc)}"]
-        return []
     if model.kind == "torchscript":
         return [] if zipfile.is_zipfile(path) else [f"{where} is not a TorchScript archive"]
     source = path.read_text(encoding="utf-8", errors="replace")
@@ -49,9 +48,8 @@ def _version_problems(model: ModelDir, version: int) -> list[str]:
     return []
 
 
-def describe(model: ModelDir) -> dict[str, Any]:
-    """A model as a report row (JSON-ready)."""
-    config = model.config
+def describe(model: ModelDir, config: Any) -> dict[str, Any]:
+    """A model as a report row (JSON-ready), with ``config`` as it is served."""
     inputs, outputs = signature(config) if config is not None else ([], [])
     instances = sum(g.count or 1 for g in config.instance_group) if config is not None else 0
     return {
@@ -72,9 +70,15 @@ def check_repo(volume: str, *, home: str | None = None) -> RepoReport:
 
     root = Path(volumes.path(volume, home=home))
     models, problems = read_repository(root)
+    rows = []
     for model in models:
-        if model.kind is not None and model.config is not None:
+        config = model.config
+        if model.kind is not None and config is not None:
+            try:
+                config = served_config(model)  # what the server loads, completed
+            except Exception:  # the file's own problem is listed below
+                config = model.config
             for v in model.versions:
-                model.problems.extend(_version_problems(model, v))
-    return RepoReport(volume=volume, path=str(root), models=[describe(m) for m in models],
-                      problems=problems)
+                model.problems.extend(_version_problems(model, config, v))
+        rows.append(describe(model, config))
+    return RepoReport(volume=volume, path=str(root), models=rows, problems=problems)

@@ -41,4 +41,4 @@ def delete(name: str, *, home: str | None = None) -> InferenceServer:
             os.kill(pid, signal.SIGKILL)
     remove_shm(folder)
     shutil.rmtree(folder, ignore_errors=True)
-    return dataclasses.replace(server, state="Deleted", ready=False, models=[])
+    return dataclasses.replace(server, state="deleted", ready=False, models=[])

@@ -32,6 +32,7 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from mlfabric.errors import MlfabricError
+from mlfabric.serving.staging import write_backends
 
 SHM_DEFAULT_BYTES = 4 << 20
 SHM_GROWTH_BYTES = 16 << 20  # a 32-sample batch of [128,32,32] FP32 is 16 MiB
@@ -170,6 +171,7 @@ class Engine:
         self.log = log
         self.bundle = find_bundle()
         self.backends = prepare_backends(self.bundle, folder)
+        write_backends(self.backends, staging)
         self.proc: subprocess.Popen[bytes] | None = None
         connect = "127.0.0.1" if host in ("0.0.0.0", "") else host
         import httpx
@@ -185,6 +187,8 @@ class Engine:
             str(self.bundle.binary), f"--model-repository={self.staging}",
             f"--backend-directory={self.backends}", f"--cache-directory={self.bundle.caches}",
             "--model-control-mode=explicit", "--exit-on-error=false",
+            # Ready while a model failed to load: that model's own /ready says so.
+            "--strict-readiness=false",
             f"--exit-timeout-secs={EXIT_TIMEOUT_S}", "--log-verbose=0",
             f"--http-address={self.host}", f"--http-port={http}",
             f"--grpc-address={self.host}", f"--grpc-port={grpc}",

@@ -19,6 +19,7 @@ from mlfabric.serving.sequences import refusal
 _BACKEND_KIND = {"onnxruntime": "onnx", "pytorch": "torchscript", "python": "python"}
 _PLATFORM_KIND = {"onnxruntime_onnx": "onnx", "pytorch_libtorch": "torchscript"}
 PLATFORM_OF = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch"}
+BACKEND_OF = {"onnx": "onnxruntime", "torchscript": "pytorch"}
 DEFAULT_FILE = {"onnx": "model.onnx", "torchscript": "model.pt", "python": "model.py"}
 CONFIG_FILES = ("config.pbtxt", "config.json")
 ENTRYPOINT = "infer"  # the function a Python model exposes, unless parameter "entrypoint"

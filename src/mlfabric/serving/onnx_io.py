@@ -37,11 +37,24 @@ def onnx_signature(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
     return [_one(a) for a in sess.get_inputs()], [_one(a) for a in sess.get_outputs()]
 
 
-def complete_config(config: Any, path: Path) -> None:
-    """Fill a config's missing inputs/outputs from the ONNX file at ``path`` (in place)."""
-    pb = model_config_pb2()
+def tensors(path: Path, batching: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``{name, data_type, dims}`` of each input and output of the ONNX file at ``path``,
+    as a config declares them (without the batch dimension when ``batching``)."""
     inputs, outputs = onnx_signature(path)
-    batch = config.max_batch_size > 0
+
+    def _declared(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"name": t["name"], "data_type": t["data_type"],
+                 "dims": t["shape"][1:] if batching and t["shape"] else t["shape"]}
+                for t in found]
+
+    return _declared(inputs), _declared(outputs)
+
+
+def complete_config(config: Any, path: Path) -> None:
+    """Fill a config's missing inputs/outputs from the ONNX file at ``path`` (in place),
+    as Triton's onnxruntime backend does."""
+    pb = model_config_pb2()
+    inputs, outputs = tensors(path, config.max_batch_size > 0)
     controls = control_inputs(config)  # the sequence batcher supplies these, not clients
     for field, found in ((config.input, inputs), (config.output, outputs)):
         if len(field):
@@ -49,8 +62,8 @@ def complete_config(config: Any, path: Path) -> None:
         for t in found:
             if field is config.input and t["name"] in controls:
                 continue
-            dims = t["shape"][1:] if batch and t["shape"] else t["shape"]
-            field.add(name=t["name"], data_type=pb.DataType.Value(t["data_type"]), dims=dims)
+            field.add(name=t["name"], data_type=pb.DataType.Value(t["data_type"]),
+                      dims=t["dims"])
 
 
 def mismatches(config: Any, path: Path) -> list[str]:
@@ -78,11 +91,17 @@ def mismatches(config: Any, path: Path) -> list[str]:
                     problems.append(f"{what} '{t.name}': max_batch_size > 0 needs a dynamic "
                                     f"first dimension, the model has {shape[0]}")
                 shape = shape[1:]
-            dims = [int(d) for d in t.dims]
+            # The model sees the reshaped tensor; clients send (and get) ``dims``.
+            reshaped = t.HasField("reshape")
+            dims = [int(d) for d in (t.reshape.shape if reshaped else t.dims)]
             if len(dims) != len(shape) or any(a != b and -1 not in (a, b)
                                               for a, b in zip(dims, shape, strict=False)):
-                problems.append(f"{what} '{t.name}' has dims {dims} in the config but "
-                                f"{shape} in the model")
+                problems.append(f"{what} '{t.name}' has {'reshape' if reshaped else 'dims'} "
+                                f"{dims} in the config but {shape} in the model")
+            sizes = (_elements(t.dims), _elements(t.reshape.shape))
+            if reshaped and None not in sizes and sizes[0] != sizes[1]:
+                problems.append(f"{what} '{t.name}': reshape {dims} does not hold the "
+                                f"{[int(d) for d in t.dims]} of its dims")
     problems += _control_mismatches(config, inputs)
     return problems
 
@@ -104,3 +123,13 @@ def _control_mismatches(config: Any, inputs: list[dict[str, Any]]) -> list[str]:
             problems.append(f"control input '{name}' is {dtype} in the config but "
                             f"{real['data_type']} in the model")
     return problems
+
+
+def _elements(dims: Any) -> int | None:
+    """How many elements a shape holds (None when a dimension is variable)."""
+    n = 1
+    for d in dims:
+        if d < 0:
+            return None
+        n *= int(d)
+    return n

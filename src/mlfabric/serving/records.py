@@ -12,8 +12,11 @@ from mlfabric.records import Record
 class InferenceServer(Record):
     """A Triton server on a model repository volume, run as a scheduled job.
 
-    ``state`` is the job's (Pending, Running, Failed...); ``ready`` says whether the
-    server answers and has tried to load every model; ``models`` holds, per model,
+    ``state`` is one word, the same in tables and JSON: the server's while its job runs
+    (``starting``, ``ready``, ``restarting``, ``failed``, ``stopped``), else the job's
+    in lower case (``pending``, ``failed``, ``lost``...); ``ready`` says whether the
+    server answers and has tried to load every model (each model's own state is in
+    ``models``: one that failed leaves the server ready); ``models`` holds, per model,
     ``{name, versions, state, reason}`` as the server last reported them (empty unless
     the job runs)."""
 

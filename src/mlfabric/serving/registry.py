@@ -13,7 +13,7 @@ from mlfabric.errors import InvalidInput
 from mlfabric.home import Home
 from mlfabric.names import MAX_NAME, validate_name
 from mlfabric.serving.records import InferenceServer
-from mlfabric.serving.status import READY, read_status, server_dir
+from mlfabric.serving.status import READY, STARTING, read_status, server_dir
 
 JOB_PREFIX = "inference-"
 MAX_SERVER_NAME = MAX_NAME - len(JOB_PREFIX)
@@ -40,11 +40,14 @@ def server_row(conn: Connection, name: str) -> Any:
 def to_server(st: Home, row: Any, job: Any | None) -> InferenceServer:
     """A row as a record; ``job`` is its ``JobInfo`` (None when the job is gone)."""
     if job is None:
-        state, message = "Lost", f"its job {row.project}/{row.job} no longer exists"
+        state, message = "lost", f"its job {row.project}/{row.job} no longer exists"
     else:
-        state, message = job.state, job.reason or job.message
+        state, message = job.state.lower(), job.reason or job.message
     ready, models = False, []
-    status = read_status(server_dir(st.config.home, row.name)) if state == "Running" else None
+    status = read_status(server_dir(st.config.home, row.name)) if state == "running" else None
+    if state == "running":
+        # A running job's server is what its launcher last reported (starting until then).
+        state = str(status.get("server") or STARTING) if status is not None else STARTING
     if status is not None:
         ready = status.get("server") == READY
         models = list(status.get("models") or [])

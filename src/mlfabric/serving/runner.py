@@ -8,7 +8,14 @@ parameter, as with Triton's onnxruntime backend), and serves a dynamic batch of
 requests with one call: the requests' inputs are concatenated along the batch dimension
 and the outputs split back.
 
-Only this module is imported by the stub; it uses nothing else of mlfabric.
+It is also the ``onnxruntime`` and ``pytorch`` backends (``backend_model``): a config
+override loaded through model control names no mlfabric parameters, so the kind comes
+from the config's backend and the file from ``default_model_filename``, and an ONNX
+model's missing inputs and outputs are completed from its file (``auto_complete_config``)
+as for a repository config.
+
+The stub imports this module, the layout constants and, to complete a config,
+``onnx_io``; nothing heavier of mlfabric.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mlfabric.serving.layout import BACKEND_OF, DEFAULT_FILE
+from mlfabric.serving.staging import USER_FUNCTION_FILE
 
 Feeds = dict[str, np.ndarray]
 Run = Callable[[Feeds], list[np.ndarray]]
@@ -111,6 +121,48 @@ def _function(path: Path, entrypoint: str, outputs: list[str], module_name: str)
     return run
 
 
+_KIND_OF_BACKEND = {backend: kind for kind, backend in BACKEND_OF.items()} | {"python": "function"}
+_DEFAULT_FILE = {**DEFAULT_FILE, "function": USER_FUNCTION_FILE}
+
+
+def served_file(config: dict[str, Any], params: dict[str, str]) -> tuple[str, str]:
+    """The kind of model and the file name in its version folder: the staged config's
+    parameters say, else (a config override) its backend and ``default_model_filename``."""
+    kind = params.get("mlfabric_kind") or _KIND_OF_BACKEND.get(str(config.get("backend")))
+    if kind is None:
+        raise ValueError(f"backend '{config.get('backend')}' is not served here")
+    name = params.get("mlfabric_model_file") or (
+        kind != "function" and config.get("default_model_filename")) or _DEFAULT_FILE[kind]
+    return kind, str(name)
+
+
+def complete_from_file(auto_config: Any, staging: str) -> Any:
+    """Triton's auto-complete step for an ONNX config without inputs or outputs (a config
+    override): add them from the model's latest version in ``staging``."""
+    config = auto_config.as_dict()
+    if config.get("input") and config.get("output"):
+        return auto_config
+    from mlfabric.serving.onnx_io import tensors
+
+    folder = Path(staging) / str(config["name"])
+    name = config.get("default_model_filename") or _DEFAULT_FILE["onnx"]
+    versions = sorted((int(p.name) for p in folder.iterdir()
+                       if p.name.isdigit() and (p / name).is_file()), reverse=True)
+    if not versions:
+        return auto_config  # Triton then reports the missing file
+    inputs, outputs = tensors(folder / str(versions[0]) / name,
+                              int(config.get("max_batch_size") or 0) > 0)
+    if not config.get("input"):
+        controls = set(control_names(config))  # the sequence batcher supplies these
+        for t in inputs:
+            if t["name"] not in controls:
+                auto_config.add_input(t)
+    if not config.get("output"):
+        for t in outputs:
+            auto_config.add_output(t)
+    return auto_config
+
+
 class TritonPythonModel:
     """Triton Python-backend model: ``initialize``, ``execute``, ``finalize``."""
 
@@ -121,8 +173,8 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         params = {k: v.get("string_value", "") for k, v in
                   (config.get("parameters") or {}).items()}
-        folder = Path(args["model_repository"]) / args["model_version"]
-        path = folder / params["mlfabric_model_file"]
+        kind, name = served_file(config, params)
+        path = Path(args["model_repository"]) / args["model_version"] / name
         self.inputs = [i["name"] for i in config.get("input", [])] + control_names(config)
         self.outputs = [(o["name"], pb_utils.triton_string_to_numpy(o["data_type"]))
                         for o in config.get("output", [])]
@@ -130,7 +182,6 @@ class TritonPythonModel:
                      for o in config.get("output", [])}
         names = [n for n, _ in self.outputs]
         self.batching = int(config.get("max_batch_size") or 0) > 0
-        kind = params["mlfabric_kind"]
         if kind == "onnx":
             self.run = _onnx(path, names, params)
         elif kind == "torchscript":
@@ -211,3 +262,15 @@ class TritonPythonModel:
     def finalize(self) -> None:
         """Drop the session (the stub exits right after)."""
         self.run = None  # type: ignore[assignment]
+
+
+def backend_model(kind: str, staging: str) -> type[TritonPythonModel]:
+    """The model class of this engine's ``onnxruntime`` (``kind`` ``onnx``) or ``pytorch``
+    backend, for the server whose staging repository is ``staging``."""
+
+    class BackendModel(TritonPythonModel):
+        @staticmethod
+        def auto_complete_config(auto_config: Any) -> Any:
+            return complete_from_file(auto_config, staging) if kind == "onnx" else auto_config
+
+    return BackendModel

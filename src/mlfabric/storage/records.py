@@ -79,7 +79,8 @@ class RestorePlan(Record):
 class DeletePlan(Record):
     """What ``volume delete`` would remove (``--dry-run``): the volume, its snapshots, the
     bytes of its live tree; ``needs_force`` when snapshots go with it. Clones made from it
-    stay (they are volumes of their own)."""
+    stay (they are volumes of their own). ``mounted_by``: who mounts it now (the delete
+    is refused until they are gone)."""
 
     volume: str
     snapshots: list[str]
@@ -87,6 +88,7 @@ class DeletePlan(Record):
     bytes: int
     needs_force: bool
     clones: list[str]
+    mounted_by: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from mlfabric.catalog import schema
+from mlfabric.catalog import platform_schema, schema
+from mlfabric.catalog import scheduler_schema as jobs_schema
 from mlfabric.errors import AlreadyExists, Busy
 from mlfabric.names import parse_labels, validate_name
 from mlfabric.storage.drivers import default_driver, driver_of
@@ -110,12 +111,12 @@ def plan_delete(name: str, *, home: str | None = None) -> DeletePlan:
                              .order_by(S.c.created_at, S.c.id)).scalars().all()
         clones = conn.execute(select(V.c.name).where(V.c.origin_volume == name)
                               .order_by(V.c.name)).scalars().all()
-        return list(snaps), list(clones)
+        return list(snaps), list(clones), users(conn, name)
 
-    snaps, clones = st.catalog.run_read(_q)
+    snaps, clones, using = st.catalog.run_read(_q)
     files, nbytes = _tree_size(st.volume_path(name))
     return DeletePlan(volume=name, snapshots=snaps, files=files, bytes=nbytes,
-                      needs_force=bool(snaps), clones=clones)
+                      needs_force=bool(snaps), clones=clones, mounted_by=using)
 
 
 def _tree_size(root: Path) -> tuple[int, int]:
@@ -131,14 +132,39 @@ def _tree_size(root: Path) -> tuple[int, int]:
     return files, nbytes
 
 
+def users(conn, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Who mounts volume ``name`` now, in the user's words: each pending or running job
+    that mounts it (or snapshots it when it succeeds), named as the workspace or inference
+    server it runs for, if any."""
+    J = jobs_schema.jobs
+    owners = {(r.project, r.job): f"workspace {r.name}"
+              for r in conn.execute(select(platform_schema.workspaces))}
+    owners |= {(r.project, r.job): f"inference server {r.name}"
+               for r in conn.execute(select(platform_schema.inference_servers))}
+    found: list[str] = []
+    active = select(J).where(J.c.state.in_(("Pending", "Running"))).order_by(J.c.id)
+    for job in conn.execute(active):
+        mounted = {str(v).partition(":")[0] for v in job.spec.get("volumes") or ()}
+        mounted.add(job.spec.get("snapshot_on_complete") or "")
+        if name in mounted:
+            who = owners.get((job.project, job.name), f"job {job.project}/{job.name}")
+            found.append(f"{who} ({job.state.lower()})")
+    return found
+
+
 def delete(name: str, *, force: bool = False, home: str | None = None) -> Volume:
-    """Delete a volume; with snapshots only when ``force`` (they go with it)."""
+    """Delete a volume; with snapshots only when ``force`` (they go with it); never while a
+    job, workspace or inference server mounts it (not even with ``force``)."""
     validate_name(name, "volume name")
     st = open_storage(home)
     with st.locked(name):
 
         def _delete(conn):  # type: ignore[no-untyped-def]
             row = st.volume_row(conn, name)
+            using = users(conn, name)
+            if using:
+                raise Busy(f"volume '{name}' is mounted by {', '.join(using)}; stop or "
+                           "delete them first", resource=name)
             snaps = conn.execute(select(S).where(S.c.volume_id == row.id)).all()
             if snaps and not force:
                 raise Busy(f"volume '{name}' has {len(snaps)} snapshot(s); use --force to "

@@ -110,6 +110,10 @@ def confinement(run: Run) -> sandbox.Grant | None:
     project uid or an admin's ``MLFABRIC_UNSAFE_NO_SANDBOX``). The folders it writes are
     made its project's; refused when this host cannot confine."""
     if run.uid is None or sandbox.unsafe():
+        for v in run.mounts.binds()[:1]:
+            raise InvalidInput(f"volume {v.volume} is asked for at {v.at}: absolute mount "
+                               "paths need the sandbox (jobs here run unconfined); use a "
+                               "relative path", field="volume")
         return None
     sandbox.check()
     uid = run.uid
@@ -124,8 +128,9 @@ def confinement(run: Run) -> sandbox.Grant | None:
     rw = [str(run.job_dir), *volumes, *mounts.state_dirs]
     ro = [*(v.source for v in mounts.volumes if v.read_only),
           *(d.source for d in mounts.datasets)]
+    at = tuple((v.source, v.at, v.read_only) for v in mounts.binds() if v.at)
     return sandbox.Grant(uid=uid, gid=uid, workdir=str(run.work_dir), rw=tuple(rw),
-                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements),
+                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements), at=at,
                          host_shm=mounts.host_shm)
 
 

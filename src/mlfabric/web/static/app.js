@@ -9,7 +9,8 @@ const HISTORY_S = 3600;
 const MIN_CHART_SPAN_S = 120;
 const LOG_TAIL_CHARS = 400000;
 const TOKEN_KEY = "mlfabric.token";
-const TABS = ["overview", "jobs", "volumes", "data", "workspaces"];
+const TABS = ["overview", "jobs", "volumes", "data", "workspaces", "inference"];
+const USAGE_EVERY_S = 30;        // a volume's usage walks its files: not on every poll
 const PALETTE = ["#4ea1ff", "#3fcf8e", "#f0b429", "#c678dd", "#ff7b72", "#56d4dd",
                  "#e5c07b", "#98c379", "#f78c6c", "#82aaff"];
 
@@ -22,6 +23,7 @@ const state = {
   history: [],           // allocation samples, oldest first
   projects: [],          // latest overview project rows (colours, filters)
   logs: null,            // {project, name, abort}
+  usage: new Map(),      // volume name -> {at, usage}: the last usage read, per volume
 };
 
 // ---------------------------------------------------------------- DOM helpers
@@ -118,11 +120,15 @@ function duration(sec) {
 const epoch = (iso) => (iso ? Date.parse(iso) / 1000 : null);
 const serverNow = () => Date.now() / 1000 + state.skew;
 
-function when(iso) {
-  if (!iso) return "–";
-  const d = new Date(iso);
-  const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString() : d.toLocaleString();
+/** A moment (ISO text, or epoch seconds as some records keep it) as local date and time,
+ * "2026-12-06 08:02:53": always both, whatever the day. */
+function when(t) {
+  if (t === null || t === undefined || t === "") return "–";
+  const d = new Date(typeof t === "number" ? t * 1000 : t);
+  if (isNaN(d.getTime())) return String(t);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+         `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 function clock(t) {
@@ -199,9 +205,10 @@ function signOut(message) {
   // Nothing of what this token could see stays in the page for the next one.
   state.history = [];
   state.projects = [];
+  state.usage.clear();
   for (const id of ["project-bars", "allocation-chart", "chart-legend", "node-grid", "jobs-table",
                     "volumes-list", "datasets-list", "cache-pools", "cache-entries",
-                    "workspaces-table"]) {
+                    "workspaces-table", "inference-table"]) {
     $(id).replaceChildren();
   }
   for (const el of document.querySelectorAll(".card .value")) el.textContent = "–";
@@ -240,7 +247,7 @@ function showTab(tab) {
 
 // The overview tab renders from the overview every refresh fetches anyway.
 const LOADERS = {jobs: loadJobs, volumes: loadVolumes, data: loadData,
-                 workspaces: loadWorkspaces};
+                 workspaces: loadWorkspaces, inference: loadInference};
 
 /** Fetch the overview (header, history) and the current tab, then schedule the next. */
 async function refresh() {
@@ -445,10 +452,14 @@ function renderJobRow(j) {
                   dataset: {state: j.state}, onclick: () => openLogs(j)},
     h("td", {}, h("span", {class: `badge ${j.state}`, testid: "job-state"}, j.state)),
     h("td", {class: "mono", testid: "job-name"}, j.name,
-      j.interactive && h("span", {class: "chip", style: "margin-left:6px"}, "interactive")),
+      j.interactive && h("span", {class: "chip", style: "margin-left:6px"}, "interactive"),
+      j.runtime === "sim" && h("span", {class: "chip sim", testid: "job-simulated",
+                                        title: "on a simulated node: scheduled, no process runs"},
+                               "simulated")),
     h("td", {testid: "job-project"}, j.project),
     h("td", {class: "num mono", testid: "job-gpus"}, jobGpus(j)),
     h("td", {class: "mono", testid: "job-node"}, jobWhere(j) || "–"),
+    h("td", {class: "mono", testid: "job-submitted"}, when(j.submitted_at)),
     h("td", {class: "mono elapsed", testid: "job-runtime",
              dataset: elapsed ? {from: elapsed.from, to: elapsed.to || "", prefix: elapsed.prefix || ""} : {},
              title: j.runtime ? `runtime backend: ${j.runtime}` : null}, "–"),
@@ -534,10 +545,31 @@ function closeLogs() {
 
 async function loadVolumes() {
   const vols = await api("/volumes");
-  const snaps = await Promise.all(vols.map((v) => api(`/volumes/${enc(v.name)}/snapshots`)));
-  const items = vols.map((v, i) => ({...v, snaps: snaps[i]}));
+  const [snaps, usage] = await Promise.all([
+    Promise.all(vols.map((v) => api(`/volumes/${enc(v.name)}/snapshots`))),
+    Promise.all(vols.map((v) => volumeUsage(v.name)))]);
+  const items = vols.map((v, i) => ({...v, snaps: snaps[i], usage: usage[i]}));
   reconcile($("volumes-list"), items, (v) => v.name, renderVolume);
   showEmpty("volumes-empty", items.length === 0);
+}
+
+/** A volume's usage, read again when older than USAGE_EVERY_S (or after an action). */
+async function volumeUsage(name) {
+  const known = state.usage.get(name);
+  if (known && serverNow() - known.at < USAGE_EVERY_S) return known.usage;
+  const usage = await api(`/volumes/${enc(name)}/usage`);
+  state.usage.set(name, {at: serverNow(), usage});
+  return usage;
+}
+
+function usageLine(v) {
+  const u = v.usage;
+  return h("div", {class: `usage${u.over_size ? " over" : ""}`, testid: `volume-usage-${v.name}`,
+                   dataset: {files: u.files, bytes: u.logical_bytes}},
+    `${num(u.files)} files · ${bytes(u.logical_bytes)}` +
+    (u.size_limit ? ` of ${bytes(u.size_limit)}` : "") +
+    ` · ${u.snapshots} snapshot(s) storing ${bytes(u.stored_bytes)}` +
+    (u.warning ? ` · ${u.warning}` : ""));
 }
 
 function renderVolume(v) {
@@ -554,6 +586,7 @@ function renderVolume(v) {
       h("span", {class: "actions"},
         h("button", {class: "small", testid: `snapshot-create-${v.name}`,
                      onclick: () => createSnapshot(v.name)}, "Snapshot"))),
+    usageLine(v),
     v.snaps.length === 0
       ? h("p", {class: "muted"}, "No snapshots yet.")
       : h("table", {class: "grid"},
@@ -702,6 +735,40 @@ async function loadWorkspaces() {
             "No workspaces yet: mlfabric workspace create NAME -p PROJECT.");
 }
 
+// ---------------------------------------------------------------- inference servers
+
+async function loadInference() {
+  const list = await api("/inference");
+  reconcile($("inference-table"), list, (sv) => sv.name, renderServer);
+  showEmpty("inference-empty", list.length === 0);
+}
+
+function renderServer(sv) {
+  // the server's own words while its job runs (serving/status.py), else the job's in lower case
+  const running = ["starting", "ready", "restarting"].includes(sv.state);
+  return h("tr", {testid: `inference-row-${sv.name}`, dataset: {state: sv.state, ready: sv.ready}},
+    h("td", {}, h("span", {class: `badge ${sv.state}`}, sv.state)),
+    h("td", {class: "mono"}, sv.name),
+    h("td", {}, sv.project),
+    h("td", {}, h("span", {class: `badge ${sv.ready ? "ready" : "not-ready"}`,
+                           testid: `inference-ready-${sv.name}`},
+                  sv.ready ? "ready" : "not ready")),
+    h("td", {}, sv.models.length === 0 ? h("span", {class: "muted"}, running ? "none loaded" : "–")
+      : sv.models.map((m) => h("div", {class: "model", testid: `inference-model-${sv.name}-${m.name}`,
+                                        dataset: {state: m.state}, title: m.reason || ""},
+          h("span", {class: "mono"}, m.name),
+          (m.versions || []).length ? h("span", {class: "muted small"}, ` v${m.versions.join(",v")}`) : null,
+          " ", h("span", {class: `badge ${m.state}`}, m.state),
+          m.reason ? h("div", {class: "muted small"}, m.reason) : null))),
+    h("td", {class: "mono small", testid: `inference-endpoints-${sv.name}`},
+      h("div", {}, "http ", h("span", {testid: `inference-http-${sv.name}`}, sv.http_url)),
+      h("div", {}, `grpc ${sv.grpc_url}`),
+      h("div", {}, `metrics ${sv.metrics_url}`)),
+    h("td", {class: "mono muted"}, sv.model_repo),
+    h("td", {}, when(sv.created_at)),
+    h("td", {class: sv.state === "Pending" ? "reason" : "muted"}, sv.message || ""));
+}
+
 // ---------------------------------------------------------------- dialog and toasts
 
 /**
@@ -744,6 +811,7 @@ function ask({title, message, field, confirm, run}) {
       ok.removeEventListener("click", onClick);
       dialog.removeEventListener("close", onClose);
       resolve(value);
+      state.usage.clear();  // an action may have changed what volumes hold
       refresh();
     }
     ok.addEventListener("click", onClick);
