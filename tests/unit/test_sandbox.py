@@ -4,6 +4,7 @@ which variables it keeps, and how it drops to the project's uid."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -89,3 +90,12 @@ def test_the_unsafe_opt_out_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv(sandbox.UNSAFE_ENV, "0")
     assert not sandbox.unsafe()
     assert os.environ[sandbox.UNSAFE_ENV] == "0"
+
+
+def test_dev_shm_is_private_unless_a_service_shares_the_hosts() -> None:
+    private = wrap(GRANT, ["true"], as_root=True)
+    assert "/dev/shm" in binds(private, "--tmpfs") and "/dev/shm" not in binds(private, "--bind")
+    shared = wrap(replace(GRANT, host_shm=True), ["true"], as_root=True)
+    assert "/dev/shm" not in binds(shared, "--tmpfs")
+    assert binds(shared, "--bind")[0] == "/dev/shm"  # at its own path, read-write
+    assert "/tmp" in binds(shared, "--tmpfs")

@@ -26,7 +26,7 @@ from mlfabric.api import references as R
 # Parameters the server sets (or a service does), never a request: a member cannot give a
 # job host folders to write (``state_dirs``) or pick its own clock.
 SERVER_OWNED = frozenset({"home", "progress", "clock", "poll_s", "cycle_every_s", "history",
-                          "state_dirs"})
+                          "state_dirs", "host_shm"})
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
@@ -193,7 +193,8 @@ def _service_ops() -> list[Operation]:
         op("workspaces", "delete", "DELETE", "/workspaces/{name}", refs="name:workspace"),
         op("serving", "list", "GET", "/inference", listed, refs="project:project"),
         op("serving", "create", "POST", "/inference", A.project_arg("project"),
-           refs="name:new model_repo:volume project:project", admin_args=("host",)),
+           refs="name:new model_repo:volume project:project",
+           admin_args=("host", "host_ipc")),
         op("serving", "show", "GET", "/inference/{name}", refs="name:inference"),
         op("serving", "delete", "DELETE", "/inference/{name}", refs="name:inference"),
         op("serving", "check_repo", "GET", "/model-repos/{volume}/check", refs="volume:volume"),

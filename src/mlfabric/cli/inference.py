@@ -53,12 +53,14 @@ def create(name: str = typer.Argument(..., help="Server name."),
                                                 "one."),
            metrics_port: int | None = typer.Option(None, "--metrics-port", help="Default: a "
                                                    "free one."),
+           host_ipc: bool = typer.Option(False, "--host-ipc", help="Share the host's "
+                                         "/dev/shm, for system shared memory clients."),
            wait: float = typer.Option(120.0, "--wait", help="Seconds to wait for the models "
                                       "to load (0: return at once).")) -> None:
     """Serve a model repository volume with Triton; prints the endpoints."""
     s = serving.create(name, model_repo=model_repo, project=project, gpus=gpus, host=host,
                        http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port,
-                       wait_s=wait, home=OPTIONS.home)
+                       host_ipc=host_ipc, wait_s=wait, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(s)
         return

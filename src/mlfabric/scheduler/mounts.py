@@ -62,6 +62,7 @@ class Mounts:
     # Folders of the platform's own state the job reads and writes (a workspace's, an
     # inference server's); set by those services, never by a request.
     state_dirs: tuple[str, ...] = ()
+    host_shm: bool = False  # the host's /dev/shm (see sandbox.Grant); services only
 
     def variables(self) -> dict[str, str]:
         """The job's variables plus one per volume and dataset (their folders)."""
@@ -147,7 +148,8 @@ def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
         raise
     return Mounts(tuple(vols), tuple(sets), {str(k): str(v) for k, v in
                                              (spec.get("env") or {}).items()},
-                  spec.get("snapshot_on_complete"), tuple(spec.get("state_dirs") or ()))
+                  spec.get("snapshot_on_complete"), tuple(spec.get("state_dirs") or ()),
+                  bool(spec.get("host_shm")))
 
 
 def release(home: str, project: str, job: str, spec: dict[str, Any]) -> None:

@@ -67,6 +67,9 @@ class Grant:
     rw: tuple[str, ...] = ()  # folders it reads and writes
     ro: tuple[str, ...] = ()  # folders and files it only reads
     gpus: bool = False  # pass the GPU device nodes through
+    # The host's /dev/shm instead of a private one (docker's --ipc=host): an inference
+    # server whose clients pass tensors in system shared memory; set by services only.
+    host_shm: bool = False
     env: dict[str, str] = field(default_factory=dict)  # its variables (nothing else)
     # folders bound at another path inside: (folder, path inside, read-only)
     at: tuple[tuple[str, str, bool], ...] = ()
@@ -122,7 +125,9 @@ def wrap(grant: Grant, argv: Sequence[str], *, as_root: bool | None = None,
            *([] if info_fd is None else ["--info-fd", str(info_fd)]),
            "--hostname", "sandbox", "--clearenv",
            "--proc", "/proc", "--dev", "/dev",  # private /tmp and /dev/shm, sticky as usual
-           "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm"]
+           "--perms", "1777", "--tmpfs", "/tmp",
+           *(["--bind", "/dev/shm", "/dev/shm"] if grant.host_shm else
+             ["--perms", "1777", "--tmpfs", "/dev/shm"])]
     for name in ("bin", "sbin", "lib", "lib64"):  # merged /usr: the usual top-level links
         if os.path.islink(f"/{name}"):
             cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]

@@ -117,18 +117,22 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
            command: Sequence[str] = (), env: Sequence[str] | dict[str, str] | None = None,
            volumes: Sequence[str] = (), datasets: Sequence[str] = (),
            snapshot_on_complete: str | None = None, sim_duration: str | float | None = None,
-           state_dirs: Sequence[str] = (), home: str | None = None) -> JobInfo:
+           state_dirs: Sequence[str] = (), host_shm: bool = False,
+           home: str | None = None) -> JobInfo:
     """Queue a job and run a cycle; the job comes back running or pending with a reason.
 
     ``state_dirs`` are folders of a service's own state under the home (a workspace's, an
     inference server's) its confined processes may write; the services set them, a
-    request cannot (they never cross the REST API)."""
+    request cannot (they never cross the REST API); nor can it ask for ``host_shm``, the
+    host's ``/dev/shm`` in the sandbox (an inference server with system shared memory)."""
     spec = plan_submit(name, project=project, gpus=gpus, gpu_memory=gpu_memory,
                        interactive=interactive, preemptible=preemptible, processes=processes,
                        command=command, env=env, volumes=volumes, datasets=datasets,
                        snapshot_on_complete=snapshot_on_complete, sim_duration=sim_duration)
     st = open_home(home)
     spec["state_dirs"] = _check_state_dirs(st.path, state_dirs)
+    if host_shm:
+        spec["host_shm"] = True
     st.catalog.run_read(lambda c: jobstore.project_row(c, project))
     from mlfabric import volumes as vols
 

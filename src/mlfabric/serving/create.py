@@ -111,9 +111,12 @@ def _wait_ready(name: str, project: str, job: str, wait_s: float,
 def create(name: str, *, model_repo: str, project: str, gpus: str | float | None = None,
            host: str = "127.0.0.1", http_port: int | None = None,
            grpc_port: int | None = None, metrics_port: int | None = None,
-           wait_s: float = WAIT_S, home: str | None = None) -> InferenceServer:
+           host_ipc: bool = False, wait_s: float = WAIT_S,
+           home: str | None = None) -> InferenceServer:
     """Serve a model repository volume with Triton as a non-preemptible scheduled job;
-    returns once its models are loaded (or it is pending, or after ``wait_s``)."""
+    returns once its models are loaded (or it is pending, or after ``wait_s``).
+    ``host_ipc``: the server sees the host's ``/dev/shm`` (docker's ``--ipc=host``), so
+    clients on this machine can pass tensors in system shared memory."""
     from mlfabric import jobs, projects, volumes
     from mlfabric.serving.listing import show
 
@@ -135,7 +138,7 @@ def create(name: str, *, model_repo: str, project: str, gpus: str | float | None
         conn.execute(T.insert().values(
             name=name, project=project, model_repo=model_repo, job=job, host=host,
             http_port=ports["http"], grpc_port=ports["grpc"], metrics_port=ports["metrics"],
-            spec={"gpus": gpu}, created_at=time.time()))
+            spec={"gpus": gpu, "host_ipc": bool(host_ipc)}, created_at=time.time()))
         return ports
 
     try:
@@ -152,7 +155,7 @@ def create(name: str, *, model_repo: str, project: str, gpus: str | float | None
     try:
         jobs.submit(job, project=project, gpus=gpu, interactive=True, command=command,
                     volumes=[f"{model_repo}:{REPOSITORY_LINK}"], home=home,
-                    state_dirs=[str(folder)])
+                    state_dirs=[str(folder)], host_shm=bool(host_ipc))
     except BaseException:
         st.catalog.run_write(lambda conn: conn.execute(T.delete().where(T.c.name == name)))
         shutil.rmtree(folder, ignore_errors=True)

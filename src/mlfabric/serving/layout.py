@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlfabric.serving.sequences import refusal
+
 _BACKEND_KIND = {"onnxruntime": "onnx", "pytorch": "torchscript", "python": "python"}
 _PLATFORM_KIND = {"onnxruntime_onnx": "onnx", "pytorch_libtorch": "torchscript"}
 PLATFORM_OF = {"onnx": "onnxruntime_onnx", "torchscript": "pytorch_libtorch"}
@@ -135,6 +137,7 @@ def read_model(path: Path) -> ModelDir:
         model.problems.append(f"{model.config_file}: name '{config.name}' does not match the "
                               f"folder '{model.name}'")
     kind, problem = _kind_of(config)
+    problem = problem or refusal(config)
     if problem:
         model.problems.append(f"{model.config_file or 'config'}: {problem}")
         return model

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlfabric.serving.layout import model_config_pb2
+from mlfabric.serving.sequences import control_inputs
 
 # onnxruntime's type strings -> Triton data types
 _ORT_TYPES = {
@@ -54,10 +55,13 @@ def complete_config(config: Any, path: Path) -> None:
     as Triton's onnxruntime backend does."""
     pb = model_config_pb2()
     inputs, outputs = tensors(path, config.max_batch_size > 0)
+    controls = control_inputs(config)  # the sequence batcher supplies these, not clients
     for field, found in ((config.input, inputs), (config.output, outputs)):
         if len(field):
             continue
         for t in found:
+            if field is config.input and t["name"] in controls:
+                continue
             field.add(name=t["name"], data_type=pb.DataType.Value(t["data_type"]),
                       dims=t["dims"])
 
@@ -98,6 +102,26 @@ def mismatches(config: Any, path: Path) -> list[str]:
             if reshaped and None not in sizes and sizes[0] != sizes[1]:
                 problems.append(f"{what} '{t.name}': reshape {dims} does not hold the "
                                 f"{[int(d) for d in t.dims]} of its dims")
+    problems += _control_mismatches(config, inputs)
+    return problems
+
+
+def _control_mismatches(config: Any, inputs: list[dict[str, Any]]) -> list[str]:
+    """Model inputs that neither the config nor its sequence batcher supplies, and control
+    inputs the model lacks or types differently (what would fail at the first request)."""
+    controls = control_inputs(config)
+    declared = {t.name for t in config.input}
+    by_name = {t["name"]: t for t in inputs}
+    problems = [f"model input '{n}' is neither a config input nor a sequence_batching "
+                "control input" for n in by_name if n not in declared and n not in controls]
+    for name, dtype in controls.items():
+        real = by_name.get(name)
+        if real is None:
+            problems.append(f"control input '{name}' is not an input of the model (it has "
+                            f"{', '.join(sorted(by_name)) or 'none'})")
+        elif real["data_type"] != dtype:
+            problems.append(f"control input '{name}' is {dtype} in the config but "
+                            f"{real['data_type']} in the model")
     return problems
 
 

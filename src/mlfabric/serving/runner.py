@@ -35,6 +35,25 @@ Feeds = dict[str, np.ndarray]
 Run = Callable[[Feeds], list[np.ndarray]]
 
 
+def as_text(x: np.ndarray) -> np.ndarray:
+    """A BYTES tensor (bytes objects, as Triton passes them) as ``str`` objects."""
+    return np.vectorize(lambda b: b.decode("utf-8") if isinstance(b, bytes) else str(b),
+                        otypes=[np.object_])(x) if x.size else x.astype(np.object_)
+
+
+def as_bytes(x: np.ndarray) -> np.ndarray:
+    """A string output as the bytes objects a Triton BYTES tensor holds."""
+    return np.vectorize(lambda v: v if isinstance(v, bytes) else str(v).encode("utf-8"),
+                        otypes=[np.object_])(x) if x.size else x.astype(np.object_)
+
+
+def control_names(config: dict[str, Any]) -> list[str]:
+    """The ``sequence_batching`` control inputs (START, END, READY, CORRID...) Triton's
+    sequence batcher adds to every request: the model receives them as inputs."""
+    seq = config.get("sequence_batching") or {}
+    return [c["name"] for c in seq.get("control_input", []) if c.get("name")]
+
+
 def _onnx(path: Path, outputs: list[str], params: dict[str, str]) -> Run:
     import onnxruntime as ort
 
@@ -49,7 +68,14 @@ def _onnx(path: Path, outputs: list[str], params: dict[str, str]) -> Run:
     if missing:
         raise ValueError(f"output(s) {', '.join(missing)} not in {path.name} (it has "
                          f"{', '.join(sorted(known))})")
-    return lambda feeds: sess.run(outputs, feeds)
+    strings = {i.name for i in sess.get_inputs() if i.type == "tensor(string)"}
+
+    def run(feeds: Feeds) -> list[np.ndarray]:
+        # Triton hands BYTES tensors over as bytes objects; onnxruntime's strings are str.
+        return sess.run(outputs, {n: as_text(v) if n in strings else v
+                                  for n, v in feeds.items()})
+
+    return run
 
 
 def _torchscript(path: Path, inputs: list[str]) -> Run:
@@ -58,11 +84,19 @@ def _torchscript(path: Path, inputs: list[str]) -> Run:
     torch.set_num_threads(1)
     module = torch.jit.load(str(path), map_location="cpu").eval()
 
+    def arg(x: np.ndarray) -> Any:
+        # A BYTES tensor goes in as List[str], as Triton's libtorch backend passes it.
+        if x.dtype == np.object_:
+            return as_text(x).reshape(-1).tolist()
+        return torch.from_numpy(np.ascontiguousarray(x))
+
     def run(feeds: Feeds) -> list[np.ndarray]:
         with torch.inference_mode():
-            out = module(*[torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in inputs])
-        outs = out if isinstance(out, list | tuple) else [out]
-        return [o.detach().cpu().numpy() for o in outs]
+            out = module(*[arg(feeds[n]) for n in inputs])
+        outs = out if isinstance(out, tuple) or (isinstance(out, list) and out and
+                                                  isinstance(out[0], torch.Tensor)) else [out]
+        return [np.array(o, dtype=np.object_) if isinstance(o, list) else
+                o.detach().cpu().numpy() for o in outs]
 
     return run
 
@@ -119,8 +153,10 @@ def complete_from_file(auto_config: Any, staging: str) -> Any:
     inputs, outputs = tensors(folder / str(versions[0]) / name,
                               int(config.get("max_batch_size") or 0) > 0)
     if not config.get("input"):
+        controls = set(control_names(config))  # the sequence batcher supplies these
         for t in inputs:
-            auto_config.add_input(t)
+            if t["name"] not in controls:
+                auto_config.add_input(t)
     if not config.get("output"):
         for t in outputs:
             auto_config.add_output(t)
@@ -139,9 +175,11 @@ class TritonPythonModel:
                   (config.get("parameters") or {}).items()}
         kind, name = served_file(config, params)
         path = Path(args["model_repository"]) / args["model_version"] / name
-        self.inputs = [i["name"] for i in config.get("input", [])]
+        self.inputs = [i["name"] for i in config.get("input", [])] + control_names(config)
         self.outputs = [(o["name"], pb_utils.triton_string_to_numpy(o["data_type"]))
                         for o in config.get("output", [])]
+        self.dims = {o["name"]: [int(d) for d in o.get("dims", [])]
+                     for o in config.get("output", [])}
         names = [n for n, _ in self.outputs]
         self.batching = int(config.get("max_batch_size") or 0) > 0
         if kind == "onnx":
@@ -158,10 +196,31 @@ class TritonPythonModel:
                              f"{len(self.outputs)}")
         tensors = []
         for (name, dtype), arr in zip(self.outputs, outs, strict=True):
-            if dtype is not np.object_ and arr.dtype != dtype:
+            if dtype is np.object_:
+                arr = as_bytes(arr)
+            elif arr.dtype != dtype:
                 arr = arr.astype(dtype)
             tensors.append(self.pb.Tensor(name, np.ascontiguousarray(arr)))
         return self.pb.InferenceResponse(output_tensors=tensors)
+
+    def _call(self, feeds: Feeds) -> list[np.ndarray]:
+        """Run the model; a flat string output (a TorchScript ``List[str]``) is given the
+        config's shape, so a batch splits back by rows."""
+        outs = self.run(feeds)
+        names = [n for n, _ in self.outputs]
+        return [self._shaped(names[i], o) if o.dtype == np.object_ and i < len(names) else o
+                for i, o in enumerate(outs)]
+
+    def _shaped(self, name: str, arr: np.ndarray) -> np.ndarray:
+        """A flat string output (a TorchScript ``List[str]``) in the config's shape."""
+        dims = self.dims.get(name) or []
+        if arr.ndim != 1 or (arr.ndim == len(dims) + self.batching) or \
+                [d for d in dims if d < 0]:
+            return arr
+        per_item = int(np.prod(dims)) if dims else 1
+        if not self.batching:
+            return arr.reshape(dims) if arr.size == per_item else arr
+        return arr.reshape(-1, *dims) if per_item and arr.size % per_item == 0 else arr
 
     def _feeds(self, request: Any) -> Feeds:
         feeds = {}
@@ -178,7 +237,7 @@ class TritonPythonModel:
             raise ValueError("requests with different inputs")
         batched = {n: np.concatenate([f[n] for f in feeds]) for n in names}
         sizes = [f[names[0]].shape[0] for f in feeds]
-        outs = self.run(batched)
+        outs = self._call(batched)
         cuts = np.cumsum(sizes)[:-1]
         parts = [np.split(o, cuts) for o in outs]
         return [self._responses([p[i] for p in parts]) for i in range(len(feeds))]
@@ -194,7 +253,7 @@ class TritonPythonModel:
         responses = []
         for f in feeds:
             try:
-                responses.append(self._responses(self.run(f)))
+                responses.append(self._responses(self._call(f)))
             except Exception as exc:  # the model's own error goes back to its client
                 responses.append(self.pb.InferenceResponse(
                     output_tensors=[], error=self.pb.TritonError(f"{type(exc).__name__}: {exc}")))

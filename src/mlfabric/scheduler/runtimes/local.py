@@ -130,7 +130,8 @@ def confinement(run: Run) -> sandbox.Grant | None:
           *(d.source for d in mounts.datasets)]
     at = tuple((v.source, v.at, v.read_only) for v in mounts.binds() if v.at)
     return sandbox.Grant(uid=uid, gid=uid, workdir=str(run.work_dir), rw=tuple(rw),
-                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements), at=at)
+                         ro=tuple(ro), gpus=any(p.gpus for p in run.placements), at=at,
+                         host_shm=mounts.host_shm)
 
 
 class LocalRuntime(Runtime):
