@@ -227,6 +227,28 @@ SCENARIOS = {
               allocated={"a": 4}),
          Step(started=set(), preempted=set(), allocated={"a": 4})],
     ),
+    # KAI-Scheduler docs/fairness, quota reclaim: a queue under its quota takes back only
+    # what another queue holds over its own quota.
+    "kai quota reclaim takes only over-quota GPUs": (
+        nodes(1, gpus=4) + projects(a=2, b=2),
+        [Step(jobs("a", 1, 1, 1, 1), allocated={"a": 4, "b": 0}),
+         Step(jobs("b", 1, 1, 1), preempted={"a/a-2", "a/a-3"}, allocated={"a": 2, "b": 2},
+              reasons={"b/b-2": "no node with 1 free GPU in pool default; "
+                                "project b is at its fair share (2/2 GPUs)"}),
+         Step(started=set(), preempted=set(), allocated={"a": 2, "b": 2})],
+    ),
+    # Kueue: two ClusterQueues of one cohort, nominal quota 9 each, borrowingLimit 6 for a
+    # (mlfabric: limit = quota + borrowing limit); b reclaims within the cohort.
+    "kueue borrowing within a cohort, up to the borrowing limit": (
+        [*nodes(2, gpus=9), MakeProject("a").quota(9).limit(15).add(),
+         MakeProject("b").quota(9).add()],
+        [Step(jobs("a", *[1] * 18), allocated={"a": 15, "b": 0},
+              reasons={"a/a-15": "project a would exceed its limit of 15 GPUs "
+                                 "(15 allocated, the job needs 1)"}),
+         Step(jobs("b", *[1] * 5), preempted={"a/a-13", "a/a-14"},
+              allocated={"a": 13, "b": 5}),
+         Step(started=set(), preempted=set(), allocated={"a": 13, "b": 5})],
+    ),
     # Reasons name what stops the job. team-a borrowed 11 GPUs (quota 4, fair share 8):
     # its next job waits on its fair share, while team-b's 2x8 gang (fair share 8) waits
     # for two free nodes: even a larger share would find only 12 GPUs it could reclaim.
