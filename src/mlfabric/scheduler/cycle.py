@@ -7,7 +7,9 @@
    when a job starts, so a project's allocation is re-read whenever its turn comes.
 3. An offered job starts on free GPUs if the rules allow; else, within its fair share, it
    may reclaim GPUs from projects above max(quota, fair share), and a non-preemptible job
-   within quota may preempt its own project's training jobs. Otherwise it gets a reason.
+   within quota may preempt its own project's training jobs (also to stay within the
+   project's limit). Otherwise it gets a reason naming what stops it: its fair share only
+   where a larger share would let it reclaim enough, else the room it waits for.
 
 No preemption ping-pong: a reclaimer must stay within its fair share; a victim project
 must be above max(quota, fair share) and must not drop so low that an evicted job would be
@@ -191,7 +193,8 @@ class _PoolCycle:
         enough; otherwise room does (GPUs held within quotas, or free ones scattered)."""
         pool = self.pool
         need = rec.need
-        free = pool.free_milli()
+        agg = pool.aggregates()
+        free = agg.total_free_whole * MILLI + (agg.total_shared_room if rec.req.shared else 0)
         if not within and free < need <= free + self._borrowed(pr):
             return reasons.at_fair_share(pr.name, pr.alloc, pr.fair_share, need, pool.name)
         share = (reasons.share_state(pr.name, pr.alloc, pr.fair_share)

@@ -168,11 +168,6 @@ class Pool:
             self._agg = agg
         return self._agg
 
-    def free_milli(self) -> int:
-        """Milli-GPUs nothing holds, wherever they are."""
-        agg = self.aggregates()
-        return agg.total_free_whole * MILLI + agg.total_shared_room
-
     def room_for(self, gpus: int) -> int:
         """How many processes of ``gpus`` whole GPUs each fit on free GPUs now."""
         return sum(ld.free_whole // gpus for ld in self.order)
