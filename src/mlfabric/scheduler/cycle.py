@@ -72,6 +72,7 @@ class _PoolCycle:
         # (project, job shape) -> (pool generation, reason): same state, same refusal.
         self.refused: dict[tuple[str, tuple[int, int, int, int, bool]],
                            tuple[int, Reason]] = {}
+        self.borrowed = (-1, 0)  # (pool generation, GPUs lent beyond quotas in all)
 
     def run(self) -> None:
         """Fair shares, then offer every pending job once, in fairness order."""
@@ -205,11 +206,13 @@ class _PoolCycle:
     def _borrowed(self, pr: ProjectRecord) -> int:
         """Milli-GPUs other projects hold beyond their quota in preemptible jobs: the most
         ``pr`` could ever reclaim."""
-        total = 0
-        for q in self.projects:
-            if q is not pr and q.alloc > q.quota:
-                total += min(q.alloc - q.quota, q.alloc - q.np_alloc)
-        return total
+        def lent(q: ProjectRecord) -> int:
+            return min(q.alloc - q.quota, q.alloc - q.np_alloc) if q.alloc > q.quota else 0
+
+        generation = self.pool.generation
+        if self.borrowed[0] != generation:  # allocations changed since it was summed
+            self.borrowed = (generation, sum(lent(q) for q in self.projects))
+        return self.borrowed[1] - lent(pr)
 
     def _start(self, rec: JobRecord, pr: ProjectRecord, slots: list[Slot]) -> None:
         self.ledger.start(rec, slots, self.now)
