@@ -4,6 +4,7 @@ validation errors, token isolation between projects, and state kept across a res
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,7 +128,9 @@ def test_nodes_projects_jobs(server: Server, admin: httpx.Client) -> None:
     assert [j["name"] for j in listed] == ["api-job"]
     kinds = [e["kind"] for e in ok(admin.get("/jobs/api-job/events"))]
     assert kinds[:2] == ["submitted", "started"]
-    assert ok(admin.get("/jobs/api-job/logs")) == ""
+    no_logs = error(admin.get("/jobs/api-job/logs"), 400)  # on a sim node: no process
+    assert no_logs["message"] == ("job 'team-c/api-job' runs on the sim runtime, which "
+                                  "starts no processes: it has no logs")
     assert "running" in ok(admin.post("/scheduler/step", json={}))
     pending = [j for j in ok(admin.get("/jobs")) if j["state"] == "Pending"]
     assert pending and all(j["reason"] for j in pending)
@@ -325,14 +328,24 @@ def test_tokens_and_isolation_matrix(server: Server, admin: httpx.Client) -> Non
 
 
 def test_log_stream_follows_until_the_job_ends(server: Server, admin: httpx.Client) -> None:
-    ok(admin.post("/jobs", json={"name": "short", "project": "team-a", "gpus": "0.1",
-                                 "sim_duration": "2s", "interactive": True}))
+    # A real process (a node of the local runtime in a pool of its own): a sim job has
+    # no log to stream, and the server says so.
+    ok(admin.post("/nodes", json={"name": "live", "gpus": 1, "runtime": "local",
+                                  "pool": "live"}))
+    ok(admin.post("/projects", json={"name": "streams", "quota": 1, "pool": "live"}))
+    script = "import time\nfor i in range(3):\n print('tick', i, flush=True)\n time.sleep(0.5)\n"
+    ok(admin.post("/jobs", json={"name": "short", "project": "streams", "gpus": "0.1",
+                                 "command": [sys.executable, "-c", script]}))
     start = time.monotonic()
-    with admin.stream("GET", "/jobs/short/logs/stream", params={"project": "team-a"}) as r:
+    with admin.stream("GET", "/jobs/short/logs/stream", params={"project": "streams"}) as r:
         assert r.status_code == 200
         body = r.read()
-    assert body == b"" and 1 < time.monotonic() - start < 30
-    assert ok(admin.get("/jobs/short", params={"project": "team-a"}))["state"] == "Succeeded"
+    assert body == b"tick 0\ntick 1\ntick 2\n" and 1 < time.monotonic() - start < 30
+    assert ok(admin.get("/jobs/short", params={"project": "streams"}))["state"] == "Succeeded"
+    ok(admin.post("/jobs", json={"name": "sim-short", "project": "team-a", "gpus": "0.1",
+                                 "sim_duration": "2s", "interactive": True}))
+    refused = admin.get("/jobs/sim-short/logs/stream", params={"project": "team-a"})
+    assert "starts no processes" in error(refused, 400)["message"]
 
 
 def test_restart_keeps_all_state(tmp_path: Path) -> None:

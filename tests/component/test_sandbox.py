@@ -156,7 +156,16 @@ def test_what_a_finished_job_left_running_ends_with_it(cluster: str) -> None:
         "import subprocess; subprocess.Popen(['sleep', '300'], start_new_session=True)"])
     assert _wait(h, "daemon", "a", ("Succeeded", "Failed")).state == "Succeeded"
     uid = projects.show("a", home=h).uid
-    assert [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid] == []
+
+    def left() -> list[str]:
+        return [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid]
+
+    # None runs once it reads Succeeded; the dead are reaped a moment later.
+    assert [p for p in left() if (st := proctree.stat(int(p))) and st.state != "Z"] == []
+    deadline = time.monotonic() + 5
+    while left():
+        assert time.monotonic() < deadline, left()
+        time.sleep(0.05)
 
 
 def _owner(pid: str) -> int | None:

@@ -99,6 +99,31 @@ def test_sim_duration_finishes_jobs(home: Path) -> None:
     assert ok(home, "job", "get", "short", "-p", "a", "--json").json()["state"] == "Succeeded"
 
 
+def test_reading_commands_finish_sim_jobs_without_a_cycle(home: Path) -> None:
+    ok(home, "node", "add", "n1", "--gpus", "1")
+    ok(home, "project", "create", "a", "--quota", "1")
+    assert submit(home, "a", "short", "1", "--sim-duration", "1")["state"] == "Running"
+    assert submit(home, "a", "next", "1")["state"] == "Pending"
+    import time
+
+    time.sleep(1.2)
+    [a] = ok(home, "project", "list", "--json").json()
+    assert (a["allocated"], a["running"], a["pending"]) == (1, 1, 0)
+    listed = {j["name"]: j["state"] for j in ok(home, "job", "list", "--json").json()}
+    assert listed == {"short": "Succeeded", "next": "Running"}
+
+
+def test_logs_of_a_sim_job_say_it_runs_no_process(home: Path) -> None:
+    ok(home, "node", "add", "n1", "--gpus", "1")
+    ok(home, "project", "create", "a", "--quota", "1")
+    submit(home, "a", "ghost", "1")
+    for follow in ([], ["--follow"]):
+        r = cli(home, "job", "logs", "ghost", "-p", "a", *follow)
+        assert r.code == 1 and r.out == "", r
+        assert r.err == ("error: job 'a/ghost' runs on the sim runtime, which starts no "
+                         "processes: it has no logs\n")
+
+
 @pytest.fixture(scope="module")
 def bad_input_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One home for every bad-input case (none of them changes it)."""

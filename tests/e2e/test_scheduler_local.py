@@ -126,6 +126,32 @@ def test_logs_follow_streams_until_the_job_ends(local_home: Path) -> None:
     assert job(home, "talk", "a")["state"] == "Succeeded"
 
 
+def test_reading_commands_see_ended_processes_without_a_scheduler_loop(
+        local_home: Path) -> None:
+    # No server and no `scheduler run`: only what a user types. The first job's process
+    # exits on its own; `job list`, `job get` and `scheduler status` must say so (with its
+    # exit code) and hand its GPU to the job waiting for it.
+    home = local_home
+    ok(home, "node", "add", "n1", "--gpus", "1")
+    ok(home, "project", "create", "a", "--quota", "1")
+    ok(home, "job", "submit", "quick", "-p", "a", "--", PY, "-c",
+       "import time, sys; time.sleep(0.5); sys.exit(3)")
+    ok(home, "job", "submit", "next", "-p", "a", "--", PY, "-c", "import time; time.sleep(60)")
+    assert job(home, "next", "a")["state"] == "Pending"
+
+    def listed() -> dict[str, dict]:
+        return {j["name"]: j for j in ok(home, "job", "list", "-A", "--json").json()}
+
+    wait_for(lambda: listed()["quick"]["state"] != "Running", "job list to see quick end",
+             timeout=20)
+    quick = listed()["quick"]
+    assert (quick["state"], quick["exit_code"]) == ("Failed", 3)
+    assert job(home, "next", "a")["state"] == "Running"
+    status = ok(home, "scheduler", "status", "--json").json()
+    assert status["running"] == 1 and status["pending"] == 0
+    ok(home, "job", "delete", "next", "-p", "a")
+
+
 GANG = """
 import os, torch, torch.distributed as dist
 dist.init_process_group("gloo")
@@ -151,10 +177,12 @@ def test_gang_job_runs_torch_distributed_all_reduce(local_home: Path, tmp_path: 
         assert f"allreduce {rank} {rank} 3.0" in log
 
 
-def _daemon(home: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([MLFABRIC, "--home", str(home), "scheduler", "run", "--interval",
-                             "0.2"], env={**os.environ, **LOCAL}, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _daemon(home: Path, report: Path | None = None) -> subprocess.Popen[bytes]:
+    """``scheduler run``, its report of each cycle's decisions going to ``report``."""
+    with open(report or os.devnull, "wb") as out:  # the daemon keeps its own copy
+        return subprocess.Popen([MLFABRIC, "--home", str(home), "scheduler", "run",
+                                 "--interval", "0.2"], env={**os.environ, **LOCAL},
+                                start_new_session=True, stdout=out, stderr=subprocess.DEVNULL)
 
 
 def test_daemon_killed_and_restarted_keeps_every_job(local_home: Path,
@@ -179,11 +207,14 @@ def test_daemon_killed_and_restarted_keeps_every_job(local_home: Path,
         daemon.wait(timeout=30)
         gate.touch()  # "ends" exits while no daemon runs
         os.killpg(before["dies"]["pids"][0], signal.SIGKILL)  # "dies" vanishes untracked
-        daemon = _daemon(home)
-        wait_for(lambda: job(home, "ends", "a")["state"] == "Succeeded", "ends to succeed",
+        # The restarted daemon finds both (reading commands would too: wait for its word).
+        report = tmp_path / "daemon.out"
+        daemon = _daemon(home, report)
+        wait_for(lambda: "finished a/ends" in report.read_text()
+                 and "lost a/dies" in report.read_text(), "the daemon to see ends and dies",
                  timeout=60)
-        wait_for(lambda: job(home, "dies", "a")["state"] == "Lost", "dies to be Lost",
-                 timeout=60)
+        assert job(home, "ends", "a")["state"] == "Succeeded"
+        assert job(home, "dies", "a")["state"] == "Lost"
         keeps = job(home, "keeps", "a")
         assert keeps["state"] == "Running" and keeps["pids"] == before["keeps"]["pids"]
         assert keeps["started_at"] == before["keeps"]["started_at"]

@@ -177,8 +177,9 @@ def test_gang_within_fair_share_waits_whole_with_a_reason() -> None:
                     MakeJob("gang", "g").gpus(8).processes(2).submit())
     assert sched.handle(Tick(1)) == []  # one free node, and interactive jobs are no victims
     assert sched.project("g").fair_share == 16
-    assert sched.why_pending("g", "gang") == ("no room for all 2 processes x 8 GPUs in pool "
-                                              "default (a gang starts whole or not at all)")
+    assert sched.why_pending("g", "gang") == (
+        "no room for all 2 processes x 8 GPUs in pool default: each process needs 8 free "
+        "GPUs on one node and there is room for 1 (a gang starts whole or not at all)")
     placed = starts(sched.handle(Delete("i", "nb2"), Tick(2)))
     assert sorted(p.node for p in placed["gang"]) == ["n2", "n3"]
 
@@ -266,6 +267,22 @@ def test_over_fair_share_job_borrows_idle_gpus_but_never_preempts() -> None:
     out = sched.handle(Tick(1))
     assert sched.allocated("a") == 2 and preempted(out) == []
     assert "project a is at its fair share (2/2 GPUs)" in sched.why_pending("a", "a2")
+
+
+def test_free_gpus_scattered_over_nodes_are_the_reason_not_fair_share() -> None:
+    # 4 GPUs are free, 2 on each node: a (at its fair share) could borrow them, were
+    # they on one node.
+    sched = cluster(MakeNode("n1").gpus(4).add(), MakeNode("n2").gpus(4).add(),
+                    MakeProject("a").quota(2).add(), MakeProject("b").quota(6).add(),
+                    MakeJob("x", "a").gpus(2).submit(), MakeJob("y", "b").gpus(2).submit(),
+                    Resume("a", "x", (Placement("n1", (0, 1)),), 0),
+                    Resume("b", "y", (Placement("n2", (0, 1)),), 0),
+                    MakeJob("big", "a").gpus(4).at(1).submit(),
+                    MakeJob("big", "b").gpus(4).at(2).submit())
+    assert sched.handle(Tick(1)) == []
+    assert sched.why_pending("a", "big") == ("no node with 4 free GPUs in pool default; "
+                                             "project a is at its fair share (2/2 GPUs)")
+    assert sched.why_pending("b", "big") == "no node with 4 free GPUs in pool default"
 
 
 def test_limit_caps_a_project_even_on_an_idle_cluster() -> None:
@@ -375,7 +392,8 @@ def test_queries_report_shares_and_states() -> None:
     state = sched.job("a", "j")
     assert (state.status, state.allocated, state.started_at) == ("running", 2, 1)
     assert sched.why_pending("a", "j") is None
-    assert sched.job("b", "k").reason.code == "fair-share"
+    # a's 2 GPUs are within its quota: no share of b's could reclaim them.
+    assert sched.job("b", "k").reason.code == "no-room"
 
 
 def test_shared_gpus_are_cheaper_victims_than_a_whole_gpu_job() -> None:

@@ -33,6 +33,7 @@ class Step:
     preempted: set[str] | None = None
     stopped: set[str] | None = None
     pending: dict[str, str] = field(default_factory=dict)  # job -> reason substring
+    reasons: dict[str, str] = field(default_factory=dict)  # job -> the whole reason
     nothing_pending: bool = False
     check: Any = None  # callable(scheduler, instructions) for anything else
 
@@ -77,6 +78,8 @@ def run(setup: list[Event], steps: list[Step]) -> Scheduler:
         for ref, text in step.pending.items():
             reason = sched.why_pending(*ref.split("/"))
             assert reason is not None and text in reason, f"{where}: {ref}: {reason!r}"
+        for ref, text in step.reasons.items():
+            assert sched.why_pending(*ref.split("/")) == text, f"{where}: {ref}"
         if step.nothing_pending:
             waiting = [j.job.key for j in sched.jobs() if j.status == "pending"]
             assert waiting == [], where
@@ -124,7 +127,7 @@ REFERENCE = (
              started=set(), preempted=set(),
              allocated={"team-a": 4, "team-b": 2, "team-c": 2, "team-d": 8},
              pending={"team-a/team-a-3": "project team-a is at its fair share (4/4 GPUs)",
-                      "team-a/team-a-4": "waiting for free GPUs in pool default",
+                      "team-a/team-a-4": "no node with 2 free GPUs in pool default",
                       "team-b/team-b-4": "project team-b is at its fair share (2/2 GPUs)",
                       "team-b/team-b-3": "project team-b is at its fair share (2/2 GPUs)",
                       "team-c/team-c-5": "project team-c is at its fair share (2/2 GPUs)"}),
@@ -183,7 +186,10 @@ SCENARIOS = {
               allocated={"g": 0, "h": 1},
               pending={"g/g-0": "preempted for h/h-0"}),
          Step(allocated={"g": 0, "h": 1}, started=set(),
-              pending={"g/g-0": "project g would exceed its fair share (0/15 GPUs"})],
+              # h/h-0 runs within h's quota: only free nodes help, whatever g's share.
+              reasons={"g/g-0": "no room for all 2 processes x 8 GPUs in pool default: "
+                                "each process needs 8 free GPUs on one node and there is "
+                                "room for 1 (a gang starts whole or not at all)"})],
     ),
     "interactive job past its project's time limit is stopped": (
         [*nodes(1), MakeProject("a").quota(4).interactive_limit("1h").add()],
@@ -199,6 +205,67 @@ SCENARIOS = {
               preempted={"a/a-5", "a/a-6", "a/a-7", "a/a-8"}),
          Step(jobs("c", 1), allocated={"a": 4, "b": 4, "c": 1}, preempted={"a/a-4"}),
          Step(allocated={"a": 4, "b": 4, "c": 1}, preempted=set(), started=set())],
+    ),
+    # KAI-Scheduler docs/priority: queue "test" limited to 1 GPU; a build (interactive,
+    # non-preemptible) pod within quota replaces the running train pod.
+    "kai limited queue: in-quota build preempts its own train at the limit": (
+        [*nodes(1, gpus=2), MakeProject("test").quota(1).limit(1).add()],
+        [Step([MakeJob("train", "test")], started={"test/train"}, allocated={"test": 1}),
+         Step([MakeJob("build", "test").interactive()], started={"test/build"},
+              preempted={"test/train"}, allocated={"test": 1},
+              reasons={"test/train": "preempted for test/build (a non-preemptible job "
+                                     "within the project's quota); waiting to run again"}),
+         Step(started=set(), preempted=set(), allocated={"test": 1},
+              reasons={"test/train": "project test would exceed its limit of 1 GPU "
+                                     "(1 allocated, the job needs 1)"}),
+         Step([Delete("test", "build")], started={"test/train"}, allocated={"test": 1})],
+    ),
+    "limit: an in-quota interactive job evicts only what the limit needs": (
+        [*nodes(1, gpus=8), MakeProject("a").quota(2).limit(4).add()],
+        [Step(jobs("a", 1, 1, 2), allocated={"a": 4}),
+         Step(jobs("a", "2i", start=3), started={"a/a-3"}, preempted={"a/a-2"},
+              allocated={"a": 4}),
+         Step(started=set(), preempted=set(), allocated={"a": 4})],
+    ),
+    # KAI-Scheduler docs/fairness, quota reclaim: a queue under its quota takes back only
+    # what another queue holds over its own quota.
+    "kai quota reclaim takes only over-quota GPUs": (
+        nodes(1, gpus=4) + projects(a=2, b=2),
+        [Step(jobs("a", 1, 1, 1, 1), allocated={"a": 4, "b": 0}),
+         Step(jobs("b", 1, 1, 1), preempted={"a/a-2", "a/a-3"}, allocated={"a": 2, "b": 2},
+              reasons={"b/b-2": "no node with 1 free GPU in pool default; "
+                                "project b is at its fair share (2/2 GPUs)"}),
+         Step(started=set(), preempted=set(), allocated={"a": 2, "b": 2})],
+    ),
+    # Kueue: two ClusterQueues of one cohort, nominal quota 9 each, borrowingLimit 6 for a
+    # (mlfabric: limit = quota + borrowing limit); b reclaims within the cohort.
+    "kueue borrowing within a cohort, up to the borrowing limit": (
+        [*nodes(2, gpus=9), MakeProject("a").quota(9).limit(15).add(),
+         MakeProject("b").quota(9).add()],
+        [Step(jobs("a", *[1] * 18), allocated={"a": 15, "b": 0},
+              reasons={"a/a-15": "project a would exceed its limit of 15 GPUs "
+                                 "(15 allocated, the job needs 1)"}),
+         Step(jobs("b", *[1] * 5), preempted={"a/a-13", "a/a-14"},
+              allocated={"a": 13, "b": 5}),
+         Step(started=set(), preempted=set(), allocated={"a": 13, "b": 5})],
+    ),
+    # Reasons name what stops the job. team-a borrowed 11 GPUs (quota 4, fair share 8):
+    # its next job waits on its fair share, while team-b's 2x8 gang (fair share 8) waits
+    # for two free nodes: even a larger share would find only 12 GPUs it could reclaim.
+    "reasons: over its fair share, and a gang that needs whole nodes": (
+        [*nodes(2), *projects(team_a=4, team_b=4),
+         MakeProject("team-c").quota(0).weight(0).add()],
+        [Step(jobs("team-a", *[1] * 11) + jobs("team-c", *[1] * 5),
+              allocated={"team-a": 11, "team-c": 5}),
+         Step([*jobs("team-a", 1, start=11), MakeJob("gang", "team-b").gpus(8).processes(2)],
+              started=set(), preempted=set(),
+              allocated={"team-a": 11, "team-b": 0, "team-c": 5},
+              reasons={
+                  "team-a/team-a-11": "project team-a is over its fair share (11/8 GPUs); "
+                                      "waiting for free GPUs in pool default",
+                  "team-b/gang": "no room for all 2 processes x 8 GPUs in pool default: "
+                                 "each process needs 8 free GPUs on one node and there is "
+                                 "room for 0 (a gang starts whole or not at all)"})],
     ),
 }
 

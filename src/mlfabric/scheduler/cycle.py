@@ -7,7 +7,9 @@
    when a job starts, so a project's allocation is re-read whenever its turn comes.
 3. An offered job starts on free GPUs if the rules allow; else, within its fair share, it
    may reclaim GPUs from projects above max(quota, fair share), and a non-preemptible job
-   within quota may preempt its own project's training jobs. Otherwise it gets a reason.
+   within quota may preempt its own project's training jobs (also to stay within the
+   project's limit). Otherwise it gets a reason naming what stops it: its fair share only
+   where a larger share would let it reclaim enough, else the room it waits for.
 
 No preemption ping-pong: a reclaimer must stay within its fair share; a victim project
 must be above max(quota, fair share) and must not drop so low that an evicted job would be
@@ -18,15 +20,16 @@ reclaim from P in the next.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from mlfabric.scheduler import reasons
 from mlfabric.scheduler.fairshare import ShareRequest, fair_shares
 from mlfabric.scheduler.instructions import Instruction, Start
 from mlfabric.scheduler.model import MILLI, JobKey, Reason
 from mlfabric.scheduler.placement import Pool, Slot
-from mlfabric.scheduler.preemption import Candidate, Judge, choose_victims
+from mlfabric.scheduler.preemption import Candidate, Judge, choose_to_free, choose_victims
 from mlfabric.scheduler.state import EPS, JobRecord, Ledger, ProjectRecord, queue_order
 
 # (0, submit time, sequence, project, version) for a project below its fair share,
@@ -69,6 +72,7 @@ class _PoolCycle:
         # (project, job shape) -> (pool generation, reason): same state, same refusal.
         self.refused: dict[tuple[str, tuple[int, int, int, int, bool]],
                            tuple[int, Reason]] = {}
+        self.borrowed = (-1, 0)  # (pool generation, GPUs lent beyond quotas in all)
 
     def run(self) -> None:
         """Fair shares, then offer every pending job once, in fairness order."""
@@ -160,35 +164,67 @@ class _PoolCycle:
             self.refused[memo_key] = (pool.generation, reason)
 
     def _try(self, pr: ProjectRecord, rec: JobRecord) -> Reason | None:
-        """Start ``rec`` (None) or say why not."""
+        """Start ``rec`` (None) or say why not, naming the constraint that stops it."""
         pool = self.pool
         req = rec.req
         if not rec.fits:
             return reasons.too_big(req, pool.name, pool.max_node_gpus, pool.max_gpu_memory)
         need = rec.need
-        if pr.limit is not None and pr.alloc + need > pr.limit:
-            return reasons.over_limit(pr.name, pr.alloc, pr.limit, need)
         in_quota = not rec.preemptible and pr.np_alloc + need <= pr.quota
         if not rec.preemptible and not in_quota:
             return reasons.over_quota(pr.name, pr.np_alloc, pr.quota, need)
+        within = pr.alloc + need <= pr.fair_share + EPS
+        if pr.limit is not None and pr.alloc + need > pr.limit:
+            # Quota <= limit, so a job within quota gets under the limit by preempting
+            # its own project's training jobs (never within its fair share here).
+            excess = pr.alloc + need - pr.limit
+            if in_quota and self._reclaim(rec, pr, False, True, excess):
+                return None
+            return reasons.over_limit(pr.name, pr.alloc, pr.limit, need)
         slots = pool.find(req)
         if slots is not None:
             self._start(rec, pr, slots)
             return None
-        within = pr.alloc + need <= pr.fair_share + EPS
         if (within or in_quota) and self._reclaim(rec, pr, within, in_quota):
             return None
-        if within:
-            return reasons.no_room(req, pool.name)
-        return reasons.at_fair_share(pr.name, pr.alloc, pr.fair_share, need, pool.name)
+        return self._why_no_room(pr, rec, within)
+
+    def _why_no_room(self, pr: ProjectRecord, rec: JobRecord, within: bool) -> Reason:
+        """Fair share stops a job only if, were it within its share, it could reclaim
+        enough; otherwise room does (GPUs held within quotas, or free ones scattered)."""
+        pool = self.pool
+        need = rec.need
+        agg = pool.aggregates()
+        free = agg.total_free_whole * MILLI + (agg.total_shared_room if rec.req.shared else 0)
+        if not within and free < need <= free + self._borrowed(pr):
+            return reasons.at_fair_share(pr.name, pr.alloc, pr.fair_share, need, pool.name)
+        share = (reasons.share_state(pr.name, pr.alloc, pr.fair_share)
+                 if pr.alloc + 0.5 >= pr.fair_share else None)
+        room = pool.room_for(rec.req.whole) if rec.req.processes > 1 else 0
+        return reasons.no_room(rec.req, pool.name, room, share)
+
+    def _borrowed(self, pr: ProjectRecord) -> int:
+        """Milli-GPUs other projects hold beyond their quota in preemptible jobs: the most
+        ``pr`` could ever reclaim."""
+        def lent(q: ProjectRecord) -> int:
+            return min(q.alloc - q.quota, q.alloc - q.np_alloc) if q.alloc > q.quota else 0
+
+        generation = self.pool.generation
+        if self.borrowed[0] != generation:  # allocations changed since it was summed
+            self.borrowed = (generation, sum(lent(q) for q in self.projects))
+        return self.borrowed[1] - lent(pr)
 
     def _start(self, rec: JobRecord, pr: ProjectRecord, slots: list[Slot]) -> None:
         self.ledger.start(rec, slots, self.now)
         self.touched.add(pr.name)
         self.out.append(Start(pr.name, rec.key[1], rec.placements()))
 
-    def _reclaim(self, rec: JobRecord, pr: ProjectRecord, within: bool, in_quota: bool) -> bool:
-        """Preempt the best victim set for ``rec`` and start it; False if there is none."""
+    def _reclaim(self, rec: JobRecord, pr: ProjectRecord, within: bool, in_quota: bool,
+                 excess: int = 0) -> bool:
+        """Preempt the best victim set for ``rec`` and start it; False if there is none.
+
+        ``excess``: what ``pr`` must give up of its own to stay within its limit; those
+        jobs go first, then whatever else the job needs to fit."""
         pool = self.pool
         cycle = self.ledger.cycle
         sources = []
@@ -209,9 +245,20 @@ class _PoolCycle:
         free = pool.aggregates().total_free_whole * MILLI
         if sum(c.milli for c in candidates.values()) + free < rec.size:
             return False
-        victims = choose_victims(pool, rec.req, candidates, self._judge(pr))
-        if not victims:
-            return False
+        victims: list[Candidate] = []
+        if excess > 0:
+            victims = choose_to_free([c for c in candidates.values() if c.key[0] == pr.name],
+                                     excess) or []
+            if not victims:
+                return False
+            for c in victims:
+                del candidates[c.key]
+        with self._without(victims):
+            if pool.find(rec.req) is None:
+                more = choose_victims(pool, rec.req, candidates, self._judge(pr))
+                if not more:
+                    return False
+                victims += more
         ref = reasons.job_ref(rec.key)
         for victim in victims:
             if victim.key[0] == pr.name:
@@ -231,6 +278,18 @@ class _PoolCycle:
                                  f"{[reasons.job_ref(v.key) for v in victims]}")
         self._start(rec, pr, slots)
         return True
+
+    @contextlib.contextmanager
+    def _without(self, victims: list[Candidate]) -> Iterator[None]:
+        """The pool as if ``victims`` were gone (put back on leaving)."""
+        held = [(v.key, self.ledger.jobs[v.key].slots) for v in victims]
+        for key, slots in held:
+            self.pool.release(key, {node for node, _, _ in slots})
+        try:
+            yield
+        finally:
+            for key, slots in held:
+                self.pool.allocate(key, slots)
 
     def _judge(self, pr: ProjectRecord) -> Judge:
         projects = self.ledger.projects

@@ -10,13 +10,15 @@ from sqlalchemy import Connection, select
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.home import open_home
 from mlfabric.scheduler import jobstore
+from mlfabric.scheduler.reconcile import reconcile
 from mlfabric.scheduler.records import JobInfo
 
 
 def list_jobs(*, project: str | None = None, home: str | None = None,
               states: Sequence[str] | None = None) -> list[JobInfo]:
-    """Jobs (of one project), oldest submission first."""
+    """Jobs (of one project), oldest submission first, as the runtimes see them now."""
     st = open_home(home)
+    reconcile(st)
 
     def _q(conn: Connection) -> list[JobInfo]:
         q = select(S.jobs).order_by(S.jobs.c.submit_time, S.jobs.c.id)
@@ -31,8 +33,9 @@ def list_jobs(*, project: str | None = None, home: str | None = None,
 
 
 def get(name: str, *, project: str | None = None, home: str | None = None) -> JobInfo:
-    """One job, with its placements or why it is pending."""
+    """One job, with its placements or why it is pending, as its runtime sees it now."""
     st = open_home(home)
+    reconcile(st)
     return st.catalog.run_read(
         lambda c: jobstore.to_job_info(jobstore.job_row(c, name, project), st.config.home))
 

@@ -9,13 +9,18 @@ from collections.abc import Iterator
 from mlfabric.errors import InvalidInput, NotFound
 from mlfabric.scheduler import loop
 from mlfabric.scheduler.listing import get
+from mlfabric.scheduler.runtimes import RUNTIMES
 from mlfabric.scheduler.states import ACTIVE
 
 
 def log_path(name: str, *, project: str | None = None, rank: int = 0,
              home: str | None = None) -> str:
-    """The log file of process ``rank`` of a job."""
+    """The log file of process ``rank`` of a job (``InvalidInput`` if its runtime runs
+    no processes, as ``sim`` does: an empty log would read as a silent job)."""
     job = get(name, project=project, home=home)
+    if job.runtime in RUNTIMES and "processes" not in RUNTIMES.get(job.runtime).capabilities:
+        raise InvalidInput(f"job '{job.ref}' runs on the {job.runtime} runtime, which starts "
+                           "no processes: it has no logs", field="job", value=name)
     if not 0 <= rank < job.processes:
         raise InvalidInput(f"job '{job.ref}' has no process of rank {rank} "
                            f"(it has {job.processes})", field="rank", value=rank)

@@ -244,12 +244,13 @@ def _known(sched: Scheduler, key: tuple[str, str]) -> bool:
 
 def cycle(*, home: str | None = None, events: Sequence[Event] = (),
           drop: Sequence[tuple[str, str]] = (), clock: Clock = time.time,
-          grace_s: float | None = None) -> CycleReport:
+          grace_s: float | None = None, lock_wait_s: float = LOCK_WAIT_S) -> CycleReport:
     """Run one scheduling cycle; ``events`` (e.g. ``Delete``) are applied first and the
-    ``drop`` job rows (project, name) are removed with the cycle's other changes."""
+    ``drop`` job rows (project, name) are removed with the cycle's other changes.
+    ``Busy`` if another cycle holds the scheduler for longer than ``lock_wait_s``."""
     st = open_home(home)
     grace = jobstore.preempt_grace() if grace_s is None else grace_s
-    with file_lock(st.config.locks_dir / "scheduler.lock", wait_s=LOCK_WAIT_S,
+    with file_lock(st.config.locks_dir / "scheduler.lock", wait_s=lock_wait_s,
                    what="the scheduler"):
         cyc = Cycle(st, clock(), grace)
         st.catalog.run_read(cyc.load)

@@ -14,6 +14,7 @@ from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.gpus import detect_gpus
 from mlfabric.scheduler.model import DEFAULT_POOL, Node, check_node
+from mlfabric.scheduler.reconcile import reconcile
 from mlfabric.scheduler.records import NodeInfo
 from mlfabric.scheduler.runtimes import check_runtime
 from mlfabric.units import parse_size
@@ -93,6 +94,7 @@ def _allocations(conn: Connection) -> dict[str, float]:
 def list_nodes(*, home: str | None = None) -> list[NodeInfo]:
     """Every node, by name, with the GPUs allocated on it."""
     st = open_home(home)
+    reconcile(st)
 
     def _q(conn: Connection) -> list[NodeInfo]:
         alloc = _allocations(conn)
@@ -105,6 +107,7 @@ def list_nodes(*, home: str | None = None) -> list[NodeInfo]:
 def show(name: str, *, home: str | None = None) -> NodeInfo:
     """One node."""
     st = open_home(home)
+    reconcile(st)
 
     def _q(conn: Connection) -> NodeInfo:
         row = jobstore.node_row(conn, name)

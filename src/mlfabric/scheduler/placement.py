@@ -64,6 +64,7 @@ class _Aggregates:
     max_free_whole: int = 0  # most free whole GPUs on one node
     total_free_whole: int = 0
     max_shared_room: int = 0  # most milli-GPUs left on one partly used GPU
+    total_shared_room: int = 0  # milli-GPUs left on all partly used GPUs
 
 
 class Pool:
@@ -163,8 +164,13 @@ class Pool:
                 agg.max_free_whole = max(agg.max_free_whole, ld.free_whole)
                 for used in ld.shared.values():
                     agg.max_shared_room = max(agg.max_shared_room, MILLI - used)
+                    agg.total_shared_room += MILLI - used
             self._agg = agg
         return self._agg
+
+    def room_for(self, gpus: int) -> int:
+        """How many processes of ``gpus`` whole GPUs each fit on free GPUs now."""
+        return sum(ld.free_whole // gpus for ld in self.order)
 
     # -- finding room --------------------------------------------------------------------
     def find(self, req: GpuRequest) -> list[Slot] | None:

@@ -96,6 +96,15 @@ def choose_victims(pool: Pool, req: GpuRequest, candidates: Mapping[JobKey, Cand
     return _for_whole(pool, req, candidates, judge)
 
 
+def choose_to_free(candidates: Sequence[Candidate], amount: int) -> list[Candidate] | None:
+    """The best set of ``candidates`` holding ``amount`` milli-GPUs in all, wherever they
+    run (fewest GPUs, then jobs, newest first), or None: what a project must give up to
+    stay within its limit."""
+    search = _Search(lambda _victims: 0)
+    search.cover([_Item(c.milli, c.milli, (c,)) for c in candidates], amount, [])
+    return search.victims
+
+
 def _holders(load: NodeLoad) -> dict[int, list[tuple[JobKey, int]]]:
     by_gpu: dict[int, list[tuple[JobKey, int]]] = {}
     for key, allocs in load.jobs.items():

@@ -14,6 +14,7 @@ from mlfabric.home import open_home
 from mlfabric.names import validate_name
 from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.model import DEFAULT_POOL, Project, check_project
+from mlfabric.scheduler.reconcile import reconcile
 from mlfabric.scheduler.records import ProjectInfo
 from mlfabric.scheduler.states import ACTIVE
 from mlfabric.scheduler.status import fair_shares
@@ -56,6 +57,7 @@ def create(name: str, *, quota: float, weight: float | None = None, limit: float
 def list_projects(*, home: str | None = None) -> list[ProjectInfo]:
     """Every project, by name, with its allocation and job counts."""
     st = open_home(home)
+    reconcile(st)
 
     def _q(conn: Connection) -> list[ProjectInfo]:
         jobs = conn.execute(select(S.jobs).where(S.jobs.c.state.in_(ACTIVE))).all()
@@ -69,6 +71,7 @@ def list_projects(*, home: str | None = None) -> list[ProjectInfo]:
 def show(name: str, *, home: str | None = None) -> ProjectInfo:
     """One project."""
     st = open_home(home)
+    reconcile(st)
 
     def _q(conn: Connection) -> ProjectInfo:
         row = jobstore.project_row(conn, name)

@@ -66,28 +66,42 @@ def over_quota(project: str, np_allocated: int, quota: int, need: int) -> Reason
                            "submit it as preemptible to run over quota")
 
 
+def share_state(project: str, allocated: float, share: float) -> str:
+    """``project a is at its fair share (4/4 GPUs)``, or ``over`` it, as the numbers read."""
+    where = "over" if allocated > share + 0.5 else "at"  # as shown, to a milli-GPU
+    return f"project {project} is {where} its fair share ({amount(allocated)}/{amount(share)} GPUs)"
+
+
 def at_fair_share(project: str, allocated: int, share: float, need: int, pool: str) -> Reason:
-    """The job would take its project past its fair share, and nothing is free."""
-    state = f"{amount(allocated)}/{amount(share)} GPUs"
-    if allocated + 1e-6 >= share:
-        msg = f"project {project} is at its fair share ({state})"
+    """Nothing is free, and the project's fair share forbids it to reclaim GPUs that
+    others borrowed."""
+    if allocated + 0.5 >= share:
+        msg = share_state(project, allocated, share)
     else:
-        msg = (f"project {project} would exceed its fair share ({state}, "
-               f"the job needs {amount(need)})")
+        msg = (f"project {project} would exceed its fair share ({amount(allocated)}/"
+               f"{amount(share)} GPUs, the job needs {amount(need)})")
     return Reason("fair-share", f"{msg}; waiting for free GPUs in pool {pool}")
 
 
-def no_room(req: GpuRequest, pool: str) -> Reason:
-    """Within its fair share, but no room now and nothing it may reclaim."""
+def no_room(req: GpuRequest, pool: str, room: int = 0, share: str | None = None) -> Reason:
+    """No room now, and nothing the job may reclaim would make it (``room``: how many of
+    a gang's processes fit on free GPUs; ``share``: the project's ``share_state`` where
+    it is at or over its fair share)."""
     if req.memory:
         msg = f"no GPU with {format_size(req.memory)} free in pool {pool}"
     elif req.shared:
         msg = f"no GPU with {amount(req.milli)} free in pool {pool}"
     elif req.processes == 1:
-        msg = f"no node with {req.whole} free GPU{'s' if req.whole > 1 else ''} in pool {pool}"
+        msg = f"no node with {_free(req.whole)} in pool {pool}"
     else:
-        msg = f"no room for all {_shape(req)} in pool {pool} (a gang starts whole or not at all)"
-    return Reason("no-room", msg)
+        msg = (f"no room for all {_shape(req)} in pool {pool}: each process needs "
+               f"{_free(req.whole)} on one node and there is room for {room} "
+               "(a gang starts whole or not at all)")
+    return Reason("no-room", msg if share is None else f"{msg}; {share}")
+
+
+def _free(whole: int) -> str:
+    return f"{whole} free GPU{'s' if whole > 1 else ''}"
 
 
 def preempted(by: JobKey, own: bool) -> Reason:

@@ -6,6 +6,7 @@ from sqlalchemy import Connection, select
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.home import open_home
+from mlfabric.scheduler.reconcile import reconcile
 from mlfabric.scheduler.records import ProjectShare, SchedulerStatus
 
 
@@ -26,7 +27,9 @@ def status(*, home: str | None = None) -> SchedulerStatus:
                                reasons=dict(row.reasons or {}),
                                last_cycle=dict(row.report or {}), projects=shares)
 
-    return open_home(home).catalog.run_read(_q)
+    st = open_home(home)
+    reconcile(st)
+    return st.catalog.run_read(_q)
 
 
 def fair_shares(conn: Connection) -> dict[str, float]:

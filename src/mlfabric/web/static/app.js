@@ -525,10 +525,13 @@ async function streamLogs(job, signal, out) {
 }
 
 async function readLogs(job, signal, out) {
+  if (job.runtime === "sim") {  // the server refuses it too: there is no log to read
+    out.textContent = "[a simulated job runs no processes: it has no logs]";
+    return;
+  }
   const text = await api(`/jobs/${enc(job.name)}/logs?project=${enc(job.project)}`, {signal});
   if (signal.aborted) return;
-  const why = job.state === "Pending" ? "the job is pending; its logs stream once it runs"
-            : job.runtime === "sim" ? "a simulated job runs no processes" : null;
+  const why = job.state === "Pending" ? "the job is pending; its logs stream once it runs" : null;
   out.textContent = text.slice(-LOG_TAIL_CHARS) || "(no output)";
   if (why) out.append(`\n[${why}]`);
 }
