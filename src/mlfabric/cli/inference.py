@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import serving
-from mlfabric.console import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, record, say, table, when
 from mlfabric.serving import InferenceServer
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -26,8 +26,8 @@ def _models(s: InferenceServer) -> str | None:
 
 
 def _show(s: InferenceServer) -> None:
-    if OPTIONS.json:
-        emit_json(s)
+    if OPTIONS.json or OPTIONS.output == "name":
+        record(s, [], s.name)
         return
     gpus = None if s.gpus is None else f"{s.gpus:g}"
     rows = [["name", s.name], ["project", s.project], ["state", _state(s)],
@@ -79,12 +79,9 @@ def list_(project: str | None = typer.Option(None, "--project", "-p", help="One 
           ) -> None:
     """List inference servers with their state, endpoints and models."""
     found = serving.list(project=project, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(found)
-        return
-    table(["NAME", "PROJECT", "STATE", "REPO", "HTTP", "GRPC", "MODELS"],
-          [[s.name, s.project, _state(s), s.model_repo, s.http_url, s.grpc_url, _models(s)]
-           for s in found])
+    listing(found, ["NAME", "PROJECT", "STATE", "REPO", "HTTP", "GRPC", "MODELS"],
+            [[s.name, s.project, _state(s), s.model_repo, s.http_url, s.grpc_url, _models(s)]
+             for s in found], [s.name for s in found])
 
 
 @app.command("show")

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from mlfabric.cli.backend import jobs
-from mlfabric.console import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, record, say, when
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 _REST = {"allow_extra_args": False, "allow_interspersed_args": True}
@@ -34,9 +34,6 @@ def _where(j: jobs.JobInfo) -> str | None:
 
 
 def _show(j: jobs.JobInfo) -> None:
-    if OPTIONS.json:
-        emit_json(j)
-        return
     kind = "interactive" if j.interactive else "training"
     rows = [["name", j.name], ["project", j.project], ["state", j.state],
             ["reason", j.reason], ["gpus", _gpus(j)],
@@ -46,7 +43,7 @@ def _show(j: jobs.JobInfo) -> None:
             ["started", when(j.started_at)], ["finished", when(j.finished_at)],
             ["exit code", j.exit_code], ["message", j.message], ["snapshot", j.snapshot],
             ["logs", j.log_dir]]
-    table(["field", "value"], [r for r in rows if r[1] is not None])
+    record(j, [r for r in rows if r[1] is not None], j.ref)
 
 
 @app.command("submit", context_settings=_REST)
@@ -94,12 +91,9 @@ def list_(project: str | None = typer.Option(None, "--project", "-p", help="One 
                                             help="Every project (the default).")) -> None:
     """List jobs."""
     js = jobs.list(project=None if all_projects else project, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(js)
-        return
-    table(["PROJECT", "NAME", "STATE", "GPUS", "WHERE", "REASON"],
-          [[j.project, j.name, j.state, _gpus(j), _where(j), j.reason or j.message]
-           for j in js])
+    listing(js, ["PROJECT", "NAME", "STATE", "GPUS", "WHERE", "REASON"],
+            [[j.project, j.name, j.state, _gpus(j), _where(j), j.reason or j.message]
+             for j in js], [j.ref for j in js])
 
 
 @app.command("get")
