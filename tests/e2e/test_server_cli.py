@@ -82,6 +82,9 @@ def test_jobs_through_the_server_logs_follow_and_exec(server: Server) -> None:
     assert followed.out == "tick 0\ntick 1\ntick 2\n"
     assert ok(via(server, "job", "get", "ticker", "-p", "p", "--json")).json()["state"] == \
         "Succeeded"
+    ok(via(server, "job", "submit", "failing", "-p", "p", "-g", "1", "--",
+           sys.executable, "-c", "raise SystemExit(4)"))
+    assert via(server, "job", "logs", "failing", "-p", "p", "--follow").code == 4
     ok(via(server, "job", "submit", "sleeper", "-p", "p", "-g", "1", "--",
            sys.executable, "-c", "import time; time.sleep(60)"))
     ran = via(server, "job", "exec", "sleeper", "-p", "p", "--", sys.executable, "-c",
@@ -137,6 +140,14 @@ def test_port_in_use_is_a_clear_error(server: Server) -> None:
     port = server.url.rsplit(":", 1)[1]
     r = run_cli(server.home, "server", "start", "--port", port)
     assert r.code == 1 and r.err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_one_line(home: Path, port: str) -> None:
+    r = run_cli(home, "server", "start", "--port", port, process=True)
+    assert r.code == 1, r
+    assert r.err == f"error: --port {port}: a port is a number from 0 to 65535\n"
+    assert r.out == ""
 
 
 def _make_run_options() -> list[str]:
