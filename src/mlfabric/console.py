@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
 
 from mlfabric.progress import Progress as ProgressSink
 from mlfabric.records import jsonable as to_jsonable
@@ -64,23 +64,22 @@ def size(n: int | None) -> str | None:
     return None if n is None else format_size(n)
 
 
-def emit_json(value: Any, stream: TextIO | None = None) -> None:
-    """A result as a document: JSON, or YAML with ``-o yaml`` (the same data)."""
+def emit_json(value: Any) -> None:
+    """A result as a document on stdout: JSON, or YAML with ``-o yaml`` (the same data)."""
     data = to_jsonable(value)
-    out = stream or sys.stdout
     if OPTIONS.output == "yaml":
         import yaml  # only here: no command pays for it at start-up
 
-        out.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     else:
-        out.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def error(detail: dict[str, Any]) -> None:
-    """An error on stderr: ``{"error": {...}}`` under ``-o json|yaml``, else the one line
-    ``error: MESSAGE``."""
+    """An error on stderr in one line: ``{"error": {...}}`` under ``-o json|yaml`` (JSON
+    is YAML too), else ``error: MESSAGE``."""
     if OPTIONS.json:
-        emit_json({"error": detail}, sys.stderr)
+        sys.stderr.write(json.dumps({"error": to_jsonable(detail)}) + "\n")
     else:
         _err().print(f"error: {detail['message']}", markup=False, highlight=False)
 

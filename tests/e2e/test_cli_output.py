@@ -109,7 +109,7 @@ def test_names_round_trip_into_the_next_command(filled: Path) -> None:
 
 def test_errors_under_json_are_json_on_stderr(filled: Path) -> None:
     r = cli(filled, "volume", "show", "missing", "--json")
-    assert r.code == 1 and r.out == ""
+    assert r.code == 1 and r.out == "" and len(r.err.splitlines()) == 1
     assert json.loads(r.err) == {"error": {"type": "NotFound", "message":
                                            "volume 'missing' not found",
                                            "kind": "volume", "name": "missing"}}
