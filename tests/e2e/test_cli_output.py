@@ -126,6 +126,8 @@ def test_errors_under_json_are_json_on_stderr(filled: Path) -> None:
 def test_an_unknown_format_is_a_usage_error(filled: Path) -> None:
     r = cli(filled, "volume", "list", "-o", "xml")
     assert r.code == 2 and "wide, name, json, yaml" in r.err
+    assert cli(filled, "volume", "list", "--output", "a=b").code == 2
+    assert ok(filled, "node", "list", "-oname").out == "n1\n"
     # -o k=v stays the transfer commands' file-system option
     r = cli(filled, "transfer", "scan", str(filled / "lake"), "-o", "anon=true")
     assert r.code == 0, r.err

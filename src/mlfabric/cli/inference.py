@@ -26,16 +26,13 @@ def _models(s: InferenceServer) -> str | None:
 
 
 def _show(s: InferenceServer) -> None:
-    if OPTIONS.json or OPTIONS.output == "name":
-        record(s, [], s.name)
-        return
     gpus = None if s.gpus is None else f"{s.gpus:g}"
     rows = [["name", s.name], ["project", s.project], ["state", _state(s)],
             ["model repo", s.model_repo], ["job", f"{s.project}/{s.job}"], ["gpus", gpus],
             ["http", s.http_url], ["grpc", s.grpc_url], ["metrics", s.metrics_url],
             ["created", when(s.created_at)]]
-    table(["field", "value"], [r for r in rows if r[1] is not None])
-    if s.models:
+    record(s, [r for r in rows if r[1] is not None], s.name)
+    if s.models and not (OPTIONS.json or OPTIONS.output == "name"):
         table(["MODEL", "VERSIONS", "STATE", "REASON"],
               [[m["name"], ", ".join(m["versions"]) or None, m["state"], m["reason"]]
                for m in s.models])

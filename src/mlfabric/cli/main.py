@@ -151,7 +151,7 @@ def _format(value: str) -> str:
 def _hoist_global_options(argv: list[str]) -> list[str]:
     """Accept the global options anywhere before ``--`` (``volume list --json`` too).
     ``-o k=v`` is left alone: the transfer commands' file-system option."""
-    from mlfabric.console import OPTIONS
+    from mlfabric.console import FORMATS, OPTIONS
 
     out: list[str] = []
     i = 0
@@ -171,9 +171,11 @@ def _hoist_global_options(argv: list[str]) -> list[str]:
             OPTIONS.home = a.split("=", 1)[1]
         elif a.startswith("--output="):
             OPTIONS.output = _format(a.split("=", 1)[1])
-        elif a in ("--output", "-o") and value is not None and "=" not in value:
+        elif a in ("--output", "-o") and value is not None and not (a == "-o" and "=" in value):
             OPTIONS.output = _format(value)
             i += 1
+        elif a.startswith("-o") and a[2:] in FORMATS:  # -oyaml, as kubectl takes it
+            OPTIONS.output = a[2:]
         else:
             out.append(a)
         i += 1
