@@ -142,14 +142,6 @@ def test_port_in_use_is_a_clear_error(server: Server) -> None:
     assert r.code == 1 and r.err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
-@pytest.mark.parametrize("port", ["99999", "-1"])
-def test_a_port_out_of_range_is_one_line(home: Path, port: str) -> None:
-    r = run_cli(home, "server", "start", "--port", port, process=True)
-    assert r.code == 1, r
-    assert r.err == f"error: --port {port}: a port is a number from 0 to 65535\n"
-    assert r.out == ""
-
-
 def _make_run_options() -> list[str]:
     """The ``server start`` options of ``make run``, as the Makefile has them."""
     recipe = next(line for line in (ROOT / "Makefile").read_text().splitlines()
@@ -256,3 +248,11 @@ def test_tokens_with_a_ttl_expire(server: Server) -> None:
     bad = via(server, "token", "create", "--user", "c", "-p", "p", "--ttl", "soon")
     assert bad.code == 1 and bad.err == run_cli(server.home, "token", "create", "--user", "c",
                                                 "-p", "p", "--ttl", "soon").err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_one_line(home: Path, port: str) -> None:
+    r = run_cli(home, "server", "start", "--port", port, process=True)
+    assert r.code == 1, r
+    assert r.err == f"error: --port {port}: a port is a number from 0 to 65535\n"
+    assert r.out == ""

@@ -144,7 +144,7 @@ def _format(value: str) -> str:
 
     if value not in FORMATS:
         raise _UsageError(f"-o/--output: unknown output format '{value}' "
-                               f"(one of {', '.join(FORMATS)})")
+                          f"(one of {', '.join(FORMATS)})")
     return value
 
 
