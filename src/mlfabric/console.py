@@ -30,6 +30,10 @@ class Options:
         """A document of the result on stdout (``-o json|yaml``) instead of sentences."""
         return self.output in ("json", "yaml")
 
+    @json.setter
+    def json(self, on: bool) -> None:  # --json; False: back to tables and sentences
+        self.output = "json" if on else ""
+
 
 OPTIONS = Options()
 
