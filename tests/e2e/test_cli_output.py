@@ -59,6 +59,7 @@ LISTINGS = [
     (["token", "list"], ["1"]),
     (["workspace", "list"], []),
     (["inference", "list"], []),
+    (["config", "list"], ["project"]),
 ]
 
 
