@@ -54,7 +54,7 @@ def _setup(home: str, env: dict[str, str]) -> None:
     run("node", "add", "n1", "--gpus", "8", "--runtime", "sim")
     run("project", "create", "p", "--quota", "4")
     for j in range(3):
-        run("job", "submit", f"j{j}", "-p", "p", "-g", "1")
+        run("job", "submit", f"j{j}", "-p", "p", "-g", "1", "--", "true")
 
 
 def main() -> None:

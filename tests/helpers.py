@@ -59,8 +59,8 @@ def _in_process(argv: list[str], input: str | None, env: dict[str, str]) -> Resu
     out, err = io.StringIO(), io.StringIO()
     saved_env = {k: os.environ.get(k) for k in env}
     opts = console.OPTIONS
-    saved_opts = (opts.home, opts.json, opts.quiet)
-    opts.home, opts.json, opts.quiet = None, False, False
+    saved_opts = (opts.home, opts.output, opts.quiet)
+    opts.home, opts.output, opts.quiet = None, "", False
     console.console.file, console.err_console.file = out, err
     code = 0
     try:
@@ -76,7 +76,7 @@ def _in_process(argv: list[str], input: str | None, env: dict[str, str]) -> Resu
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        opts.home, opts.json, opts.quiet = saved_opts
+        opts.home, opts.output, opts.quiet = saved_opts
         console.console.file, console.err_console.file = None, None  # type: ignore[assignment]
         backend.close()
     return Result(code, out.getvalue(), err.getvalue())

@@ -1,11 +1,14 @@
-"""Rendering for the CLI: rich tables on a terminal, JSON with ``--json``, a progress bar
-for long work (none with ``--json``/``--quiet`` or when stdout is not a terminal)."""
+"""Rendering for the CLI: rich tables (fitted to a terminal, whole cells when piped or with
+``-o wide``), one name a line (``-o name``, ``--quiet`` on listings), documents (``-o
+json|yaml``, ``--json``), a progress bar for long work (none with ``--json``/``--quiet``
+or when stdout is not a terminal)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +16,23 @@ from mlfabric.progress import Progress as ProgressSink
 from mlfabric.records import jsonable as to_jsonable
 from mlfabric.units import format_size
 
+FORMATS = ("wide", "name", "json", "yaml")  # -o, as kubectl's
+
 
 @dataclass
 class Options:
     home: str | None = None
-    json: bool = False
+    output: str = ""  # "" (tables and sentences) or one of FORMATS
     quiet: bool = False
+
+    @property
+    def json(self) -> bool:
+        """A document of the result on stdout (``-o json|yaml``) instead of sentences."""
+        return self.output in ("json", "yaml")
+
+    @json.setter
+    def json(self, on: bool) -> None:  # --json; False: back to tables and sentences
+        self.output = "json" if on else ""
 
 
 OPTIONS = Options()
@@ -55,7 +69,46 @@ def size(n: int | None) -> str | None:
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
+    """A result as a document on stdout: JSON, or YAML with ``-o yaml`` (the same data)."""
+    data = to_jsonable(value)
+    if OPTIONS.output == "yaml":
+        import yaml  # only here: no command pays for it at start-up
+
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    else:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def error(detail: dict[str, Any]) -> None:
+    """An error on stderr in one line: ``{"error": {...}}`` under ``-o json|yaml`` (JSON
+    is YAML too), else ``error: MESSAGE``."""
+    if OPTIONS.json:
+        sys.stderr.write(json.dumps({"error": to_jsonable(detail)}) + "\n")
+    else:
+        _err().print(f"error: {detail['message']}", markup=False, highlight=False)
+
+
+def listing(items: Sequence[Any], columns: list[str], rows: list[list[Any]],
+            names: list[str]) -> None:
+    """A list command's result: its table, one name a line (what the noun's other verbs
+    take) with ``-o name`` or ``--quiet``, or the document."""
+    if OPTIONS.json:
+        emit_json(items)
+    elif OPTIONS.output == "name" or OPTIONS.quiet:
+        sys.stdout.write("".join(f"{n}\n" for n in names))
+    else:
+        table(columns, rows)
+
+
+def record(item: Any, rows: list[list[Any]], name: str) -> None:
+    """A get command's result: a field/value table, its name with ``-o name``, or the
+    document."""
+    if OPTIONS.json:
+        emit_json(item)
+    elif OPTIONS.output == "name":
+        sys.stdout.write(f"{name}\n")
+    else:
+        table(["field", "value"], rows)
 
 
 def say(text: str) -> None:
@@ -92,6 +145,9 @@ def confirm(question: str) -> None:
 
 
 def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    """Fitted to a terminal's width; with every cell whole (a row is one line, whatever
+    its length) when stdout is not a terminal, so ``| grep`` finds what it looks for, and
+    with ``-o wide``."""
     if OPTIONS.quiet:
         return
     from rich.table import Table
@@ -101,7 +157,15 @@ def table(columns: list[str], rows: list[list[Any]], title: str | None = None) -
         t.add_column(c)
     for r in rows:
         t.add_row(*["-" if v is None else str(v) for v in r])
-    _out().print(t)
+    out = _out()
+    if OPTIONS.output == "wide" or not out.is_terminal:
+        from rich.measure import Measurement
+
+        t.width = Measurement.get(out, out.options.update_width(_UNBOUNDED), t).maximum
+    out.print(t)
+
+
+_UNBOUNDED = 1 << 20  # columns: wider than any table
 
 
 class BarProgress(ProgressSink):

@@ -5,6 +5,9 @@ Front ends turn any ``MlfabricError`` into one line ``error: <message>`` and exi
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 
 class MlfabricError(Exception):
     """Root of every error mlfabric raises on purpose."""
@@ -15,6 +18,18 @@ class MlfabricError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type", "message", ...data}``: the error as the REST API answers it and the
+        CLI prints it under ``--json``."""
+        data = {k: _json_value(v) for k, v in vars(self).items()
+                if k != "message" and isinstance(v, str | int | float | bool | list | None)}
+        return {"type": type(self).__name__, "message": self.message, **data}
+
+
+def _json_value(v: Any) -> Any:
+    """JSON has no NaN or infinity: a value such as ``float("inf")`` travels as text."""
+    return str(v) if isinstance(v, float) and not math.isfinite(v) else v
 
 
 class InvalidInput(MlfabricError, ValueError):

@@ -1,8 +1,9 @@
 """Concurrency: eight ``mlfabric`` processes snapshotting, cloning and listing at once, on
-the same and on different volumes. Each one succeeds or fails with one clear ``error:``
-line (never a traceback, never a raw "database is locked"), and afterwards the catalog is
-consistent: snapshot names are unique per volume, every clone equals its source snapshot,
-``verify`` passes and every listed snapshot can be cloned and restored.
+the same and on different volumes. Each one succeeds or fails with one clear error line
+(``{"error": ...}`` under ``--json``; never a traceback, never a raw "database is
+locked"), and afterwards the catalog is consistent: snapshot names are unique per volume,
+every clone equals its source snapshot, ``verify`` passes and every listed snapshot can be
+cloned and restored.
 """
 
 from __future__ import annotations
@@ -51,13 +52,19 @@ def run_at_once(home: Path, commands: list[tuple[str, ...]]) -> list[Outcome]:
 
 
 def assert_clean(o: Outcome) -> None:
-    """Success, or exit 1 with exactly one ``error:`` line; no traceback in either case."""
+    """Success, or exit 1 with exactly one error line (JSON: the commands run with
+    ``--json``); no traceback in either case."""
     assert "Traceback" not in o.err and "database is locked" not in o.err, str(o)
     if o.code == 0:
         assert all(line.startswith("warning: ") for line in o.err.splitlines()), str(o)
     else:
         lines = o.err.splitlines()
-        assert o.code == 1 and len(lines) == 1 and lines[0].startswith("error: "), str(o)
+        assert o.code == 1 and len(lines) == 1 and error_of(o), str(o)
+
+
+def error_of(o: Outcome) -> str:
+    """The message of a ``--json`` command's error line."""
+    return json.loads(o.err)["error"]["message"]
 
 
 
@@ -182,7 +189,7 @@ def test_eight_processes_create_the_same_snapshot_name(home: Path) -> None:
     losers = [o for o in outcomes if o.code != 0]
     assert len(winners) == 1, [str(o) for o in outcomes]
     for o in losers:
-        assert o.err.strip() == "error: snapshot 'a@same' already exists", str(o)
+        assert error_of(o) == "snapshot 'a@same' already exists", str(o)
     assert json.loads(winners[0].out)["ref"] == "a@same"
     rows = [(v, s, m) for v, s, m in catalog_snapshots(home) if s == "same"]
     assert len(rows) == 1, rows
@@ -202,7 +209,7 @@ def test_eight_processes_clone_to_the_same_name(home: Path) -> None:
     assert len(winners) == 1, [str(o) for o in outcomes]
     for o in outcomes:
         if o.code != 0:
-            assert o.err.strip() == "error: volume 'copy' already exists", str(o)
+            assert error_of(o) == "volume 'copy' already exists", str(o)
     v = json.loads(winners[0].out)
     assert v["origin"] == "a@base" and tree_digest(v["path"]) == base
     listing = run_cli(home, "--json", "volume", "list")

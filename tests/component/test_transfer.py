@@ -4,6 +4,7 @@ atomic writes, and a killed sync that resumes without re-copying."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -273,9 +274,11 @@ def test_cli_failed_copy_skips_delete_and_exits_nonzero(src: Path, tmp_path: Pat
 
     r = run_cli(home, "transfer", "sync", str(src), str(dst), "--delete", "--json")
     assert r.code == 1
-    line = one_error_line(r.err)
-    assert "sync failed for 1 file(s); delete phase skipped" in line
-    assert "d1/sub0/file-00001.bin" in line
+    [line] = r.err.splitlines()  # under --json, the error is one JSON line
+    error = json.loads(line)["error"]
+    assert error["type"] == "TransferFailed"
+    assert "sync failed for 1 file(s); delete phase skipped" in error["message"]
+    assert "d1/sub0/file-00001.bin" in error["message"]
     out = r.json()
     assert out["delete_skipped"] is True and out["deleted"] == 0 and out["copied"] == 39
     assert [e["path"] for e in out["errors"]] == ["d1/sub0/file-00001.bin"]

@@ -175,15 +175,16 @@ def test_a_default_project_for_every_noun(home: Path, tmp_path: Path) -> None:
     ok(home, "node", "add", "n1", "--gpus", "4")
     for p in ("a", "b", "c"):
         ok(home, "project", "create", p, "--quota", "1")
-    r = run_cli(home, "job", "submit", "j", "-g", "1", env=SIM)
+    r = run_cli(home, "job", "submit", "j", "-g", "1", "--", "true", env=SIM)
     assert r.code == 2 and "config set project" in r.err, r
 
     ok(home, "config", "set", "project", "a")
     assert ok(home, "config", "get", "project").out == "a\n"
     assert "project = \"a\"" in (tmp_path / "config.toml").read_text()
-    ok(home, "job", "submit", "j", "-g", "1")  # the setting
-    ok(home, "job", "submit", "j", "-g", "1", env={"MLFABRIC_PROJECT": "b"})  # env wins
-    ok(home, "job", "submit", "j", "-g", "1", "-p", "c",
+    ok(home, "job", "submit", "j", "-g", "1", "--", "true")  # the setting
+    ok(home, "job", "submit", "j", "-g", "1", "--", "true",
+       env={"MLFABRIC_PROJECT": "b"})  # env wins
+    ok(home, "job", "submit", "j", "-g", "1", "-p", "c", "--", "true",
        env={"MLFABRIC_PROJECT": "b"})  # explicit wins over both
     refs = lambda *a, **kw: [j["ref"] for j in ok(home, "job", "list", *a, "--json",  # noqa: E731
                                                   **kw).json()]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 # The URL layer (mlfabric.transfer.urls) is light; the copy machinery is not.
-HEAVY = ("fsspec", "torch", "fastapi", "uvicorn", "httpx", "numpy", "mlfabric.api.",
+HEAVY = ("fsspec", "torch", "fastapi", "uvicorn", "httpx", "numpy", "yaml", "mlfabric.api.",
          "mlfabric.transfer.sync", "mlfabric.transfer.copier", "mlfabric.transfer.journal",
          "mlfabric.transfer.writers", "mlfabric.transfer.listing", "mlfabric.datasets.fetch",
          "mlfabric.serving.")

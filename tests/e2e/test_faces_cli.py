@@ -113,7 +113,9 @@ def test_detect_remote_refuses_without_noise_and_connects_nowhere(home: Path, da
                       ("--url", url, "--noise", "")):
             r = run_cli(home, *args, *extra)
             assert r.code == 1 and r.out == "", (extra, r.out)
-            assert r.err.strip() == (
+            line = (f"error: {json.loads(r.err)['error']['message']}" if "--json" in extra
+                    else r.err.strip())
+            assert line == (
                 "error: refusing to send the pool2 activation without noise: the server would "
                 "see the raw activation; give --noise FILE (fit one with `mlfabric faces eval "
                 "--dataset DIR --noisy --split pool2 --size 1024 --noise FILE`) or, to send "

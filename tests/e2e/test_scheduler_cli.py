@@ -32,7 +32,9 @@ def pending(home: Path) -> list[dict]:
 
 
 def submit(home: Path, project: str, name: str, gpus: str, *flags: str) -> dict:
-    return ok(home, "job", "submit", name, "-p", project, "-g", gpus, *flags, "--json").json()
+    """A job on the sim runtime: its command is never run."""
+    return ok(home, "job", "submit", name, "-p", project, "-g", gpus, *flags, "--json",
+              "--", "true").json()
 
 
 def test_reference_scenario(home: Path, cli_mode: str) -> None:
@@ -130,20 +132,23 @@ def bad_input_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("bad-input")
     ok(home, "node", "add", "n1", "--gpus", "8")
     ok(home, "project", "create", "a", "--quota", "1")
-    ok(home, "job", "submit", "dup", "-p", "a", "-g", "1")
+    submit(home, "a", "dup", "1")
     return home
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["job", "submit", "j", "-p", "nope", "-g", "1"], "project 'nope' not found"),
-    (["job", "submit", "j", "-p", "a", "-g", "-1"], "gpus must be a positive number"),
-    (["job", "submit", "j", "-p", "a", "-g", "0"], "gpus must be a positive number"),
-    (["job", "submit", "j", "-p", "a", "-g", "1.5"], "neither a whole number"),
-    (["job", "submit", "j", "-p", "a", "-g", "0.5", "--processes", "2"],
+    (["job", "submit", "j", "-p", "nope", "-g", "1", "--", "true"],
+     "project 'nope' not found"),
+    (["job", "submit", "j", "-p", "a", "-g", "-1", "--", "true"], "gpus must be a positive number"),
+    (["job", "submit", "j", "-p", "a", "-g", "0", "--", "true"], "gpus must be a positive number"),
+    (["job", "submit", "j", "-p", "a", "-g", "1.5", "--", "true"], "neither a whole number"),
+    (["job", "submit", "j", "-p", "a", "-g", "0.5", "--processes", "2", "--", "true"],
      "cannot have 2 processes"),
-    (["job", "submit", "dup", "-p", "a", "-g", "1"], "job 'a/dup' already exists"),
+    (["job", "submit", "dup", "-p", "a", "-g", "1", "--", "true"],
+     "job 'a/dup' already exists"),
     (["job", "delete", "ghost", "-p", "a"], "job 'a/ghost' not found"),
-    (["job", "submit", "j", "-p", "a", "-e", "NOEQUALS"], "invalid environment variable"),
+    (["job", "submit", "j", "-p", "a", "-e", "NOEQUALS", "--", "true"],
+     "invalid environment variable"),
     (["project", "create", "b", "--quota", "-1"], "quota must be a number of at least 0"),
     (["node", "add", "n2", "--gpus", "0"], "gpus must be a whole number of at least 1"),
 ])
@@ -153,6 +158,30 @@ def test_bad_input_is_one_clear_line(bad_input_home: Path, args: list[str],
     assert r.code == 1, r
     assert r.err.startswith("error: ") and len(r.err.strip().splitlines()) == 1, r.err
     assert message in r.err
+
+
+def test_submit_without_a_command_is_a_usage_error(bad_input_home: Path) -> None:
+    r = cli(bad_input_home, "job", "submit", "j", "-p", "a", "-g", "1")
+    assert r.code == 2, r
+    assert "put the command after --" in r.err and "Traceback" not in r.err
+    assert [j["name"] for j in ok(bad_input_home, "job", "list", "--json").json()] == ["dup"]
+
+
+def test_delete_deletes_what_exists_and_names_what_does_not(home: Path,
+                                                            cli_mode: str) -> None:
+    ok(home, "node", "add", "n1", "--gpus", "8")
+    ok(home, "project", "create", "a", "--quota", "8")
+    for name in ("j1", "j2", "keep"):
+        submit(home, "a", name, "1")
+    r = cli(home, "job", "delete", "j1", "ghost", "j2", "-p", "a")
+    assert r.code == 1, r
+    assert r.out.splitlines() == ["deleted job a/j1", "deleted job a/j2"]
+    assert r.err == "error: job 'a/ghost' not found\n"
+    assert [j["name"] for j in ok(home, "job", "list", "--json").json()] == ["keep"]
+    r = cli(home, "job", "delete", "ghost", "spook", "keep", "--json")
+    assert r.code == 1 and [j["name"] for j in r.json()] == ["keep"]
+    assert "ghost" in r.err and "spook" in r.err
+    assert ok(home, "job", "list", "--json").json() == []
 
 
 def test_more_gpus_than_any_node_is_pending_not_an_error(home: Path) -> None:

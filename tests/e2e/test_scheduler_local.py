@@ -152,6 +152,18 @@ def test_reading_commands_see_ended_processes_without_a_scheduler_loop(
     ok(home, "job", "delete", "next", "-p", "a")
 
 
+def test_logs_follow_exits_with_the_jobs_exit_code(local_home: Path) -> None:
+    home = local_home
+    ok(home, "node", "add", "n1", "--gpus", "1")
+    ok(home, "project", "create", "a", "--quota", "1")
+    ok(home, "job", "submit", "bad", "-p", "a", "--", PY, "-c",
+       "print('trying', flush=True); raise SystemExit(3)")
+    r = run_cli(home, "job", "logs", "bad", "-p", "a", "--follow", env=LOCAL, timeout=60)
+    assert r.code == 3, r
+    assert r.out == "trying\n"
+    assert "a/bad failed (exit code 3)" in r.err
+
+
 GANG = """
 import os, torch, torch.distributed as dist
 dist.init_process_group("gloo")

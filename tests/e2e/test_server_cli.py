@@ -79,6 +79,9 @@ def test_jobs_through_the_server_logs_follow_and_exec(server: Server) -> None:
     assert followed.out == "tick 0\ntick 1\ntick 2\n"
     assert ok(via(server, "job", "get", "ticker", "-p", "p", "--json")).json()["state"] == \
         "Succeeded"
+    ok(via(server, "job", "submit", "failing", "-p", "p", "-g", "1", "--",
+           sys.executable, "-c", "raise SystemExit(4)"))
+    assert via(server, "job", "logs", "failing", "-p", "p", "--follow").code == 4
     ok(via(server, "job", "submit", "sleeper", "-p", "p", "-g", "1", "--",
            sys.executable, "-c", "import time; time.sleep(60)"))
     ran = via(server, "job", "exec", "sleeper", "-p", "p", "--", sys.executable, "-c",
@@ -241,3 +244,11 @@ def test_tokens_with_a_ttl_expire(server: Server) -> None:
     bad = via(server, "token", "create", "--user", "c", "-p", "p", "--ttl", "soon")
     assert bad.code == 1 and bad.err == run_cli(server.home, "token", "create", "--user", "c",
                                                 "-p", "p", "--ttl", "soon").err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_one_line(home: Path, port: str) -> None:
+    r = run_cli(home, "server", "start", "--port", port, process=True)
+    assert r.code == 1, r
+    assert r.err == f"error: --port {port}: a port is a number from 0 to 65535\n"
+    assert r.out == ""

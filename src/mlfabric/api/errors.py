@@ -4,7 +4,6 @@ with the same message, so ``error: ...`` reads the same in local and server mode
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from mlfabric import errors as E
@@ -28,15 +27,8 @@ def status_of(exc: E.MlfabricError) -> int:
     return next(code for cls, code in _STATUS if isinstance(exc, cls))
 
 
-def _json_value(v: Any) -> Any:
-    """JSON has no NaN or infinity: a value such as ``float("inf")`` travels as text."""
-    return str(v) if isinstance(v, float) and not math.isfinite(v) else v
-
-
 def body_of(exc: E.MlfabricError) -> dict[str, Any]:
-    data = {k: _json_value(v) for k, v in vars(exc).items()
-            if k != "message" and isinstance(v, str | int | float | bool | list | type(None))}
-    return {"error": {"type": type(exc).__name__, "message": exc.message, **data}}
+    return {"error": exc.to_dict()}
 
 
 def rebuild(status: int, body: Any) -> E.MlfabricError:

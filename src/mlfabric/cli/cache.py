@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import caches
-from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, progress, say, when
 from mlfabric.datasets import DEFAULT_WORKERS
 from mlfabric.units import format_duration, format_size
 
@@ -89,12 +89,10 @@ def list_(pool: str | None = typer.Option(None, "--pool", "-p", help="Only this 
           ) -> None:
     """List cached versions, with their state, last use and leases."""
     es = caches.list(pool=pool, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(es)
-        return
-    table(["POOL", "VERSION", "STATE", "FILES", "SIZE", "LAST USED", "USES", "LEASES", "PATH"],
-          [[e.pool, e.ref, e.state, e.files, format_size(e.bytes), when(e.last_used_at),
-            e.uses, ", ".join(e.leases) or None, e.path] for e in es])
+    listing(es, ["POOL", "VERSION", "STATE", "FILES", "SIZE", "LAST USED", "USES", "LEASES",
+                 "PATH"],
+            [[e.pool, e.ref, e.state, e.files, format_size(e.bytes), when(e.last_used_at),
+              e.uses, ", ".join(e.leases) or None, e.path] for e in es], [e.ref for e in es])
 
 
 @app.command("remove")
@@ -135,11 +133,8 @@ def stats(pool: str | None = typer.Option(None, "--pool", "-p", help="Only this 
           ) -> None:
     """Entries, bytes, budget, hits, misses, hit ratio, evictions, bytes fetched."""
     ss = caches.stats(pool=pool, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(ss)
-        return
-    table(["POOL", "ENTRIES", "SIZE", "BUDGET", "USE", "LEASES", "HITS", "MISSES", "HIT RATIO",
-           "EVICTIONS", "FETCHED"],
-          [[s.pool, s.entries, format_size(s.bytes), format_size(s.budget),
-            f"{s.usage_ratio:.0%}", s.leases, s.hits, s.misses, f"{s.hit_ratio:.2f}",
-            s.evictions, format_size(s.bytes_fetched)] for s in ss])
+    listing(ss, ["POOL", "ENTRIES", "SIZE", "BUDGET", "USE", "LEASES", "HITS", "MISSES",
+                 "HIT RATIO", "EVICTIONS", "FETCHED"],
+            [[s.pool, s.entries, format_size(s.bytes), format_size(s.budget),
+              f"{s.usage_ratio:.0%}", s.leases, s.hits, s.misses, f"{s.hit_ratio:.2f}",
+              s.evictions, format_size(s.bytes_fetched)] for s in ss], [s.pool for s in ss])

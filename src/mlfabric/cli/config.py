@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric import config
-from mlfabric.console import OPTIONS, emit_json, say, table
+from mlfabric.console import OPTIONS, emit_json, listing, say
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
@@ -41,10 +41,8 @@ def list_() -> None:
         if key == "project" and config.default_project() != value:
             value, source = config.default_project(), f"${config.PROJECT_ENV}"
         rows.append({"key": key, "value": value, "source": source})
-    if OPTIONS.json:
-        emit_json(rows)
-        return
-    table(["KEY", "VALUE", "FROM"], [[r["key"], r["value"], r["source"]] for r in rows])
+    listing(rows, ["KEY", "VALUE", "FROM"], [[r["key"], r["value"], r["source"]] for r in rows],
+            [r["key"] for r in rows])
 
 
 @app.command("unset")

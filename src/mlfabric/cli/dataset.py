@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import datasets
-from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, progress, record, say, when
 from mlfabric.datasets import DEFAULT_WORKERS
 from mlfabric.units import format_size
 
@@ -57,23 +57,18 @@ def list_(remote: str | None = typer.Option(None, "--remote", "-r", help="Only t
           ) -> None:
     """List datasets."""
     ds = datasets.list(remote=remote, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(ds)
-        return
-    table(["NAME", "REMOTE", "VERSIONS", "LATEST", "CREATED"],
-          [[d.name, d.remote, d.versions, d.latest, when(d.created_at)] for d in ds])
+    listing(ds, ["NAME", "REMOTE", "VERSIONS", "LATEST", "CREATED"],
+            [[d.name, d.remote, d.versions, d.latest, when(d.created_at)] for d in ds],
+            [d.name for d in ds])
 
 
 @app.command("versions")
 def versions(name: str = typer.Argument(..., help="Dataset name.")) -> None:
     """List a dataset's versions with their source snapshots."""
     vs = datasets.versions(name, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(vs)
-        return
-    table(["VERSION", "SOURCE", "FILES", "SIZE", "CREATED"],
-          [[v.version, v.source, v.files, format_size(v.bytes), when(v.created_at)]
-           for v in vs])
+    listing(vs, ["VERSION", "SOURCE", "FILES", "SIZE", "CREATED"],
+            [[v.version, v.source, v.files, format_size(v.bytes), when(v.created_at)]
+             for v in vs], [v.ref for v in vs])
 
 
 @app.command("show")
@@ -81,16 +76,13 @@ def show(ref: str = typer.Argument(..., help="DATASET:VERSION (or DATASET for th
          ) -> None:
     """Show a version and its lineage (volume -> snapshot -> version -> pulls)."""
     v = datasets.show(ref, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(v)
-        return
-    table(["field", "value"], [
+    record(v, [
         ["version", v.ref], ["remote", v.remote], ["source", v.source],
         ["created", when(v.created_at)], ["files", v.files], ["size", format_size(v.bytes)],
         ["objects", v.objects], ["manifest", v.manifest_oid],
         ["lineage", " -> ".join(v.lineage)],
         ["pulled into", ", ".join(v.pulled_into) or None],
-        ["cached in", ", ".join(v.cached_in) or None]])
+        ["cached in", ", ".join(v.cached_in) or None]], v.ref)
 
 
 @app.command("pull")

@@ -6,7 +6,7 @@ import typer
 
 from mlfabric.cli import options
 from mlfabric.cli.backend import serving
-from mlfabric.console import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, record, say, table, when
 from mlfabric.serving import InferenceServer
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -24,16 +24,13 @@ def _models(s: InferenceServer) -> str | None:
 
 
 def _show(s: InferenceServer) -> None:
-    if OPTIONS.json:
-        emit_json(s)
-        return
     gpus = None if s.gpus is None else f"{s.gpus:g}"
     rows = [["name", s.name], ["project", s.project], ["state", _state(s)],
             ["model repo", s.model_repo], ["job", f"{s.project}/{s.job}"], ["gpus", gpus],
             ["http", s.http_url], ["grpc", s.grpc_url], ["metrics", s.metrics_url],
             ["created", when(s.created_at)]]
-    table(["field", "value"], [r for r in rows if r[1] is not None])
-    if s.models:
+    record(s, [r for r in rows if r[1] is not None], s.name)
+    if s.models and not (OPTIONS.json or OPTIONS.output == "name"):
         table(["MODEL", "VERSIONS", "STATE", "REASON"],
               [[m["name"], ", ".join(m["versions"]) or None, m["state"], m["reason"]]
                for m in s.models])
@@ -79,12 +76,9 @@ def list_(project: str | None = options.project(help=options.ONE_PROJECT),
                                             help="Every project.")) -> None:
     """List inference servers with their state, endpoints and models."""
     found = serving.list(project=None if all_projects else project, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(found)
-        return
-    table(["NAME", "PROJECT", "STATE", "REPO", "HTTP", "GRPC", "MODELS"],
-          [[s.name, s.project, _state(s), s.model_repo, s.http_url, s.grpc_url, _models(s)]
-           for s in found])
+    listing(found, ["NAME", "PROJECT", "STATE", "REPO", "HTTP", "GRPC", "MODELS"],
+            [[s.name, s.project, _state(s), s.model_repo, s.http_url, s.grpc_url, _models(s)]
+             for s in found], [s.name for s in found])
 
 
 @app.command("show")

@@ -9,7 +9,8 @@ import typer
 
 from mlfabric.cli import options
 from mlfabric.cli.backend import jobs
-from mlfabric.console import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, note, record, say, table, when
+from mlfabric.errors import MlfabricError, NotFound
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 _REST = {"allow_extra_args": False, "allow_interspersed_args": True}
@@ -49,10 +50,7 @@ def _fields(j: jobs.JobInfo) -> list[list[object]]:
 
 
 def _show(j: jobs.JobInfo) -> None:
-    if OPTIONS.json:
-        emit_json(j)
-        return
-    table(["field", "value"], _fields(j))
+    record(j, _fields(j), j.ref)
 
 
 @app.command("submit", context_settings=_REST)
@@ -81,6 +79,10 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
            sim_duration: str | None = typer.Option(None, "--sim-duration", help="sim runtime: "
                                                    "finish after this long, e.g. 30s.")) -> None:
     """Submit a job: ``job submit NAME -p P -g G -- COMMAND ARGS``."""
+    if not command:
+        raise typer.BadParameter("no command to run: put the command after --, e.g. "
+                                 f"job submit {name} -p {project} -- python train.py",
+                                 param_hint="COMMAND")
     j = jobs.submit(name, project=project, gpus=gpus, gpu_memory=gpu_memory,
                     interactive=interactive, preemptible=True if preemptible else None,
                     processes=processes, command=command or [], env=env or [],
@@ -101,12 +103,9 @@ def list_(project: str | None = options.project(help=options.ONE_PROJECT),
                                             help="Every project.")) -> None:
     """List jobs."""
     js = jobs.list(project=None if all_projects else project, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(js)
-        return
-    table(["PROJECT", "NAME", "STATE", "GPUS", "WHERE", "REASON"],
-          [[j.project, j.name, j.state, _gpus(j), _where(j), j.reason or j.message]
-           for j in js])
+    listing(js, ["PROJECT", "NAME", "STATE", "GPUS", "WHERE", "REASON"],
+            [[j.project, j.name, j.state, _gpus(j), _where(j), j.reason or j.message]
+             for j in js], [j.ref for j in js])
 
 
 @app.command("get")
@@ -133,7 +132,7 @@ def logs(name: str, project: str | None = options.project(),
          rank: int = typer.Option(0, "--rank", help="Process rank."),
          follow: bool = typer.Option(False, "--follow", "-f", help="Stream until the job "
                                      "ends.")) -> None:
-    """Print a job's log (of one process)."""
+    """Print a job's log (of one process); with --follow, exit with the job's exit code."""
     if not follow:
         sys.stdout.write(jobs.logs(name, project=project, rank=rank, home=OPTIONS.home))
         return
@@ -141,18 +140,34 @@ def logs(name: str, project: str | None = options.project(),
         if chunk:
             sys.stdout.write(chunk)
             sys.stdout.flush()
+    # As runai's --attach: a script that follows a job fails when the job does.
+    j = jobs.get(name, project=project, home=OPTIONS.home)
+    if j.state != "Succeeded":
+        code = j.exit_code if j.exit_code and 0 < j.exit_code < 256 else 1
+        note(f"job {j.ref} {j.state.lower()}"
+             + (f" (exit code {j.exit_code})" if j.exit_code is not None else "")
+             + (f": {j.message}" if j.message else ""))
+        raise typer.Exit(code)
 
 
 @app.command("delete")
 def delete(names: list[str] = typer.Argument(..., help="Job names."),
            project: str | None = options.project()) -> None:
-    """Delete jobs; running ones are stopped."""
-    gone = jobs.delete(names, project=project, home=OPTIONS.home)
+    """Delete jobs; running ones are stopped. Names that match no job are named after the
+    others are deleted (exit 1)."""
+    gone = jobs.delete(names, project=project, missing_ok=True, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(gone)
     else:
         for j in gone:
             say(f"deleted job {j.ref}")
+    deleted = {j.ref for j in gone} | {j.name for j in gone}
+    missing = [n if "/" in n or project is None else f"{project}/{n}"
+               for n in names if n not in deleted]
+    if len(missing) == 1:
+        raise NotFound("job", missing[0])
+    if missing:
+        raise MlfabricError(f"jobs not found: {', '.join(missing)}")
 
 
 @app.command("exec", context_settings=_REST)

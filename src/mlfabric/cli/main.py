@@ -1,6 +1,7 @@
-"""Entry point: ``mlfabric [--home DIR] [--json] [--quiet] NOUN VERB ...``.
+"""Entry point: ``mlfabric [--home DIR] [-o FORMAT | --json] [--quiet] NOUN VERB ...``.
 
-User mistakes become one line ``error: ...`` on stderr and exit 1; usage errors exit 2.
+User mistakes become one line ``error: ...`` on stderr and exit 1 (``{"error": ...}``
+under ``-o json|yaml``); usage errors exit 2.
 A noun's module is imported only when that noun runs, so a command pays for its own
 imports and no other: ``mlfabric --help`` imports none of them. Apps (``mlfabric.apps``)
 join as nouns through their entry points.
@@ -162,39 +163,66 @@ def _version(value: bool) -> None:
 def _global(
     home: str | None = typer.Option(None, "--home", metavar="DIR", help="State folder "
                                     "(default $MLFABRIC_HOME or ~/.mlfabric)."),
-    json_out: bool = typer.Option(False, "--json", help="Machine-readable output on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors."),
+    output: str | None = typer.Option(None, "--output", "-o", metavar="FORMAT",
+                                      help="wide|name|json|yaml: whole table cells, names "
+                                      "only, or the result as a document (errors too, on "
+                                      "stderr)."),
+    json_out: bool = typer.Option(False, "--json", help="The same as -o json."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only names (of what a listing "
+                               "lists) and errors."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_version,
                                  help="Print the version and exit."),
 ) -> None:
+    # Every one of them is taken out of the arguments first (_hoist_global_options): here
+    # only for the help, and for a caller that passes them to the group itself.
     from mlfabric.console import OPTIONS
 
     OPTIONS.home = home or OPTIONS.home
-    OPTIONS.json = json_out or OPTIONS.json
+    OPTIONS.output = _format(output) if output else "json" if json_out else OPTIONS.output
     OPTIONS.quiet = quiet or OPTIONS.quiet
 
 
-_GLOBAL_FLAGS = {"--json": "json", "--quiet": "quiet", "-q": "quiet"}
+class _UsageError(typer.TyperException):
+    exit_code = 2
+
+
+def _format(value: str) -> str:
+    from mlfabric.console import FORMATS
+
+    if value not in FORMATS:
+        raise _UsageError(f"-o/--output: unknown output format '{value}' "
+                          f"(one of {', '.join(FORMATS)})")
+    return value
 
 
 def _hoist_global_options(argv: list[str]) -> list[str]:
-    """Accept the global options anywhere before ``--`` (``volume list --json`` too)."""
-    from mlfabric.console import OPTIONS
+    """Accept the global options anywhere before ``--`` (``volume list --json`` too).
+    ``-o k=v`` is left alone: the transfer commands' file-system option."""
+    from mlfabric.console import FORMATS, OPTIONS
 
     out: list[str] = []
     i = 0
     while i < len(argv):
-        a = argv[i]
+        a, value = argv[i], argv[i + 1] if i + 1 < len(argv) else None
         if a == "--":
             out += argv[i:]
             break
-        if a in _GLOBAL_FLAGS:
-            setattr(OPTIONS, _GLOBAL_FLAGS[a], True)
-        elif a == "--home" and i + 1 < len(argv):
-            OPTIONS.home = argv[i + 1]
+        if a in ("--quiet", "-q"):
+            OPTIONS.quiet = True
+        elif a == "--json":
+            OPTIONS.output = "json"
+        elif a == "--home" and value is not None:
+            OPTIONS.home = value
             i += 1
         elif a.startswith("--home="):
             OPTIONS.home = a.split("=", 1)[1]
+        elif a.startswith("--output="):
+            OPTIONS.output = _format(a.split("=", 1)[1])
+        elif a in ("--output", "-o") and value is not None and not (a == "-o" and "=" in value):
+            OPTIONS.output = _format(value)
+            i += 1
+        elif a.startswith("-o") and a[2:] in FORMATS:  # -oyaml, as kubectl takes it
+            OPTIONS.output = a[2:]
         else:
             out.append(a)
         i += 1
@@ -223,22 +251,37 @@ def _check_home(args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
-    try:
-        _check_home(args)
-        plain(typer.main.get_command(app)).main(args=args, prog_name="mlfabric",
-                                                standalone_mode=True)
-    except MlfabricError as exc:
-        from mlfabric.console import err_console
+    from mlfabric.console import error
 
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+    try:
+        args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+        _check_home(args)
+        code = plain(typer.main.get_command(app)).main(args=args, prog_name="mlfabric",
+                                                       standalone_mode=False)
+    except MlfabricError as exc:
+        error(exc.to_dict())
         sys.exit(1)
-    except KeyboardInterrupt:
+    except typer.TyperException as exc:  # usage errors: exit 2
+        from mlfabric.console import OPTIONS
+
+        asks_for_help = type(exc).__name__ == "NoArgsIsHelpError"  # a noun alone
+        if (OPTIONS.json and not asks_for_help) or not hasattr(exc, "show"):
+            error({"type": "UsageError" if exc.exit_code == 2 else type(exc).__name__,
+                   "message": exc.format_message()})
+        else:
+            exc.show()
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("Aborted!\n")
+        sys.exit(1)
+    except KeyboardInterrupt:  # typer makes one inside a command exit 130 itself
         sys.stderr.write("error: interrupted\n")
         sys.exit(130)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    # What a command returns is not an exit status; typer.Exit's code is.
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

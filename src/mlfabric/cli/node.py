@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import nodes
-from mlfabric.console import OPTIONS, emit_json, say, table
+from mlfabric.console import OPTIONS, emit_json, listing, record, say
 from mlfabric.units import format_size
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -39,24 +39,18 @@ def add(name: str | None = typer.Argument(None, help="Node name (default with --
 def list_() -> None:
     """List nodes with their allocated GPUs."""
     ns = nodes.list(home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(ns)
-        return
-    table(["NAME", "POOL", "GPUS", "GPU MEMORY", "ALLOCATED", "RUNTIME"],
-          [[n.name, n.pool, n.gpus, _mem(n.gpu_memory), f"{n.allocated:g}", n.runtime]
-           for n in ns])
+    listing(ns, ["NAME", "POOL", "GPUS", "GPU MEMORY", "ALLOCATED", "RUNTIME"],
+            [[n.name, n.pool, n.gpus, _mem(n.gpu_memory), f"{n.allocated:g}", n.runtime]
+             for n in ns], [n.name for n in ns])
 
 
 @app.command("show")
 def show(name: str) -> None:
     """Show one node."""
     n = nodes.show(name, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(n)
-        return
-    table(["field", "value"], [["name", n.name], ["pool", n.pool], ["gpus", n.gpus],
-                               ["gpu memory", _mem(n.gpu_memory)],
-                               ["allocated", f"{n.allocated:g}"], ["runtime", n.runtime]])
+    record(n, [["name", n.name], ["pool", n.pool], ["gpus", n.gpus],
+               ["gpu memory", _mem(n.gpu_memory)], ["allocated", f"{n.allocated:g}"],
+               ["runtime", n.runtime]], n.name)
 
 
 @app.command("remove")

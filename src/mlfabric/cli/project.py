@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import projects
-from mlfabric.console import OPTIONS, emit_json, say, table
+from mlfabric.console import OPTIONS, emit_json, listing, record, say
 from mlfabric.units import format_duration
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -16,16 +16,14 @@ def _num(x: float | None) -> str | None:
 
 
 def _show(p: projects.ProjectInfo) -> None:
-    if OPTIONS.json:
-        emit_json(p)
-        return
     limit = p.interactive_time_limit
-    table(["field", "value"], [
+    record(p, [
         ["name", p.name], ["pool", p.pool], ["quota", _num(p.quota)],
         ["weight", _num(p.weight if p.weight is not None else p.quota)],
         ["limit", _num(p.limit)],
         ["interactive time limit", format_duration(limit) if limit is not None else None],
-        ["allocated", _num(p.allocated)], ["running", p.running], ["pending", p.pending]])
+        ["allocated", _num(p.allocated)], ["running", p.running], ["pending", p.pending]],
+        p.name)
 
 
 @app.command("create")
@@ -50,12 +48,10 @@ def create(name: str,
 def list_() -> None:
     """List projects with allocations."""
     ps = projects.list(home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(ps)
-        return
-    table(["NAME", "POOL", "QUOTA", "WEIGHT", "LIMIT", "ALLOCATED", "RUNNING", "PENDING"],
-          [[p.name, p.pool, _num(p.quota), _num(p.weight if p.weight is not None else p.quota),
-            _num(p.limit), _num(p.allocated), p.running, p.pending] for p in ps])
+    listing(ps, ["NAME", "POOL", "QUOTA", "WEIGHT", "LIMIT", "ALLOCATED", "RUNNING", "PENDING"],
+            [[p.name, p.pool, _num(p.quota),
+              _num(p.weight if p.weight is not None else p.quota), _num(p.limit),
+              _num(p.allocated), p.running, p.pending] for p in ps], [p.name for p in ps])
 
 
 @app.command("show")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import remotes
-from mlfabric.console import OPTIONS, emit_json, say, table
+from mlfabric.console import OPTIONS, emit_json, listing, say
 from mlfabric.transfer import DEFAULT_TIMEOUT
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -35,12 +35,10 @@ def add(name: str = typer.Argument(..., help="Remote name."),
 def list_() -> None:
     """List remotes."""
     rs = remotes.list(home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(rs)
-        return
-    table(["NAME", "URL", "ENDPOINT", "OPTIONS", "DATASETS"],
-          [[r.name, r.url, r.endpoint_url, ", ".join(f"{k}={v}" for k, v in r.options.items())
-            or None, r.datasets] for r in rs])
+    listing(rs, ["NAME", "URL", "ENDPOINT", "OPTIONS", "DATASETS"],
+            [[r.name, r.url, r.endpoint_url,
+              ", ".join(f"{k}={v}" for k, v in r.options.items()) or None, r.datasets]
+             for r in rs], [r.name for r in rs])
 
 
 @app.command("remove")

@@ -25,6 +25,11 @@ def start(host: str = typer.Option("127.0.0.1", "--host", help="Address to bind.
           log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level.")
           ) -> None:
     """Run the REST API, dashboard and scheduler loop until SIGTERM/Ctrl-C."""
+    if not 0 <= port <= 65535:  # bind() would raise OverflowError, not OSError
+        from mlfabric.errors import InvalidInput
+
+        raise InvalidInput(f"--port {port}: a port is a number from 0 to 65535",
+                           field="port", value=port)
     try:
         import uvicorn
 

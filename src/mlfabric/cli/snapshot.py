@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.cli.backend import snapshots
-from mlfabric.console import OPTIONS, emit_json, progress, say, size, table, warn, when
+from mlfabric.console import OPTIONS, emit_json, listing, progress, record, say, size, warn, when
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
@@ -29,23 +29,18 @@ def create(volume: str, name: str | None = typer.Option(None, "--name",
 def list_(volume: str) -> None:
     """List a volume's snapshots, oldest first."""
     ss = snapshots.list(volume, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(ss)
-        return
-    table(["NAME", "KIND", "FILES", "SIZE", "CREATED"],
-          [[s.name, s.kind, s.files, size(s.bytes), when(s.created_at)] for s in ss])
+    listing(ss, ["NAME", "KIND", "FILES", "SIZE", "CREATED"],
+            [[s.name, s.kind, s.files, size(s.bytes), when(s.created_at)] for s in ss],
+            [s.ref for s in ss])
 
 
 @app.command("show")
 def show(ref: str) -> None:
     """Show VOLUME@SNAPSHOT."""
     s = snapshots.show(ref, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(s)
-        return
-    table(["field", "value"], [["snapshot", s.ref], ["kind", s.kind],
-                               ["created", when(s.created_at)], ["files", s.files],
-                               ["size", size(s.bytes)], ["manifest", s.manifest_oid]])
+    record(s, [["snapshot", s.ref], ["kind", s.kind], ["created", when(s.created_at)],
+               ["files", s.files], ["size", size(s.bytes)], ["manifest", s.manifest_oid]],
+           s.ref)
 
 
 @app.command("delete")

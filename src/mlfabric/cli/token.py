@@ -6,7 +6,7 @@ import typer
 
 from mlfabric.cli.backend import remote, tokens
 from mlfabric.config import SERVER_ENV
-from mlfabric.console import OPTIONS, emit_json, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, say, when
 from mlfabric.errors import InvalidInput, MlfabricError
 
 app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
@@ -54,14 +54,11 @@ def list_(all_tokens: bool = typer.Option(False, "--all", help="Include revoked 
                                           "expired tokens.")) -> None:
     """List tokens (prefixes only, never secrets)."""
     ts = tokens.list(include_revoked=all_tokens, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(ts)
-        return
-    table(["ID", "USER", "ROLE", "PROJECTS", "PREFIX", "CREATED", "EXPIRES", "LAST USED",
-           "REVOKED"],
-          [[t.id, t.user, t.role, ",".join(t.projects) or None, t.prefix + "…",
-            when(t.created_at), when(t.expires_at), when(t.last_used_at), when(t.revoked_at)]
-           for t in ts])
+    listing(ts, ["ID", "USER", "ROLE", "PROJECTS", "PREFIX", "CREATED", "EXPIRES", "LAST USED",
+                 "REVOKED"],
+            [[t.id, t.user, t.role, ",".join(t.projects) or None, t.prefix + "…",
+              when(t.created_at), when(t.expires_at), when(t.last_used_at),
+              when(t.revoked_at)] for t in ts], [str(t.id) for t in ts])
 
 
 @app.command("revoke")

@@ -10,7 +10,9 @@ from mlfabric.console import (
     confirm,
     emit_json,
     interactive,
+    listing,
     progress,
+    record,
     say,
     size,
     table,
@@ -23,15 +25,12 @@ app = typer.Typer(no_args_is_help=True)  # its help: mlfabric.cli.main.NOUNS
 
 
 def _show(v: volumes.Volume) -> None:
-    if OPTIONS.json:
-        emit_json(v)
-        return
     rows = [["name", v.name], ["path", v.path], ["driver", v.driver],
             ["created", when(v.created_at)], ["size", size(v.size_limit)],
             ["labels", ", ".join(f"{k}={x}" for k, x in v.labels.items()) or None],
             ["snapshots", v.snapshots], ["read-only", "yes" if v.read_only else "no"],
             ["cloned from", v.origin], ["clone mode", v.clone_mode]]
-    table(["field", "value"], rows)
+    record(v, rows, v.name)
 
 
 @app.command("create")
@@ -50,13 +49,11 @@ def create(name: str, size: str | None = typer.Option(None, "--size", help="e.g.
 def list_() -> None:
     """List volumes."""
     vs = volumes.list(home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(vs)
-        return
-    table(["NAME", "DRIVER", "SIZE", "SNAPSHOTS", "ORIGIN", "LABELS", "CREATED"],
-          [[v.name, v.driver + (" (ro)" if v.read_only else ""), size(v.size_limit),
-            v.snapshots, v.origin, ",".join(f"{k}={x}" for k, x in v.labels.items()) or None,
-            when(v.created_at)] for v in vs])
+    listing(vs, ["NAME", "DRIVER", "SIZE", "SNAPSHOTS", "ORIGIN", "LABELS", "CREATED"],
+            [[v.name, v.driver + (" (ro)" if v.read_only else ""), size(v.size_limit),
+              v.snapshots, v.origin,
+              ",".join(f"{k}={x}" for k, x in v.labels.items()) or None, when(v.created_at)]
+             for v in vs], [v.name for v in vs])
 
 
 @app.command("show")

@@ -8,7 +8,7 @@ import typer
 
 from mlfabric.cli import options
 from mlfabric.cli.backend import workspaces
-from mlfabric.console import OPTIONS, emit_json, progress, say, table, when
+from mlfabric.console import OPTIONS, emit_json, listing, progress, record, say, when
 from mlfabric.errors import InvalidInput
 from mlfabric.workspaces import Workspace
 
@@ -42,16 +42,13 @@ def _made(verb: str, ws: Workspace) -> None:
 
 
 def _show(ws: Workspace) -> None:
-    if OPTIONS.json:
-        emit_json(ws)
-        return
     rows = [["name", ws.name], ["project", ws.project], ["state", ws.state],
             ["reason", ws.reason], ["url", ws.url], ["gpus", f"{ws.gpus:g}"],
             ["volume", ws.volume], ["job", f"{ws.project}/{ws.job}"],
             ["volumes", ", ".join(ws.volumes) or None],
             ["datasets", ", ".join(ws.datasets) or None],
             ["created", when(ws.created_at)]]
-    table(["field", "value"], [r for r in rows if r[1] is not None])
+    record(ws, [r for r in rows if r[1] is not None], ws.name)
 
 
 @app.command("create")
@@ -81,11 +78,9 @@ def list_(project: str | None = options.project(help=options.ONE_PROJECT),
                                             help="Every project.")) -> None:
     """List workspaces with their state and URL."""
     found = workspaces.list(project=None if all_projects else project, home=OPTIONS.home)
-    if OPTIONS.json:
-        emit_json(found)
-        return
-    table(["NAME", "PROJECT", "STATE", "GPUS", "URL", "REASON"],
-          [[w.name, w.project, w.state, f"{w.gpus:g}", w.url, w.reason] for w in found])
+    listing(found, ["NAME", "PROJECT", "STATE", "GPUS", "URL", "REASON"],
+            [[w.name, w.project, w.state, f"{w.gpus:g}", w.url, w.reason] for w in found],
+            [w.name for w in found])
 
 
 @app.command("show")

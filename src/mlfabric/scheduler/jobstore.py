@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from mlfabric.catalog import named_row
 from mlfabric.catalog import scheduler_schema as S
-from mlfabric.errors import NotFound
+from mlfabric.errors import InvalidInput, NotFound
 from mlfabric.scheduler.model import Job, Node, Placement, Project
 from mlfabric.scheduler.records import JobInfo, NodeInfo, ProjectInfo
 from mlfabric.scheduler.runtimes.base import Process, Run
@@ -135,7 +135,14 @@ def node_row(conn: Connection, name: str) -> Any:
 
 
 def job_row(conn: Connection, name: str, project: str | None) -> Any:
-    """The job ``name`` of ``project`` (or of any project, if the name is unique)."""
+    """The job ``name`` of ``project`` (or of any project, if the name is unique); ``name``
+    may be the job's ``PROJECT/NAME``, as listings print it."""
+    if "/" in name:
+        owner, _, name = name.partition("/")
+        if project is not None and project != owner:
+            raise InvalidInput(f"job '{owner}/{name}' is not in project '{project}'",
+                               field="project")
+        project = owner
     q = select(S.jobs).where(S.jobs.c.name == name)
     if project is not None:
         project_row(conn, project)
@@ -144,8 +151,6 @@ def job_row(conn: Connection, name: str, project: str | None) -> Any:
     if not rows:
         raise NotFound("job", f"{project}/{name}" if project else name)
     if len(rows) > 1:
-        from mlfabric.errors import InvalidInput
-
         found = ", ".join(sorted(r.project for r in rows))
         raise InvalidInput(f"job name '{name}' exists in several projects ({found}); "
                            "give the project with -p", field="project")
