@@ -155,10 +155,13 @@ def test_official_http_client_unchanged(served: Served) -> None:
             res = c.infer("tail", [tail_input(x, binary=binary)], outputs=outputs)
             np.testing.assert_allclose(res.as_numpy("OUTPUT__0"), ref[0], rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(res.as_numpy("OUTPUT__1"), ref[1], rtol=1e-5, atol=1e-6)
-        stats = c.get_inference_statistics("tail")
-        assert len(stats["model_stats"]) == 1
-        assert stats["model_stats"][0]["name"] == "tail"
-        assert stats["model_stats"][0]["inference_count"] >= 2
+        # The backend counts a request once its response is on its way: poll briefly.
+        def counted() -> bool:
+            stats = c.get_inference_statistics("tail")
+            assert [m["name"] for m in stats["model_stats"]] == ["tail"]
+            return stats["model_stats"][0]["inference_count"] >= 2
+
+        wait_for(counted, "both requests in the model's statistics", timeout=10)
     finally:
         c.close()
 

@@ -229,6 +229,10 @@ def test_without_noise_nothing_reaches_the_server(served: Served) -> None:
                 r = run_cli(served.home, *args, *where, *extra)
                 assert r.code == 1 and r.out == "", r.out
                 [line] = r.err.strip().splitlines()
+                if extra:  # under --json the error is JSON on stderr, the same words
+                    error = json.loads(line)["error"]
+                    assert error["type"] == "InvalidInput", error
+                    line = f"error: {error['message']}"
                 assert line.startswith("error: refusing to send the pool2 activation without "
                                        "noise: the server would see the raw activation; give "
                                        "--noise FILE "), line
