@@ -27,6 +27,7 @@ from typing import Literal
 Compare = Literal["all", "size-mtime", "checksum"]
 MtimeKind = Literal["exact", "upload"]
 Action = Literal["copy", "skip", "delete"]
+ACTIONS: tuple[Action, ...] = ("copy", "skip", "delete")
 
 # Two mtimes closer than this are equal (covers float rounding of nanosecond stamps).
 MTIME_WINDOW = 0.001
@@ -110,6 +111,14 @@ class Plan:
     def reasons(self) -> dict[str, int]:
         """How many steps each reason accounts for."""
         return dict(sorted(Counter(s.reason for s in self.steps).items()))
+
+    def actions(self) -> dict[str, dict[str, int]]:
+        """Files and bytes per action (``copy``, ``skip``, ``delete``): the plan in short."""
+        out = {a: {"files": 0, "bytes": 0} for a in ACTIONS}
+        for s in self.steps:
+            out[s.action]["files"] += 1
+            out[s.action]["bytes"] += s.size
+        return out
 
 
 def _same_mtime(a: float | None, b: float | None, window: float) -> bool:
