@@ -423,8 +423,10 @@ def sync_process(src: Path, dst: Path, home: Path, *, copied: int) -> subprocess
 
 def assert_resumes(src: Path, dst: Path, home: Path, first_job: int, total: int) -> None:
     """A re-run goes on from the stopped one: it copies only what is not there yet."""
-    finished = set(contents(dst))
-    assert 0 < len(finished) < total and not temps(dst)  # nothing half-written shows
+    finished = contents(dst)
+    whole = contents(src)
+    assert 0 < len(finished) < total  # and nothing half-written shows:
+    assert finished == {p: whole[p] for p in finished}
     r = run_cli(home, "transfer", "sync", str(src), str(dst), "--json")
     assert r.code == 0, r.err
     out = r.json()

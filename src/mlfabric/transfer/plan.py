@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Compare = Literal["all", "size-mtime", "checksum"]
 MtimeKind = Literal["exact", "upload"]
@@ -49,7 +49,7 @@ SAME_CHECKSUM = "unchanged (checksum)"
 NOT_IN_SOURCE = "not in source"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: listings make one per file, and frozen costs 3x
 class Entry:
     """One file of a listing; ``path`` is relative to the listed root."""
 
@@ -73,8 +73,7 @@ class JournalRecord:
     checksum: str | None = None
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):  # a tuple: a plan of millions of files makes one per file
     action: Action
     path: str
     size: int

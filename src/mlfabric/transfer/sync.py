@@ -14,6 +14,7 @@ import os
 import posixpath
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,10 +127,19 @@ def _check_args(workers: int, max_delete: int | None) -> None:
                            field="max_delete")
 
 
-def _list(loc: Location, progress: Progress, *, single_file: bool = False) -> Tree:
-    progress.start(f"listing {loc.display()}")
+def _list_both(src: Location, dst: Location, progress: Progress, *,
+               single_file: bool) -> tuple[Tree, Tree]:
+    """Both listings; at once where one side is remote, so its requests overlap with the
+    other side (two local listings are CPU-bound: threads would only contend)."""
+    progress.start(f"listing {src.display()} and {dst.display()}")
     try:
-        return list_tree(loc, single_file=single_file, progress=progress)
+        if src.is_local and dst.is_local:
+            return (list_tree(src, single_file=single_file, progress=progress),
+                    list_tree(dst, progress=progress))
+        with ThreadPoolExecutor(1, thread_name_prefix="mlfabric-list") as pool:
+            theirs = pool.submit(list_tree, dst, progress=progress)
+            ours = list_tree(src, single_file=single_file, progress=progress)
+            return ours, theirs.result()
     finally:
         progress.finish()
 
@@ -278,7 +288,8 @@ def _transfer(kind: str, src_url: str, dst_url: str, *, compare: Compare, delete
                          timeout=timeout)
     single = probe_source(src)
     probe_destination(dst)
-    run = _Run(src=_list(src, progress, single_file=single), dst=_list(dst, progress),
+    src_tree, dst_tree = _list_both(src, dst, progress, single_file=single)
+    run = _Run(src=src_tree, dst=dst_tree,
                pair=pair_key(src, dst), workers=workers, progress=progress,
                journal=Journal.open(home), local_record=keeps_mtime(dst))
     plan = _plan(run, compare, delete)
