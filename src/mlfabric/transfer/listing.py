@@ -121,27 +121,37 @@ def list_tree(loc: Location, *, single_file: bool = False,
     return tree
 
 
-def _walk_local(path: str, prefix: str, tree: Tree, progress: Progress) -> None:
+def _walk_local(path: str, prefix: str, tree: Tree, progress: Progress,
+                dir_fd: int | None = None) -> None:
     """A local folder with ``os.scandir``: what fsspec's local ``find`` reports (regular
-    files; symlinks neither listed nor followed), without its per-entry overhead. Local
-    entries carry no token: a folder keeps exact mtimes, so nothing is journaled for it."""
+    files; symlinks neither listed nor followed), without its per-entry overhead. Each
+    folder is opened once and its files are stat'ed relative to it (no path walk per
+    file). Local entries carry no token: a folder keeps exact mtimes, so nothing is
+    journaled for it."""
     try:
-        it = os.scandir(path)
+        fd = os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
     except FileNotFoundError:
         return
     entries = tree.entries
     files = nbytes = 0
-    with it:
-        for d in it:
-            rel = prefix + d.name
-            if d.is_file(follow_symlinks=False):
-                if ".mlfabric-" in rel and temp_job(rel) is not None:
-                    tree.temps.append(rel)
-                    continue
-                st = d.stat(follow_symlinks=False)
-                entries[rel] = Entry(rel, st.st_size, st.st_mtime, None, None, st.st_mtime_ns)
-                files += 1
-                nbytes += st.st_size
-            elif d.is_dir(follow_symlinks=False):
-                _walk_local(d.path, rel + "/", tree, progress)
+    try:
+        with os.scandir(fd) as it:
+            for d in it:
+                rel = prefix + d.name
+                if d.is_file(follow_symlinks=False):
+                    if ".mlfabric-" in rel and temp_job(rel) is not None:
+                        tree.temps.append(rel)
+                        continue
+                    st = d.stat(follow_symlinks=False)
+                    entries[rel] = Entry(rel, st.st_size, st.st_mtime, None, None,
+                                         st.st_mtime_ns)
+                    files += 1
+                    nbytes += st.st_size
+                elif d.is_dir(follow_symlinks=False):
+                    _walk_local(d.name, rel + "/", tree, progress, fd)
+    finally:
+        os.close(fd)
     progress.advance(files, nbytes)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
