@@ -229,6 +229,12 @@ def alternate(r: int, first: Callable[[], None], second: Callable[[], None]) -> 
         step()
 
 
+def race(r: int, row: Row, peer: Callable[[], object], mine: Callable[[], object]) -> None:
+    """Time the peer and mlfabric once each, in alternating order, into ``row``."""
+    alternate(r, lambda: row.peer_times.append(timed(peer)),
+              lambda: row.mlfabric.append(timed(mine)))
+
+
 def bench_local(src: Path, work: Path, reps: int, nbytes: int) -> list[Row]:
     full = Row("local->local sync", "rclone sync", [], [], 1.0, nbytes)
     noop = Row("local->local no-op re-sync", "rclone sync", [], [], 1.0)
@@ -277,25 +283,14 @@ def bench_tiny(src: Path, work: Path, reps: int, n: int) -> list[Row]:
         for p in (a, b, c, home):
             remove_tree(p)
 
-        def cp(a: Path = a) -> None:
-            full.peer_times.append(timed(lambda: run(["sh", "-c", 'cp -a "$0" "$1" && '
-                                                      'sync -f "$1"', str(src), str(a)])))
-
-        def mf(b: Path = b, home: Path = home) -> None:
-            full.mlfabric.append(timed(lambda: mlf_sync(str(src), str(b), home)))
-
-        alternate(r, cp, mf)
+        race(r, full, lambda a=a: run(["sh", "-c", 'cp -a "$0" "$1" && sync -f "$1"',
+                                      str(src), str(a)]),
+             lambda b=b, home=home: mlf_sync(str(src), str(b), home))
         log(f"tiny sync rep {r}: mlfabric {full.mlfabric[-1]:.2f}s, cp -a + sync -f "
             f"{full.peer_times[-1]:.2f}s")
         rclone_sync(str(src), str(c))  # the peer's copy to re-sync (untimed)
-
-        def rc_noop(c: Path = c) -> None:
-            noop.peer_times.append(timed(lambda: rclone_sync(str(src), str(c))))
-
-        def mf_noop(b: Path = b, home: Path = home) -> None:
-            noop.mlfabric.append(timed(lambda: mlf_sync(str(src), str(b), home)))
-
-        alternate(r, rc_noop, mf_noop)
+        race(r, noop, lambda c=c: rclone_sync(str(src), str(c)),
+             lambda b=b, home=home: mlf_sync(str(src), str(b), home))
         log(f"tiny no-op rep {r}: mlfabric {noop.mlfabric[-1]:.3f}s, rclone "
             f"{noop.peer_times[-1]:.3f}s")
     for p in made:

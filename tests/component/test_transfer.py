@@ -406,6 +406,18 @@ def test_cli_usage_errors_exit_2(home: Path) -> None:
 
 
 # -- kill and resume -------------------------------------------------------------------
+def stopped_sync(tmp_path: Path, home: Path, sig: int, *, total: int = 1200
+                 ) -> tuple[Path, Path, subprocess.Popen[str], str, str]:
+    """``mlfabric transfer sync`` of ``total`` files in its own process, sent ``sig`` once
+    it has copied 20 of them; returns the folders, the process, its stdout and stderr."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_tree(src, total, dirs=20, size=8192)
+    proc = sync_process(src, dst, home, copied=20)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return src, dst, proc, out, err
+
+
 def sync_process(src: Path, dst: Path, home: Path, *, copied: int) -> subprocess.Popen[str]:
     """``mlfabric transfer sync`` in its own process, once it has copied ``copied`` files."""
     proc = subprocess.Popen([MLFABRIC, "--home", str(home), "transfer", "sync", str(src),
@@ -438,37 +450,27 @@ def assert_resumes(src: Path, dst: Path, home: Path, first_job: int, total: int)
 
 
 def test_killed_sync_resumes_without_recopying(tmp_path: Path, home: Path) -> None:
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    total = 1200
-    write_tree(src, total, dirs=20, size=8192)
-    proc = sync_process(src, dst, home, copied=20)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
+    src, dst, proc, _, _ = stopped_sync(tmp_path, home, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL
 
     journal = Journal.open(home)
     pair = pair_key(*open_pair(str(src), str(dst)))
     first_job = journal.jobs(pair)[0]
     assert first_job.state == "running"  # it never got to say otherwise
-    assert_resumes(src, dst, home, first_job.id, total)
+    assert_resumes(src, dst, home, first_job.id, 1200)
     assert [j.state for j in journal.jobs(pair)] == ["done", "interrupted"]
 
 
 def test_ctrl_c_says_run_again_and_the_next_run_resumes(tmp_path: Path, home: Path) -> None:
     """SIGINT, as Ctrl-C sends it: one line, exit 130, no traceback; a re-run resumes."""
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    total = 1200
-    write_tree(src, total, dirs=20, size=8192)
-    proc = sync_process(src, dst, home, copied=20)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    src, dst, proc, out, err = stopped_sync(tmp_path, home, signal.SIGINT)
     assert proc.returncode == 130, (out, err)
     assert err.strip() == "interrupted; run again to resume" and out == ""
 
     journal = Journal.open(home)
     first_job = journal.jobs(pair_key(*open_pair(str(src), str(dst))))[0]
     assert first_job.state == "interrupted"
-    assert_resumes(src, dst, home, first_job.id, total)
+    assert_resumes(src, dst, home, first_job.id, 1200)
 
 
 class StopFS(MemoryFileSystem):
