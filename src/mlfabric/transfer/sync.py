@@ -306,8 +306,8 @@ def _transfer(kind: str, src_url: str, dst_url: str, *, compare: Compare, delete
             temps_removed=temps)
 
     resumed: list[int] = []
-    if dry_run:
-        return result()
+    if dry_run or not (plan.copies or plan.deletes or run.dst.temps or run.errors):
+        return result()  # a plan, or nothing to do: no job, no write (as rclone's no-op)
     if max_delete is not None and len(plan.deletes) > max_delete:
         raise MlfabricError(f"{kind} would delete {len(plan.deletes)} files, more than "
                             f"max-delete {max_delete} allows: nothing was changed")
