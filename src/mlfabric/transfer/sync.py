@@ -2,9 +2,11 @@
 delete what the source lacks, as rclone's ``copy`` and ``sync`` do.
 
 Deletes run only after a copy phase without a single error, so a failed run never
-removes a destination file whose replacement did not arrive. Finished copies are
-written to the journal in batches as they complete (and on interrupt), so a re-run after
-a kill skips them.
+removes a destination file whose replacement did not arrive. A re-run after a kill or
+an interrupt skips what finished: a local folder keeps each file's exact size and mtime,
+so it is its own record, made durable by one ``syncfs`` before the run counts as done;
+for other destinations (object stores keep upload times, not the source's mtime) the
+workers' finished copies go to the journal in batches, and on interrupt.
 """
 
 from __future__ import annotations
