@@ -176,10 +176,11 @@ def batches(entries: list[Entry], *, files: int = 64, nbytes: int = 8 * 2**20
 
 def copy_files(src: Tree, dst: Location, entries: list[Entry], *, job_id: int, workers: int,
                progress: Progress, done: list[JournalRecord] | None
-               ) -> Iterator[tuple[Entry, BaseException]]:
+               ) -> Iterator[list[tuple[Entry, BaseException]]]:
     """Copy ``entries`` with ``workers`` threads, a group of files per task. Each worker
     appends what it finished to ``done`` itself (so an interrupt loses none of it;
-    ``None`` where nobody keeps records: local to local); yields every failure."""
+    ``None`` where nobody keeps records: local to local); yields the failures of each
+    group as it finishes (often none)."""
     local = LocalCopier(src, dst, job_id) if src.loc.is_local and dst.is_local \
         and not src.single_file and done is None else None
 
@@ -204,4 +205,4 @@ def copy_files(src: Tree, dst: Location, entries: list[Entry], *, job_id: int, w
     for out in run_parallel(group, batches(entries), workers):
         if out.error is not None:
             raise out.error
-        yield from out.value or []
+        yield out.value or []

@@ -196,10 +196,11 @@ def _copy_phase(run: _Run, steps: list[Step]) -> None:
     blame = _blame(run.src.loc, run.dst.loc)
     failed: list[Entry] = []
     try:
-        for entry, exc in copy_files(run.src, run.dst.loc, entries, job_id=run.job_id,
-                                     workers=run.workers, progress=run.progress, done=done):
-            run.error(entry.path, "copy", exc, blame)
-            failed.append(entry)
+        for failures in copy_files(run.src, run.dst.loc, entries, job_id=run.job_id,
+                                   workers=run.workers, progress=run.progress, done=done):
+            for entry, exc in failures:
+                run.error(entry.path, "copy", exc, blame)
+                failed.append(entry)
             if done is not None and time.monotonic() - last_flush >= _FLUSH_S:
                 recorded, last_flush = _record(run, done, recorded), time.monotonic()
     finally:
