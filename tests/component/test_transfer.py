@@ -511,6 +511,24 @@ def test_interrupted_upload_keeps_its_journal(tmp_path: Path, home: Path) -> Non
         StopFS.store.clear()
 
 
+def test_uploads_are_journaled_while_they_run(tmp_path: Path, home: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the journal is the record, finished files reach it in batches during the run
+    (every second; here at once), not only at its end: a kill loses little."""
+    monkeypatch.setattr(importlib.import_module("mlfabric.transfer.sync"), "_FLUSH_S", 0.0)
+    batches: list[int] = []
+    real_record = Journal.record
+    monkeypatch.setattr(Journal, "record", lambda self, pair, job, done: (
+        batches.append(len(done)), real_record(self, pair, job, done))[1])
+    src = tmp_path / "src"
+    write_tree(src, 300, dirs=3, size=16)
+    try:
+        assert transfer.sync(str(src), "memory://journaled", workers=1, home=home).copied == 300
+    finally:
+        MemoryFileSystem().rm("/journaled", recursive=True)
+    assert len([n for n in batches if n]) >= 4 and sum(batches) == 300
+
+
 def test_local_copies_are_flushed_once_before_the_run_is_done(
         tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The durability point of a local destination: one syncfs of its file system after
