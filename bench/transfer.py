@@ -10,6 +10,10 @@ same data:
 * no-op re-sync (nothing changed), local and S3 vs  ``rclone sync``
 * cache warm-up (``cache add`` of a dataset version pushed to a lake in a local folder)
   vs  ``cp -r`` of the same files; reported as throughput.
+* tiny files: 50,000 files of 256 B (100 folders), local to local:
+  sync into an empty folder vs ``cp -a SRC DST && sync -f DST`` (cp plus one flush of
+  the destination's file system: the durability mlfabric's sync gives), target 1.5x;
+  the no-op re-sync vs ``rclone sync``, target 1.0x.
 
 rclone runs with ``--transfers 8`` (mlfabric's default of 8 workers) and otherwise its
 defaults. mlfabric runs in-process through its Python API (as rclone, one process per
@@ -19,6 +23,7 @@ pages are flushed (untimed) before each step, contenders alternate order between
 repetitions, and the median is reported.
 
 Run:  .venv/bin/python bench/transfer.py [--files 2000] [--reps 3] [--s3-reps 1] [--cli]
+      [--tiny-files 50000] [--tiny-only]
 Needs rclone (Debian: apt-get install -y rclone) and the test extras (moto[s3], s3fs).
 Results are printed and written to bench/.work/transfer-results.json.
 """
@@ -41,6 +46,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlfabric import caches, datasets, remotes, snapshots, transfer, volumes
 from mlfabric.storage.fsops import filesystem_type, remove_tree
@@ -53,6 +59,7 @@ MIN_SIZE, MAX_SIZE = 4 * 2**10, 8 * 2**20
 WORKERS = 8
 KEY, SECRET = "bench", "bench-secret"
 RC_S3, MLF_S3 = "moto:rclone-data/data", "s3://mlfabric-data/data"
+TINY_SIZE, TINY_PER_DIR = 256, 500
 
 
 @dataclass
@@ -143,6 +150,20 @@ def generate(root: Path, n: int) -> int:
     return sum(want)
 
 
+def generate_tiny(root: Path, n: int, size: int = TINY_SIZE) -> None:
+    """``n`` files of ``size`` random bytes, 500 a folder (kept when already there)."""
+    stamp = root / ".complete"
+    if stamp.exists() and stamp.read_text() == f"{n}x{size}":
+        return
+    remove_tree(root)
+    rng = random.Random(13)
+    for i in range(n):
+        if i % TINY_PER_DIR == 0:
+            (root / f"d{i // TINY_PER_DIR:03d}").mkdir(parents=True)
+        (root / f"d{i // TINY_PER_DIR:03d}" / f"f{i:05d}.bin").write_bytes(rng.randbytes(size))
+    stamp.write_text(f"{n}x{size}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -208,6 +229,12 @@ def alternate(r: int, first: Callable[[], None], second: Callable[[], None]) -> 
         step()
 
 
+def race(r: int, row: Row, peer: Callable[[], object], mine: Callable[[], object]) -> None:
+    """Time the peer and mlfabric once each, in alternating order, into ``row``."""
+    alternate(r, lambda: row.peer_times.append(timed(peer)),
+              lambda: row.mlfabric.append(timed(mine)))
+
+
 def bench_local(src: Path, work: Path, reps: int, nbytes: int) -> list[Row]:
     full = Row("local->local sync", "rclone sync", [], [], 1.0, nbytes)
     noop = Row("local->local no-op re-sync", "rclone sync", [], [], 1.0)
@@ -238,6 +265,36 @@ def bench_local(src: Path, work: Path, reps: int, nbytes: int) -> list[Row]:
             f"{noop.peer_times[-1]:.3f}s")
         for p in (a, b, home):
             remove_tree(p)
+    return [full, noop]
+
+
+def bench_tiny(src: Path, work: Path, reps: int, n: int) -> list[Row]:
+    """Many tiny files: per-file costs, not bandwidth, decide. The copies are removed
+    only at the end: deleting 50,000 files leaves the file system busy for a while, and
+    whichever contender ran next would pay for it."""
+    full = Row(f"tiny files ({n} x {TINY_SIZE} B) sync", "cp -a + sync -f", [], [], 1.5,
+               n * TINY_SIZE)
+    noop = Row("tiny files no-op re-sync", "rclone sync", [], [], 1.0)
+    made: list[Path] = []
+    for r in range(reps):
+        a, b, c = work / f"tiny-cp-{r}", work / f"tiny-mlf-{r}", work / f"tiny-rclone-{r}"
+        home = work / f"tiny-home-{r}"
+        made += [a, b, c, home]
+        for p in (a, b, c, home):
+            remove_tree(p)
+
+        race(r, full, lambda a=a: run(["sh", "-c", 'cp -a "$0" "$1" && sync -f "$1"',
+                                      str(src), str(a)]),
+             lambda b=b, home=home: mlf_sync(str(src), str(b), home))
+        log(f"tiny sync rep {r}: mlfabric {full.mlfabric[-1]:.2f}s, cp -a + sync -f "
+            f"{full.peer_times[-1]:.2f}s")
+        rclone_sync(str(src), str(c))  # the peer's copy to re-sync (untimed)
+        race(r, noop, lambda c=c: rclone_sync(str(src), str(c)),
+             lambda b=b, home=home: mlf_sync(str(src), str(b), home))
+        log(f"tiny no-op rep {r}: mlfabric {noop.mlfabric[-1]:.3f}s, rclone "
+            f"{noop.peer_times[-1]:.3f}s")
+    for p in made:
+        remove_tree(p)
     return [full, noop]
 
 
@@ -357,11 +414,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--s3-reps", type=int, default=1, help="repetitions against S3")
     p.add_argument("--skip-s3", action="store_true")
     p.add_argument("--cli", action="store_true", help="also time the mlfabric command line")
+    p.add_argument("--tiny-files", type=int, default=50_000,
+                   help="files of the tiny-file measurements (0: skip them)")
+    p.add_argument("--tiny-only", action="store_true",
+                   help="only the tiny-file measurements")
     args = p.parse_args(argv)
     if shutil.which("rclone") is None:
-        print("rclone is missing: apt-get install -y rclone", file=sys.stderr)
+        print("rclone is missing: it is the peer of the sync measurements, so nothing was "
+              "measured. Install it (Debian: apt-get install -y rclone) and run again.",
+              file=sys.stderr)
         return 2
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    if args.tiny_only:
+        info = machine(WORK_DIR)
+        print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+        return report({"machine": info, "tiny_files": args.tiny_files,
+                       "rows": tiny_rows(args)}, {})
     src = WORK_DIR / "src"
     log(f"generating {args.files} files under {src}")
     nbytes = generate(src, args.files)
@@ -379,9 +447,28 @@ def main(argv: list[str] | None = None) -> int:
     rows = bench_local(src, WORK_DIR, args.reps, nbytes)
     if not args.skip_s3:
         rows += bench_s3(src, WORK_DIR, args.s3_reps, nbytes)
-    rows.append(bench_cache(src, WORK_DIR, args.reps, nbytes))
+    cache = bench_cache(src, WORK_DIR, args.reps, nbytes)
+    rows.append(cache)
     cli = bench_cli(src, WORK_DIR) if args.cli else {}
+    if args.tiny_files:
+        rows += tiny_rows(args)
+    return report({"machine": info, "files": args.files, "bytes": nbytes,
+                   "tiny_files": args.tiny_files, "rows": rows, "cache": (nbytes, cache)}, cli)
 
+
+def tiny_rows(args: argparse.Namespace) -> list[Row]:
+    tiny = WORK_DIR / "tiny-src"
+    log(f"generating {args.tiny_files} files of {TINY_SIZE} B under {tiny}")
+    generate_tiny(tiny, args.tiny_files)
+    mlf_sync(str(tiny / "d000"), str(WORK_DIR / "warm-dst"), WORK_DIR / "warm-home")
+    remove_tree(WORK_DIR / "warm-home")
+    remove_tree(WORK_DIR / "warm-dst")
+    return bench_tiny(tiny, WORK_DIR, args.reps, args.tiny_files)
+
+
+def report(results: dict[str, Any], cli: dict[str, float]) -> int:
+    """Print the table (and the cache throughput), write the JSON; 0 when all pass."""
+    rows: list[Row] = results["rows"]
     header = ["measurement", "mlfabric s", "peer", "peer s", "mlf/peer", "target",
               "throughput", ""]
     table = [header] + [r.cells() for r in rows]
@@ -389,14 +476,14 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for line in table:
         print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-    cache = rows[-1]
-    print(f"\ncache warm-up throughput: mlfabric {nbytes / cache.mlf_s / 1e6:.0f} MB/s, "
-          f"cp -r {nbytes / cache.peer_s / 1e6:.0f} MB/s, ratio "
-          f"{cache.peer_s / cache.mlf_s:.2f} (target >= 0.8)")
+    if "cache" in results:
+        nbytes, cache = results.pop("cache")
+        print(f"\ncache warm-up throughput: mlfabric {nbytes / cache.mlf_s / 1e6:.0f} MB/s, "
+              f"cp -r {nbytes / cache.peer_s / 1e6:.0f} MB/s, ratio "
+              f"{cache.peer_s / cache.mlf_s:.2f} (target >= 0.8)")
     for label, s in cli.items():
         print(f"mlfabric CLI (process start included) local {label}: {s:.3f}s")
-    RESULTS.write_text(json.dumps({"machine": info, "files": args.files, "bytes": nbytes,
-                                   "rows": [r.to_dict() for r in rows], "cli": cli},
+    RESULTS.write_text(json.dumps({**results, "rows": [r.to_dict() for r in rows], "cli": cli},
                                   indent=2))
     return 0 if all(r.passed for r in rows) else 1
 

@@ -1,9 +1,11 @@
 """Transfers between local folders and memory://, through the API and the CLI: re-sync
-copies nothing, --checksum, --delete only after a clean copy phase, failures surfaced,
-atomic writes, and a killed sync that resumes without re-copying."""
+copies nothing, --checksum, sync deletes extras (only after a clean copy phase, never
+beyond --max-delete) while copy keeps them, failures surfaced, atomic writes, and a
+killed or interrupted sync that resumes without re-copying."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -20,6 +22,7 @@ from mlfabric import transfer
 from mlfabric.errors import Busy, InvalidInput, MlfabricError, NotFound
 from mlfabric.transfer.journal import Journal
 from mlfabric.transfer.urls import open_pair, pair_key
+from mlfabric.units import format_size
 from tests.helpers import MLFABRIC, run_cli, tree_digest, write_tree
 
 
@@ -96,13 +99,13 @@ def test_resync_unchanged_copies_nothing_then_only_changes(src: Path, tmp_path: 
 
     again = transfer.sync(str(src), str(dst), home=home)
     assert (again.copied, again.skipped) == (0, 40)
-    assert again.reasons == {"unchanged (journal)": 40}
+    assert again.reasons == {"unchanged (size and mtime)": 40}  # a folder keeps mtimes
 
     (src / rel).write_bytes(b"longer content than before" * 50)
     (src / "new.txt").write_text("new")
     third = transfer.sync(str(src), str(dst), home=home)
     assert (third.copied, third.skipped) == (2, 39)
-    assert third.reasons == {"new": 1, "size differs": 1, "unchanged (journal)": 39}
+    assert third.reasons == {"new": 1, "size differs": 1, "unchanged (size and mtime)": 39}
     assert contents(dst) == contents(src)
     assert transfer.verify(str(src), str(dst), mode="bytes").ok
 
@@ -135,35 +138,116 @@ def test_checksum_catches_same_size_same_mtime_change(src: Path, tmp_path: Path,
     assert transfer.verify(str(src), str(dst), mode="checksum").ok
 
 
-def test_dry_run_changes_nothing_and_delete_prunes(src: Path, tmp_path: Path,
-                                                   home: Path) -> None:
+def test_sync_makes_identical_copy_keeps_extras(src: Path, tmp_path: Path,
+                                                home: Path) -> None:
+    """rclone's words: ``sync`` makes the destination identical (extras go, a dry run
+    previews it), ``copy`` never deletes."""
     dst = tmp_path / "dst"
     transfer.sync(str(src), str(dst), home=home)
     (dst / "stale" / "deep").mkdir(parents=True)
     (dst / "stale" / "deep" / "old.bin").write_bytes(b"old")
+    gone = (src / "d0/sub0/file-00000.bin").stat().st_size
     (src / "d0/sub0/file-00000.bin").unlink()
     before = tree_digest(dst)
 
-    plan = transfer.sync(str(src), str(dst), delete=True, dry_run=True, home=home)
+    plan = transfer.sync(str(src), str(dst), dry_run=True, home=home)
     assert plan.dry_run and plan.job_id is None and plan.to_delete == 2
     assert {(s["action"], s["path"]) for s in plan.plan if s["action"] != "skip"} == {
         ("delete", "d0/sub0/file-00000.bin"), ("delete", "stale/deep/old.bin")}
+    assert plan.actions["delete"] == {"files": 2, "bytes": gone + 3}
     assert tree_digest(dst) == before
 
-    kept = transfer.sync(str(src), str(dst), home=home)
-    assert kept.deleted == 0 and (dst / "stale/deep/old.bin").exists()
+    kept = transfer.copy(str(src), str(dst), home=home)
+    assert (kept.deleted, kept.to_delete, kept.copied) == (0, 0, 0)
+    assert (dst / "stale/deep/old.bin").exists() and tree_digest(dst) == before
 
-    done = transfer.sync(str(src), str(dst), delete=True, home=home)
+    done = transfer.sync(str(src), str(dst), home=home)
     assert done.deleted == 2 and done.ok
     assert not (dst / "stale").exists()  # emptied folders go too
     assert contents(dst) == contents(src)
 
 
-def test_copy_always_copies_and_accepts_a_single_file(src: Path, tmp_path: Path,
-                                                      home: Path) -> None:
+def test_max_delete_refuses_and_changes_nothing(src: Path, tmp_path: Path,
+                                                home: Path) -> None:
+    dst = tmp_path / "dst"
+    transfer.sync(str(src), str(dst), home=home)
+    for rel in ("d0/sub0/file-00000.bin", "d1/sub0/file-00001.bin"):
+        (src / rel).unlink()
+    (src / "new.txt").write_text("not copied while the sync is refused")
+    before = tree_digest(dst)
+    with pytest.raises(MlfabricError, match=r"would delete 2 files, more than max-delete 1"):
+        transfer.sync(str(src), str(dst), max_delete=1, home=home)
+    assert tree_digest(dst) == before
+    with pytest.raises(InvalidInput, match="max-delete"):
+        transfer.sync(str(src), str(dst), max_delete=-1, home=home)
+    r = transfer.sync(str(src), str(dst), max_delete=2, home=home)
+    assert (r.deleted, r.copied) == (2, 1) and contents(dst) == contents(src)
+
+
+def test_verify_fails_on_extra_files_unless_one_way(src: Path, tmp_path: Path,
+                                                    home: Path) -> None:
+    dst = tmp_path / "dst"
+    transfer.copy(str(src), str(dst), home=home)
+    (dst / "extra.txt").write_text("only here")
+    both = transfer.verify(str(src), str(dst))
+    assert not both.ok and both.extra == ["extra.txt"] and both.mismatches == []
+    one_way = transfer.verify(str(src), str(dst), one_way=True)
+    assert one_way.ok and one_way.extra == ["extra.txt"]
+
+    r = run_cli(home, "transfer", "verify", str(src), str(dst))
+    assert r.code == 1 and "extra: extra.txt" in r.out
+    assert "1 difference" in one_error_line(r.err)
+    assert run_cli(home, "transfer", "verify", str(src), str(dst), "--one-way").code == 0
+    transfer.sync(str(src), str(dst), home=home)
+    assert transfer.verify(str(src), str(dst)).ok
+
+
+def test_cli_sync_deletes_counts_and_guards(src: Path, tmp_path: Path, home: Path) -> None:
+    dst = tmp_path / "dst"
+    transfer.sync(str(src), str(dst), home=home)
+    for i in range(3):
+        (dst / f"extra-{i}.txt").write_text("x")
+    refused = run_cli(home, "transfer", "sync", str(src), str(dst), "--max-delete", "2")
+    assert refused.code == 1 and "would delete 3 files" in one_error_line(refused.err)
+    assert (dst / "extra-0.txt").exists()
+    r = run_cli(home, "transfer", "sync", str(src), str(dst), "--delete")
+    assert r.code == 0, r.err
+    assert "3 deleted" in r.out and "--delete is no longer needed" in r.err
+    assert not list(dst.glob("extra-*"))
+    (dst / "extra.txt").write_text("x")
+    out = run_cli(home, "transfer", "sync", str(src), str(dst), "--json").json()
+    assert (out["deleted"], out["to_delete"], out["copied"]) == (1, 1, 0)
+
+
+def test_cli_dry_run_summary(src: Path, tmp_path: Path, home: Path) -> None:
+    dst = tmp_path / "dst"
+    transfer.sync(str(src / "d0"), str(dst / "d0"), home=home)
+    (dst / "extra.txt").write_text("x" * 10)
+    full = run_cli(home, "transfer", "sync", str(src), str(dst), "--dry-run")
+    assert full.code == 0, full.err
+    assert "d1/sub0/file-00001.bin" in full.out  # a line per change
+    short = run_cli(home, "transfer", "sync", str(src), str(dst), "--dry-run", "--summary")
+    assert short.code == 0, short.err
+    assert "file-0" not in short.out and "extra.txt" not in short.out
+    rows = {cells[0]: cells[1:] for ln in short.out.splitlines()
+            if (cells := [c for c in ln.split() if c != "\u2502"])}
+    new = size_of(src) - size_of(src / "d0")
+    assert rows["copy"][:3] == ["30", *format_size(new).split()]
+    assert rows["skip"][0] == "10" and rows["delete"][:3] == ["1", "10", "B"]
+    js = run_cli(home, "transfer", "sync", str(src), str(dst), "--dry-run", "--summary",
+                 "--json").json()
+    assert js["plan"] == [] and js["actions"] == {
+        "copy": {"files": 30, "bytes": new}, "skip": {"files": 10, "bytes": size_of(src / "d0")},
+        "delete": {"files": 1, "bytes": 10}}
+    assert not (dst / "d1").exists() and (dst / "extra.txt").exists()
+
+
+def test_copy_skips_unchanged_and_accepts_a_single_file(src: Path, tmp_path: Path,
+                                                        home: Path) -> None:
     dst = tmp_path / "dst"
     assert transfer.copy(str(src), str(dst), home=home).copied == 40
-    assert transfer.copy(str(src), str(dst), home=home).copied == 40
+    assert transfer.copy(str(src), str(dst), home=home).copied == 0
+    assert transfer.copy(str(src), str(dst), ignore_times=True, home=home).copied == 40
     one = transfer.copy(str(src / "d3/sub0/file-00003.bin"), str(tmp_path / "single"),
                         home=home)
     assert one.copied == 1
@@ -176,6 +260,8 @@ def test_memory_round_trip(src: Path, tmp_path: Path, home: Path) -> None:
     try:
         up = transfer.sync(str(src), mem, home=home, workers=3)
         assert up.copied == 40 and transfer.verify(str(src), mem, mode="checksum").ok
+        again = transfer.sync(str(src), mem, home=home)  # no mtimes there: the journal
+        assert again.reasons == {"unchanged (journal)": 40}
         # memory:// keeps no source mtime: upload time counts, so nothing is newer
         assert transfer.sync(str(src), mem, home=tmp_path / "fresh").copied == 0
         down = transfer.sync(mem, str(tmp_path / "back"), home=home)
@@ -198,7 +284,7 @@ def test_every_copy_failure_is_reported_and_delete_is_skipped(flaky: Any, tmp_pa
     dst.mkdir()
     (dst / "extra.txt").write_text("must survive a failed sync")
 
-    r = transfer.sync("flaky://src", str(dst), delete=True, workers=4, home=home)
+    r = transfer.sync("flaky://src", str(dst), workers=4, home=home)
     assert sorted(e.path for e in r.errors) == ["boom-10.bin", "boom-17.bin", "boom-3.bin"]
     assert all("injected failure" in e.message or "reset" in e.message for e in r.errors)
     assert r.copied == 17 and r.delete_skipped and r.deleted == 0 and not r.ok
@@ -213,7 +299,7 @@ def test_refusals(src: Path, tmp_path: Path, home: Path) -> None:
     with pytest.raises(InvalidInput, match="overlap"):
         transfer.sync(str(src), str(src / "inside"), home=home)
     with pytest.raises(InvalidInput, match="overlap"):
-        transfer.sync(str(src / "d0"), str(src), delete=True, home=home)
+        transfer.sync(str(src / "d0"), str(src), home=home)
     with pytest.raises(InvalidInput, match="workers"):
         transfer.sync(str(src), str(tmp_path / "d"), workers=0, home=home)
     with pytest.raises(InvalidInput, match="endpoint"):
@@ -272,7 +358,7 @@ def test_cli_failed_copy_skips_delete_and_exits_nonzero(src: Path, tmp_path: Pat
     (blocker / "inner").mkdir(parents=True)  # a folder where a file must go
     (dst / "extra.txt").write_text("keep me")
 
-    r = run_cli(home, "transfer", "sync", str(src), str(dst), "--delete", "--json")
+    r = run_cli(home, "transfer", "sync", str(src), str(dst), "--json")
     assert r.code == 1
     [line] = r.err.splitlines()  # under --json, the error is one JSON line
     error = json.loads(line)["error"]
@@ -284,14 +370,14 @@ def test_cli_failed_copy_skips_delete_and_exits_nonzero(src: Path, tmp_path: Pat
     assert [e["path"] for e in out["errors"]] == ["d1/sub0/file-00001.bin"]
     assert (dst / "extra.txt").exists() and not temps(dst)
 
-    human = run_cli(home, "transfer", "sync", str(src), str(dst), "--delete")
+    human = run_cli(home, "transfer", "sync", str(src), str(dst))
     assert human.code == 1
     assert "failed (copy) d1/sub0/file-00001.bin" in human.err
     assert human.err.strip().splitlines()[-1].startswith("error: sync failed")
 
     v = run_cli(home, "transfer", "verify", str(src), str(dst))
     assert v.code == 1 and "missing: d1/sub0/file-00001.bin" in v.out
-    assert one_error_line(v.err).startswith("error: verify found 1 difference")
+    assert one_error_line(v.err).startswith("error: verify found 2 difference")  # + extra
 
 
 @pytest.mark.parametrize(("args", "needle"), [
@@ -323,49 +409,150 @@ def test_cli_usage_errors_exit_2(home: Path) -> None:
 
 
 # -- kill and resume -------------------------------------------------------------------
-def test_killed_sync_resumes_without_recopying(tmp_path: Path, home: Path) -> None:
+def stopped_sync(tmp_path: Path, home: Path, sig: int, *, total: int = 1200
+                 ) -> tuple[Path, Path, subprocess.Popen[str], str, str]:
+    """``mlfabric transfer sync`` of ``total`` files in its own process, sent ``sig`` once
+    it has copied 20 of them; returns the folders, the process, its stdout and stderr."""
     src, dst = tmp_path / "src", tmp_path / "dst"
-    total = 1200
     write_tree(src, total, dirs=20, size=8192)
-    a, b = open_pair(str(src), str(dst))
-    pair = pair_key(a, b)
-    journal = Journal.open(home)
+    proc = sync_process(src, dst, home, copied=20)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return src, dst, proc, out, err
 
+
+def sync_process(src: Path, dst: Path, home: Path, *, copied: int) -> subprocess.Popen[str]:
+    """``mlfabric transfer sync`` in its own process, once it has copied ``copied`` files."""
     proc = subprocess.Popen([MLFABRIC, "--home", str(home), "transfer", "sync", str(src),
-                             str(dst), "--workers", "1", "--json"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not journal.files(pair):
-            assert proc.poll() is None, "sync finished before it could be killed"
-            assert time.monotonic() < deadline, "no journal rows in time"
-            time.sleep(0.02)
-        assert proc.poll() is None, "sync finished before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+                             str(dst), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while sum(len([f for f in files if ".mlfabric-" not in f])
+              for _, _, files in os.walk(dst)) < copied:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"sync ended or stalled before {copied} files: {proc.communicate()}")
+        time.sleep(0.005)
+    return proc
 
-    first_job = journal.jobs(pair)[0]
-    assert first_job.state == "running"  # it never got to say otherwise
-    journaled = {row["path"]: row for row in journal.files(pair)}
-    finished = {p for p in contents(dst)}
-    assert journaled and set(journaled) <= finished and len(finished) < total
 
+def assert_resumes(src: Path, dst: Path, home: Path, first_job: int, total: int) -> None:
+    """A re-run goes on from the stopped one: it copies only what is not there yet."""
+    finished = contents(dst)
+    whole = contents(src)
+    assert 0 < len(finished) < total  # and nothing half-written shows:
+    assert finished == {p: whole[p] for p in finished}
     r = run_cli(home, "transfer", "sync", str(src), str(dst), "--json")
     assert r.code == 0, r.err
     out = r.json()
-    assert out["resumed_from"] == [first_job.id]
-    assert out["copied"] == total - len(finished)
-    assert out["skipped"] == len(finished)
-    assert out["reasons"].get("unchanged (journal)", 0) >= len(journaled)
-    after = {row["path"]: row for row in journal.files(pair)}
-    assert all(after[p]["job_id"] == first_job.id and
-               after[p]["copied_at"] == journaled[p]["copied_at"] for p in journaled)
+    assert out["resumed_from"] == [first_job]
+    assert (out["copied"], out["skipped"]) == (total - len(finished), len(finished))
+    assert out["reasons"]["unchanged (size and mtime)"] == len(finished)
     assert contents(dst) == contents(src) and not temps(dst)
+    assert run_cli(home, "transfer", "verify", str(src), str(dst), "--bytes").code == 0
+
+
+def test_killed_sync_resumes_without_recopying(tmp_path: Path, home: Path) -> None:
+    src, dst, proc, _, _ = stopped_sync(tmp_path, home, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+
+    journal = Journal.open(home)
+    pair = pair_key(*open_pair(str(src), str(dst)))
+    first_job = journal.jobs(pair)[0]
+    assert first_job.state == "running"  # it never got to say otherwise
+    assert_resumes(src, dst, home, first_job.id, 1200)
     assert [j.state for j in journal.jobs(pair)] == ["done", "interrupted"]
-    v = run_cli(home, "transfer", "verify", str(src), str(dst), "--bytes")
-    assert v.code == 0, v.err
+
+
+def test_ctrl_c_says_run_again_and_the_next_run_resumes(tmp_path: Path, home: Path) -> None:
+    """SIGINT, as Ctrl-C sends it: one line, exit 130, no traceback; a re-run resumes."""
+    src, dst, proc, out, err = stopped_sync(tmp_path, home, signal.SIGINT)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip() == "interrupted; run again to resume" and out == ""
+
+    journal = Journal.open(home)
+    first_job = journal.jobs(pair_key(*open_pair(str(src), str(dst))))[0]
+    assert first_job.state == "interrupted"
+    assert_resumes(src, dst, home, first_job.id, 1200)
+
+
+class StopFS(MemoryFileSystem):
+    """A memory file system where writing a file named ``*stop*`` is a Ctrl-C."""
+
+    protocol = "stopfs"
+    store: dict[str, Any] = {}  # noqa: RUF012 - fsspec keeps the store on the class
+    pseudo_dirs = [""]  # noqa: RUF012
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if "stop" in path and "w" in mode and not self.store.get("/go"):
+            raise KeyboardInterrupt
+        return super()._open(path, mode, **kwargs)
+
+
+def test_interrupted_upload_keeps_its_journal(tmp_path: Path, home: Path) -> None:
+    """Where the destination keeps no mtimes (object stores) the journal is the record:
+    an interrupt puts every finished copy on it, and the re-run skips them by it."""
+    fsspec.register_implementation("stopfs", StopFS, clobber=True)
+    StopFS.store.clear()
+    src = tmp_path / "src"
+    write_tree(src, 30, dirs=1, size=100)
+    (src / "d0" / "sub0" / "file-00015.bin").rename(src / "d0" / "sub0" / "stop.bin")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            transfer.sync(str(src), "stopfs://dst", workers=1, home=home)
+        journal = Journal.open(home)
+        pair = pair_key(*open_pair(str(src), "stopfs://dst"))
+        rows = {r["path"] for r in journal.files(pair)}
+        landed = {p.removeprefix("/dst/") for p in StopFS().find("/dst")}
+        assert rows == landed and 0 < len(rows) < 30
+        assert journal.jobs(pair)[0].state == "interrupted"
+        StopFS.store["/go"] = True
+        again = transfer.sync(str(src), "stopfs://dst", home=home)
+        assert again.reasons["unchanged (journal)"] == len(rows)
+        assert again.copied == 30 - len(rows)
+    finally:
+        StopFS.store.clear()
+
+
+def test_uploads_are_journaled_while_they_run(tmp_path: Path, home: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the journal is the record, finished files reach it in batches during the run
+    (every second; here at once), not only at its end: a kill loses little."""
+    monkeypatch.setattr(importlib.import_module("mlfabric.transfer.sync"), "_FLUSH_S", 0.0)
+    batches: list[int] = []
+    real_record = Journal.record
+    monkeypatch.setattr(Journal, "record", lambda self, pair, job, done: (
+        batches.append(len(done)), real_record(self, pair, job, done))[1])
+    src = tmp_path / "src"
+    write_tree(src, 300, dirs=3, size=16)
+    try:
+        assert transfer.sync(str(src), "memory://journaled", workers=1, home=home).copied == 300
+    finally:
+        MemoryFileSystem().rm("/journaled", recursive=True)
+    assert len([n for n in batches if n]) >= 4 and sum(batches) == 300
+
+
+def test_local_copies_are_flushed_once_before_the_run_is_done(
+        tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The durability point of a local destination: one syncfs of its file system after
+    the last file, before the journal says the run is done (no flush per file or batch)."""
+    sync_module = importlib.import_module("mlfabric.transfer.sync")
+    src = tmp_path / "src"
+    write_tree(src, 600, dirs=6, size=16)
+    events: list[str] = []
+    monkeypatch.setattr(sync_module, "syncfs", lambda path: events.append(f"syncfs {path}"))
+    real_finish = Journal.finish
+
+    def finish(self: Journal, job_id: int, state: str, summary: Any) -> None:
+        events.append(f"finish {state} {len(contents(tmp_path / 'dst'))}")
+        real_finish(self, job_id, state, summary)
+
+    monkeypatch.setattr(Journal, "finish", finish)
+    transfer.sync(str(src), str(tmp_path / "dst"), home=home)
+    assert events == [f"syncfs {tmp_path / 'dst'}", "finish done 600"]
+    events.clear()
+    assert transfer.sync(str(src), str(tmp_path / "dst"), home=home).copied == 0
+    assert events == []  # nothing to do: no flush, and no job either
 
 
 def test_interrupted_runs_leave_no_visible_partial_files(src: Path, tmp_path: Path,
@@ -382,7 +569,7 @@ def test_interrupted_runs_leave_no_visible_partial_files(src: Path, tmp_path: Pa
     foreign = dst / "d0" / ".x.mlfabric-999-0123abcd.part"  # not this pair's: left alone
     foreign.write_bytes(b"?")
 
-    r = transfer.sync(str(src), str(dst), delete=True, home=home)
+    r = transfer.sync(str(src), str(dst), home=home)
     assert r.temps_removed == 1 and r.deleted == 0 and r.copied == 40
     assert not leftover.exists() and foreign.exists()
     assert transfer.scan(str(dst)).files == 40

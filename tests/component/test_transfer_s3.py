@@ -105,9 +105,13 @@ def test_local_s3_round_trip(src: Path, tmp_path: Path, home: Path, endpoint: st
 
     (src / "d0/sub0/file-00000.bin").unlink()
     (src / "d1/sub0/file-00001.bin").write_bytes(b"grown" * 1000)
-    synced = transfer.sync(str(src), url, delete=True, endpoint_url=endpoint, home=home)
-    assert (synced.copied, synced.deleted) == (1, 1)
-    assert synced.reasons["size differs"] == 1
+    kept = transfer.copy(str(src), url, endpoint_url=endpoint, home=home)
+    assert (kept.copied, kept.deleted) == (1, 0) and len(keys(endpoint, bucket, "data/")) == 14
+    extra = transfer.verify(str(src), url, endpoint_url=endpoint)
+    assert not extra.ok and extra.extra == ["d0/sub0/file-00000.bin"]
+    assert transfer.verify(str(src), url, one_way=True, endpoint_url=endpoint).ok
+    synced = transfer.sync(str(src), url, endpoint_url=endpoint, home=home)
+    assert (synced.copied, synced.deleted) == (0, 1)
     listed = keys(endpoint, bucket, "data/")
     assert "data/d0/sub0/file-00000.bin" not in listed and len(listed) == 13
     assert listed["data/d1/sub0/file-00001.bin"] == 5000

@@ -49,7 +49,7 @@ class Job:
 @dataclass(frozen=True)
 class Started:
     job_id: int
-    interrupted: list[int]  # ids of dead runs of this pair this run takes over from
+    interrupted: list[int]  # ids of interrupted runs of this pair this run goes on from
 
 
 def _file_key(pair: str, path: str) -> str:
@@ -117,6 +117,10 @@ class Journal:
             if dead:
                 conn.execute(update(j).where(j.c.id.in_(dead))
                              .values(state="interrupted", finished_at=now))
+            last = conn.execute(select(j.c.id, j.c.state).where(j.c.pair == pair)
+                                .order_by(j.c.id.desc()).limit(1)).first()
+            if last is not None and last.state == "interrupted" and last.id not in dead:
+                dead.append(last.id)  # stopped by Ctrl-C: this run goes on from it
             job_id = conn.execute(insert(j).values(
                 pair=pair, kind=kind, src=src, dst=dst, options=options, state="running",
                 pid=pid, host=socket.gethostname(), proc_start=_process_start(pid),

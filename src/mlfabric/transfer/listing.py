@@ -7,6 +7,7 @@ as entries: they are returned apart so a later run can remove the ones it owns.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import posixpath
 import re
@@ -19,6 +20,8 @@ from mlfabric.transfer.plan import Entry
 from mlfabric.transfer.urls import Location, translated
 
 _TEMP = re.compile(r"(?:^|/)\.[^/]*\.mlfabric-(?P<job>\d+)-[0-9a-f]{8}\.part$")
+# Unique temp names without a random draw per file: a random start, then a counter.
+_TEMP_IDS = itertools.count(secrets.randbits(32))
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 
 
@@ -42,7 +45,7 @@ class Tree:
 def temp_path(final: str, job_id: int) -> str:
     """A hidden sibling of ``final`` that names the job writing it."""
     head, name = posixpath.split(final)
-    tmp = f".{name[:180]}.mlfabric-{job_id}-{secrets.token_hex(4)}.part"
+    tmp = f".{name[:180]}.mlfabric-{job_id}-{next(_TEMP_IDS) & 0xFFFFFFFF:08x}.part"
     return posixpath.join(head, tmp) if head else tmp
 
 
@@ -118,24 +121,37 @@ def list_tree(loc: Location, *, single_file: bool = False,
     return tree
 
 
-def _walk_local(path: str, prefix: str, tree: Tree, progress: Progress) -> None:
+def _walk_local(path: str, prefix: str, tree: Tree, progress: Progress,
+                dir_fd: int | None = None) -> None:
     """A local folder with ``os.scandir``: what fsspec's local ``find`` reports (regular
-    files; symlinks neither listed nor followed), without its per-entry overhead."""
+    files; symlinks neither listed nor followed), without its per-entry overhead. Each
+    folder is opened once and its files are stat'ed relative to it (no path walk per
+    file). Local entries carry no token: a folder keeps exact mtimes, so nothing is
+    journaled for it."""
     try:
-        it = os.scandir(path)
+        fd = os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
     except FileNotFoundError:
         return
-    with it:
-        for d in it:
-            rel = prefix + d.name
-            if d.is_dir(follow_symlinks=False):
-                _walk_local(d.path, rel + "/", tree, progress)
-            elif d.is_file(follow_symlinks=False):
-                if temp_job(rel) is not None:
-                    tree.temps.append(rel)
-                    continue
-                st = d.stat(follow_symlinks=False)
-                tree.entries[rel] = Entry(path=rel, size=st.st_size, mtime=st.st_mtime,
-                                          token=f"mtime:{st.st_mtime!r}",
-                                          mtime_ns=st.st_mtime_ns)
-                progress.advance(1, st.st_size)
+    entries = tree.entries
+    files = nbytes = 0
+    try:
+        with os.scandir(fd) as it:
+            for d in it:
+                rel = prefix + d.name
+                if d.is_file(follow_symlinks=False):
+                    if ".mlfabric-" in rel and temp_job(rel) is not None:
+                        tree.temps.append(rel)
+                        continue
+                    st = d.stat(follow_symlinks=False)
+                    entries[rel] = Entry(rel, st.st_size, st.st_mtime, None, None,
+                                         st.st_mtime_ns)
+                    files += 1
+                    nbytes += st.st_size
+                elif d.is_dir(follow_symlinks=False):
+                    _walk_local(d.name, rel + "/", tree, progress, fd)
+    finally:
+        os.close(fd)
+    progress.advance(files, nbytes)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -53,12 +53,13 @@ class TransferResult(Record):
     skipped: int
     deleted: int
     to_delete: int
-    delete_skipped: bool  # --delete was asked but errors before it cancelled it
+    delete_skipped: bool  # deletes were planned but copy errors cancelled them
     errors: list[FileError]
     reasons: dict[str, int]
     elapsed_s: float
     plan: list[dict[str, Any]] = field(default_factory=list)  # steps, with dry_run only
     temps_removed: int = 0
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)  # files, bytes each
 
     @property
     def ok(self) -> bool:
@@ -95,12 +96,17 @@ class VerifyResult(Record):
     files: int
     bytes: int
     mismatches: list[Mismatch]
-    extra: list[str]  # destination files the source does not have (informational)
+    extra: list[str]  # destination files the source does not have
     elapsed_s: float
+    one_way: bool = False  # extra files do not count as differences
+
+    @property
+    def differences(self) -> int:
+        return len(self.mismatches) + (0 if self.one_way else len(self.extra))
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return self.differences == 0
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

@@ -2,7 +2,8 @@
 
 ``size`` (default) compares presence and sizes from the listings; ``checksum`` hashes
 both sides; ``bytes`` reads both sides and compares them byte by byte. Files only the
-destination has are listed as ``extra`` and do not fail the check.
+destination has are listed as ``extra`` and fail the check, as in ``rclone check``,
+unless ``one_way``.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ VerifyMode = Literal["size", "checksum", "bytes"]
 MODES = ("size", "checksum", "bytes")
 
 
-def verify(src: str, dst: str, *, mode: VerifyMode = "size", workers: int = DEFAULT_WORKERS,
-           endpoint_url: str | None = None,
+def verify(src: str, dst: str, *, mode: VerifyMode = "size", one_way: bool = False,
+           workers: int = DEFAULT_WORKERS, endpoint_url: str | None = None,
            options: Sequence[str] | Mapping[str, Any] | None = None,
            timeout: float = DEFAULT_TIMEOUT, progress: Progress = NO_PROGRESS) -> VerifyResult:
-    """Compare ``dst`` against ``src`` without changing either."""
+    """Compare ``dst`` against ``src`` without changing either; files only ``dst`` has
+    are differences too, unless ``one_way``."""
     t0 = time.monotonic()
     if mode not in MODES:
         raise InvalidInput(f"invalid verify mode '{mode}': expected one of {', '.join(MODES)}",
@@ -95,4 +97,4 @@ def verify(src: str, dst: str, *, mode: VerifyMode = "size", workers: int = DEFA
     return VerifyResult(src=a.display(), dst=b.display(), mode=mode,
                         files=len(src_tree.entries), bytes=src_tree.bytes,
                         mismatches=sorted(mismatches, key=lambda m: m.path), extra=extra,
-                        elapsed_s=round(time.monotonic() - t0, 3))
+                        elapsed_s=round(time.monotonic() - t0, 3), one_way=one_way)

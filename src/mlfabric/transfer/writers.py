@@ -2,9 +2,8 @@
 
 - Local folders: write a hidden temporary sibling, set the source's mtime, then
   ``os.replace`` it over the final name. Files are not fsynced one by one: the caller
-  flushes the file system (``syncfs``) before the journal records a batch as done, so
-  the flush overlaps with the copying and a crash never leaves a file on record that
-  did not reach the disk.
+  flushes the file system once (``syncfs``) before the run counts as done. (Folder to
+  folder, ``copier.LocalCopier`` does the same with plain system calls.)
 - Other file systems with a rename (memory, HDFS): temporary sibling, then ``mv``.
 - Object stores have no rename (a server-side copy would double the cost), so the final
   key is written directly: a single PutObject, or a multipart upload completed by one
