@@ -32,6 +32,7 @@ with Client(os.environ["MLFABRIC_DASK_ADDRESS"]) as client:
     (vol / "result.json").write_text(json.dumps({
         "sums": {k: int(v) for k, v in result.items()},
         "workers": sorted(names.values()), "ran_on": [names[a] for a in ran_on],
+        "resources": sorted(w["resources"]["GPU"] for w in workers.values()),
         "address": os.environ["MLFABRIC_DASK_ADDRESS"]}))
     while not (vol / "go").exists():  # the test looks at the processes meanwhile
         time.sleep(0.05)
@@ -83,16 +84,20 @@ def test_dask_cluster_groupby_on_a_volume_and_its_processes_end_with_it(
     vol = Path(ok(home, "volume", "path", "sales").out.strip())
     (vol / "part-1.csv").write_text("region,amount\neu,5\nus,7\neu,1\n")
     (vol / "part-2.csv").write_text("region,amount\nus,3\napac,4\neu,2\n")
-    ok(home, "job", "submit", "sums", "-p", "a", "-g", "1", "--processes", "3",
+    # Half a GPU per process: the scheduler and a worker share GPU 0, the other worker GPU 1.
+    ok(home, "job", "submit", "sums", "-p", "a", "-g", "0.5", "--processes", "3",
        "--engine", "dask", "--volume", "sales", "--", PY, "-c", GROUPBY)
     wait_for(lambda: (vol / "result.json").exists(), "the groupby's result", timeout=90)
     result = json.loads((vol / "result.json").read_text())
     assert result["sums"] == {"eu": 8, "us": 10, "apac": 4}
     assert result["workers"] == ["rank-1", "rank-2"]
     assert set(result["ran_on"]) <= {"rank-1", "rank-2"} and result["ran_on"]
+    assert result["resources"] == [0.5, 0.5]  # tasks may ask for the worker's GPU share
 
     running = job(home, "sums", "a")
     assert running["state"] == "Running" and running["engine"] == "dask"
+    assert [(p["gpus"], p["fraction"]) for p in running["placements"]] == \
+        [([0], 0.5), ([0], 0.5), ([1], 0.5)]
     assert running["endpoints"]["scheduler"] == result["address"]
     assert ADDRESS.match(result["address"])
     assert re.match(r"^http://127\.0\.0\.1:\d+/status$", running["endpoints"]["dashboard"])
