@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from mlfabric import proctree
-from tests.e2e.test_scheduler_local import PY, job, ok, wait_for, wait_state
+from tests.e2e.test_scheduler_local import LOCAL, PY, job, ok, wait_for, wait_state
 from tests.helpers import run_cli
 
 ADDRESS = re.compile(r"^tcp://127\.0\.0\.1:\d+$")
@@ -65,15 +65,20 @@ def _roles(procs: list[proctree.Proc]) -> list[str]:
     return sorted(roles)
 
 
-def _listening(procs: list[proctree.Proc]) -> set[str]:
+def _listening(procs: list[proctree.Proc]) -> set[tuple[str, int]]:
+    """The addresses ``procs`` listen on."""
     found = set()
     for pid, _ in procs:
         try:
             conns = psutil.Process(pid).net_connections(kind="inet")
         except psutil.Error:
             continue
-        found |= {c.laddr.ip for c in conns if c.status == psutil.CONN_LISTEN}
+        found |= {(c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN}
     return found
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
 def test_dask_cluster_groupby_on_a_volume_and_its_processes_end_with_it(
@@ -103,7 +108,10 @@ def test_dask_cluster_groupby_on_a_volume_and_its_processes_end_with_it(
     assert re.match(r"^http://127\.0\.0\.1:\d+/status$", running["endpoints"]["dashboard"])
     procs = _processes(running["pids"])
     assert _roles(procs) == ["scheduler", "worker", "worker"]
-    assert _listening(procs) == {"127.0.0.1"}  # scheduler, dashboard, workers: loopback only
+    listening = _listening(procs)  # scheduler, dashboard, workers: loopback only
+    assert {ip for ip, _ in listening} == {"127.0.0.1"}
+    assert {_port(result["address"]), _port(running["endpoints"]["dashboard"])} <= \
+        {port for _, port in listening}
 
     (vol / "go").touch()
     done = wait_state(home, "sums", "a", "Succeeded", timeout=60)
@@ -113,26 +121,49 @@ def test_dask_cluster_groupby_on_a_volume_and_its_processes_end_with_it(
     assert "Registered to:" in log and result["address"] in log
 
 
-def test_delete_tears_a_running_dask_cluster_down(local_home: Path) -> None:
-    home = local_home
-    _setup(home)
-    # No command: the cluster is a service until deleted.
-    ok(home, "job", "submit", "svc", "-p", "a", "-g", "1", "--processes", "3",
-       "--engine", "dask")
+def _up(home: Path, name: str, project: str) -> dict:
+    """The job once its scheduler is up and both workers run, with its processes."""
     seen: dict = {}
 
-    def _up() -> bool:
-        seen.update(job(home, "svc", "a"))
+    def _check() -> bool:
+        seen.update(job(home, name, project))
         seen["procs"] = _processes(seen["pids"])
         return "scheduler" in seen["endpoints"] and len(_roles(seen["procs"])) == 3
 
-    wait_for(_up, "the Dask cluster to be up", timeout=60)
-    assert seen["state"] == "Running"
-    shown = ok(home, "job", "describe", "svc", "-p", "a").out
-    assert seen["endpoints"]["scheduler"] in shown and "dask dashboard" in shown
-    ok(home, "job", "delete", "svc", "-p", "a")
-    assert proctree.alive(seen["procs"]) == []
-    assert run_cli(home, "job", "get", "svc", "-p", "a").code == 1
+    wait_for(_check, f"the Dask cluster {project}/{name} to be up", timeout=60)
+    return seen
+
+
+def test_preemption_and_delete_tear_a_running_dask_cluster_down(local_home: Path) -> None:
+    home = local_home
+    ok(home, "node", "add", "n1", "--gpus", "4")
+    ok(home, "project", "create", "lo", "--quota", "0")
+    ok(home, "project", "create", "hi", "--quota", "4")
+    # No command: the cluster is a service until deleted; lo borrows the GPUs it holds.
+    ok(home, "job", "submit", "svc", "-p", "lo", "-g", "1", "--processes", "3",
+       "--engine", "dask")
+    first = _up(home, "svc", "lo")
+    assert first["state"] == "Running"
+    shown = ok(home, "job", "describe", "svc", "-p", "lo").out
+    assert first["endpoints"]["scheduler"] in shown and "dask dashboard" in shown
+
+    # No grace: the scheduler is killed before it can remove its address file.
+    r = run_cli(home, "job", "submit", "urgent", "-p", "hi", "-g", "4", "--", PY, "-c",
+                "import time; time.sleep(60)", env={**LOCAL, "MLFABRIC_PREEMPT_GRACE": "0s"})
+    assert r.code == 0, r.err
+    again = job(home, "svc", "lo")
+    assert again["state"] == "Pending" and again["endpoints"] == {}
+    assert proctree.alive(first["procs"]) == []  # preempted whole
+
+    ok(home, "job", "delete", "urgent", "-p", "hi")
+    wait_state(home, "svc", "lo", "Running")
+    second = _up(home, "svc", "lo")
+    assert second["runs"] == 2 and not set(second["procs"]) & set(first["procs"])
+    # what it publishes is the new scheduler's address, not the last run's file
+    assert ("127.0.0.1", _port(second["endpoints"]["scheduler"])) in _listening(second["procs"])
+    ok(home, "job", "delete", "svc", "-p", "lo")
+    assert proctree.alive(second["procs"]) == []
+    assert run_cli(home, "job", "get", "svc", "-p", "lo").code == 1
 
 
 def test_a_dask_cluster_needs_a_worker(local_home: Path) -> None:
