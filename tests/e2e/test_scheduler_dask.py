@@ -146,6 +146,10 @@ def test_preemption_and_delete_tear_a_running_dask_cluster_down(local_home: Path
     assert first["state"] == "Running"
     shown = ok(home, "job", "describe", "svc", "-p", "lo").out
     assert first["endpoints"]["scheduler"] in shown and "dask dashboard" in shown
+    # Next to the cluster (in its sandbox), a command gets its address.
+    r = run_cli(home, "job", "exec", "svc", "-p", "lo", "--", "printenv",
+                "MLFABRIC_DASK_ADDRESS", env=LOCAL, process=True)
+    assert (r.code, r.out.strip()) == (0, first["endpoints"]["scheduler"]), r.err
 
     # No grace: the scheduler is killed before it can remove its address file.
     r = run_cli(home, "job", "submit", "urgent", "-p", "hi", "-g", "4", "--", PY, "-c",
