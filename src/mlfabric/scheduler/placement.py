@@ -182,6 +182,8 @@ class Pool:
             if agg.max_free_whole == 0 and agg.max_shared_room < least:
                 return None
             if req.processes > 1:
+                if agg.total_free_whole * MILLI + agg.total_shared_room < req.milli * req.processes:
+                    return None
                 return self._find_shared_gang(req.milli, req.processes)
             return self._find_shared(req)
         if agg.max_free_whole < req.whole or agg.total_free_whole < req.whole * req.processes:
