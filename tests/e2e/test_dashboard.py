@@ -430,6 +430,7 @@ def test_a_dask_cluster_job_links_its_dashboard(page: Any, server: Server) -> No
         assert link.get_attribute("href") == record["endpoints"]["dashboard"]
         assert record["endpoints"]["scheduler"] in link.get_attribute("title")
         assert httpx.get(record["endpoints"]["dashboard"], timeout=30).status_code == 200
+        shot(page, "jobs-dask")
     finally:
         with server.client() as c:
             assert c.delete("/jobs", params={"names": "cluster",
