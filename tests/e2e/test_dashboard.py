@@ -406,3 +406,32 @@ def test_inference_view(page: Any, server: Server) -> None:
             for pid in processes_of(server.home / "serving"):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+def test_a_dask_cluster_job_links_its_dashboard(page: Any, server: Server) -> None:
+    """A Dask cluster job (REST ``engine: dask``, no command: a service) shows its
+    dashboard link on its row; the link is the live Dask dashboard."""
+    with server.client() as c:
+        for path, body in (("/nodes", {"name": "dask-1", "gpus": 1, "pool": "dask",
+                                       "runtime": "local"}),
+                           ("/projects", {"name": "team-d", "quota": 1, "pool": "dask"}),
+                           ("/jobs", {"name": "cluster", "project": "team-d", "gpus": 0.5,
+                                      "processes": 2, "engine": "dask"})):
+            r = c.post(path, json=body)
+            assert r.status_code == 200, r.text
+    assert r.json()["state"] == "Running" and r.json()["engine"] == "dask", r.json()
+    try:
+        open_dashboard(page, server, "jobs")
+        link = page.get_by_test_id("job-row-team-d/cluster").get_by_test_id(
+            "job-dask-dashboard")
+        expect(link).to_have_attribute("href", re.compile(r"^http://127\.0\.0\.1:\d+/status$"),
+                                       timeout=30000)
+        record = api(server, "/jobs/cluster?project=team-d")
+        assert link.get_attribute("href") == record["endpoints"]["dashboard"]
+        assert record["endpoints"]["scheduler"] in link.get_attribute("title")
+        assert httpx.get(record["endpoints"]["dashboard"], timeout=30).status_code == 200
+        shot(page, "jobs-dask")
+    finally:
+        with server.client() as c:
+            assert c.delete("/jobs", params={"names": "cluster",
+                                             "project": "team-d"}).status_code == 200

@@ -59,9 +59,6 @@ BAD_INPUT = {
     "fraction above 1 that is not whole": (
         Submit(Job("x", "a", gpus=1.5)), InvalidInput,
         "gpus 1.5 is neither a whole number nor a fraction below 1"),
-    "fraction with several processes": (
-        Submit(Job("x", "a", gpus=0.5, processes=2)), InvalidInput,
-        "a fraction of a GPU (0.5) cannot have 2 processes"),
     "memory with several processes": (
         Submit(Job("x", "a", gpu_memory=GiB, processes=2)), InvalidInput, "cannot have 2"),
     "gpus and memory at once": (
@@ -150,6 +147,27 @@ def test_fractions_go_to_the_fullest_shared_gpu_that_fits() -> None:
     assert placed2["small"][0].gpus == placed["half"][0].gpus
     assert placed2["small"][0].fraction == 0.2
     assert sched.nodes()[0].used.count(1.0) == 1
+
+
+def test_a_gang_of_fractions_starts_whole_on_shared_gpus_or_waits() -> None:
+    # A Dask cluster of a scheduler and two workers at half a GPU each: 1.5 GPUs, the
+    # shares packed as single fractions are (fullest shared GPU first).
+    sched = cluster(MakeNode("n1").gpus(2).add(), MakeProject("a").quota(2).add(),
+                    MakeJob("dask", "a").gpus(0.5).processes(3).submit())
+    placed = starts(sched.handle(Tick(1)))["dask"]
+    assert [(p.gpus, p.fraction) for p in placed] == [((0,), 0.5), ((0,), 0.5), ((1,), 0.5)]
+    assert sched.job("a", "dask").allocated == 1.5
+    sched.handle(MakeJob("more", "a").gpus(0.5).processes(2).at(1).submit())
+    assert starts(sched.handle(Tick(2))) == {}  # room for one share: none starts
+    assert sched.why_pending("a", "more") == (
+        "no room for all 2 processes x 0.5 of a GPU in pool default (a gang starts whole "
+        "or not at all)")
+    sched.handle(MakeJob("huge", "a").gpus(0.5).processes(5).at(2).submit())
+    sched.handle(Tick(3))
+    assert sched.why_pending("a", "huge") == (
+        "pool default cannot hold 5 processes x 0.5 of a GPU even when empty")
+    placed = starts(sched.handle(Delete("a", "dask"), Tick(4)))
+    assert sorted(p.gpus for p in placed["more"]) == [(0,), (0,)]
 
 
 def test_memory_request_maps_to_the_nodes_gpu_memory() -> None:

@@ -80,7 +80,7 @@ class World:
         if kind == "submit":
             self.job_seq += 1
             size = rng.choice(SIZES)
-            processes = rng.choice((1, 1, 1, 2)) if size >= 1 else 1
+            processes = rng.choice((1, 1, 1, 2)) if size >= 1 else rng.choice((1, 1, 1, 3))
             interactive = rng.random() < 0.25
             return Submit(Job(f"j{self.job_seq}", rng.choice(sorted(self.quota)), gpus=size,
                               interactive=interactive, processes=processes,

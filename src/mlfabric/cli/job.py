@@ -45,7 +45,8 @@ def _fields(j: jobs.JobInfo) -> list[list[object]]:
             ["runtime", j.runtime], ["submitted", when(j.submitted_at)],
             ["started", when(j.started_at)], ["finished", when(j.finished_at)],
             ["exit code", j.exit_code], ["message", j.message], ["snapshot", j.snapshot],
-            ["logs", j.log_dir]]
+            ["logs", j.log_dir], ["engine", j.engine],
+            *([f"{j.engine} {k}", v] for k, v in j.endpoints.items())]
     return [r for r in rows if r[1] is not None]
 
 
@@ -77,9 +78,13 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
                None, "--snapshot-on-complete", help="Snapshot this volume when the job "
                "succeeds."),
            sim_duration: str | None = typer.Option(None, "--sim-duration", help="sim runtime: "
-                                                   "finish after this long, e.g. 30s.")) -> None:
+                                                   "finish after this long, e.g. 30s."),
+           engine: str | None = typer.Option(None, "--engine", help="dask: a Dask cluster "
+                                             "of --processes N (a scheduler, N-1 workers); "
+                                             "the command, if any, runs once it is up.")
+           ) -> None:
     """Submit a job: ``job submit NAME -p P -g G -- COMMAND ARGS``."""
-    if not command:
+    if not command and engine is None:
         raise typer.BadParameter("no command to run: put the command after --, e.g. "
                                  f"job submit {name} -p {project} -- python train.py",
                                  param_hint="COMMAND")
@@ -88,7 +93,7 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
                     processes=processes, command=command or [], env=env or [],
                     volumes=volume or [], datasets=dataset or [],
                     snapshot_on_complete=snapshot_on_complete, sim_duration=sim_duration,
-                    home=OPTIONS.home)
+                    engine=engine, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(j)
     elif j.state == "Pending":

@@ -200,7 +200,7 @@ class _PoolCycle:
             return reasons.at_fair_share(pr.name, pr.alloc, pr.fair_share, need, pool.name)
         share = (reasons.share_state(pr.name, pr.alloc, pr.fair_share)
                  if pr.alloc + 0.5 >= pr.fair_share else None)
-        room = pool.room_for(rec.req.whole) if rec.req.processes > 1 else 0
+        room = pool.room_for(rec.req.whole) if rec.req.processes > 1 and rec.req.whole else 0
         return reasons.no_room(rec.req, pool.name, room, share)
 
     def _borrowed(self, pr: ProjectRecord) -> int:

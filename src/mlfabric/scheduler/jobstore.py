@@ -11,6 +11,7 @@ from sqlalchemy import Connection, select
 from mlfabric.catalog import named_row
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import InvalidInput, NotFound
+from mlfabric.scheduler import engines
 from mlfabric.scheduler.model import Job, Node, Placement, Project
 from mlfabric.scheduler.records import JobInfo, NodeInfo, ProjectInfo
 from mlfabric.scheduler.runtimes.base import Process, Run
@@ -90,7 +91,9 @@ def to_job_info(row: Any, home: Path) -> JobInfo:
         message=row.message, snapshot=row.snapshot, runs=row.runs or 0,
         volumes=list(spec.get("volumes") or []), datasets=list(spec.get("datasets") or []),
         pids=_pids(row) if running else [],
-        log_dir=str(job_dir(home, row.project, row.name)))
+        log_dir=str(job_dir(home, row.project, row.name)), engine=spec.get("engine"),
+        endpoints=engines.endpoints(spec, job_dir(home, row.project, row.name))
+        if running else {})
 
 
 def _pids(row: Any) -> list[int]:

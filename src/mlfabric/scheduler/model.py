@@ -147,7 +147,7 @@ class GpuRequest:
 
     processes: int
     whole: int = 0  # whole GPUs per process
-    milli: int = 0  # share of one GPU in milli-GPUs (fractional jobs)
+    milli: int = 0  # share of one GPU in milli-GPUs per process (fractional jobs)
     memory: int = 0  # bytes of one GPU (memory-sized jobs; the share depends on the node)
 
     @property
@@ -239,11 +239,9 @@ def gpu_request(job: Job) -> GpuRequest:
             raise InvalidInput(f"{ref}: gpus {gpus:g} is neither a whole number nor a fraction "
                                "below 1", field="gpus", value=gpus)
         return GpuRequest(processes=n, whole=int(gpus))
-    if n > 1:
-        raise InvalidInput(f"{ref}: a fraction of a GPU ({gpus:g}) cannot have {n} processes; "
-                           "gang jobs take whole GPUs per process", field="processes", value=n)
     milli = to_milli(gpus)
     if milli < 1:
         raise InvalidInput(f"{ref}: gpus {gpus:g} is below the smallest share, 0.001",
                            field="gpus", value=gpus)
-    return GpuRequest(processes=1, milli=min(milli, MILLI - 1))
+    # A gang of fractions: each process its own share, of one GPU or of several.
+    return GpuRequest(processes=n, milli=min(milli, MILLI - 1))

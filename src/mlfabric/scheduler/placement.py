@@ -115,7 +115,8 @@ class Pool:
         if req.shared:
             if req.memory:
                 return self.max_gpu_memory >= req.memory
-            return bool(self.order)
+            return sum(ld.node.gpus for ld in self.order) * (MILLI // req.milli) \
+                >= req.processes
         memo_key = (req.whole, req.processes)
         fit = self._fit_memo.get(memo_key)
         if fit is None:
@@ -129,7 +130,7 @@ class Pool:
             return req.whole * req.processes * MILLI
         if req.memory:
             return req.milli_on(self.max_gpu_memory) or MILLI
-        return req.milli
+        return req.milli * req.processes
 
     # -- allocation ----------------------------------------------------------------------
     def allocate(self, key: JobKey, slots: list[Slot]) -> None:
@@ -180,6 +181,10 @@ class Pool:
             least = 1 if req.memory else req.milli  # a memory-sized share varies by node
             if agg.max_free_whole == 0 and agg.max_shared_room < least:
                 return None
+            if req.processes > 1:
+                if agg.total_free_whole * MILLI + agg.total_shared_room < req.milli * req.processes:
+                    return None
+                return self._find_shared_gang(req.milli, req.processes)
             return self._find_shared(req)
         if agg.max_free_whole < req.whole or agg.total_free_whole < req.whole * req.processes:
             return None
@@ -205,6 +210,26 @@ class Pool:
             taken[name] = skip | frozenset(gpus)
             free[name] -= g
             slots.append((name, gpus, MILLI))
+        return slots
+
+    def _find_shared_gang(self, milli: int, n: int) -> list[Slot] | None:
+        """``n`` shares of ``milli`` each, placed one by one by the rule for one share
+        (fullest shared GPU they fit on, else a free GPU on the fullest node), all or none."""
+        used = {(ld.node.name, g): u for ld in self.order for g, u in ld.shared.items()}
+        free = {ld.node.name: ld.free_gpus(ld.free_whole) for ld in self.order}
+        slots: list[Slot] = []
+        for _ in range(n):
+            fits = [(-u, node, gpu) for (node, gpu), u in used.items() if u + milli <= MILLI]
+            if fits:
+                _, node, gpu = min(fits)
+            else:
+                roomy = [(len(gs), node) for node, gs in free.items() if gs]
+                if not roomy:
+                    return None
+                node = min(roomy)[1]
+                gpu, free[node] = free[node][0], free[node][1:]
+            used[(node, gpu)] = used.get((node, gpu), 0) + milli
+            slots.append((node, (gpu,), milli))
         return slots
 
     def _find_shared(self, req: GpuRequest) -> list[Slot] | None:

@@ -92,6 +92,8 @@ def choose_victims(pool: Pool, req: GpuRequest, candidates: Mapping[JobKey, Cand
     if not candidates:
         return None
     if req.shared:
+        if req.processes > 1:
+            return None  # a gang of fractions waits for room; it does not preempt
         return _for_shared(pool, req, candidates, judge)
     return _for_whole(pool, req, candidates, judge)
 
@@ -106,11 +108,14 @@ def choose_to_free(candidates: Sequence[Candidate], amount: int) -> list[Candida
 
 
 def _holders(load: NodeLoad) -> dict[int, list[tuple[JobKey, int]]]:
-    by_gpu: dict[int, list[tuple[JobKey, int]]] = {}
+    """Each GPU's jobs with what they hold of it (a gang of fractions may hold several
+    shares of one GPU: counted once, with their sum)."""
+    by_gpu: dict[int, dict[JobKey, int]] = {}
     for key, allocs in load.jobs.items():
         for gpu, milli in allocs:
-            by_gpu.setdefault(gpu, []).append((key, milli))
-    return by_gpu
+            held = by_gpu.setdefault(gpu, {})
+            held[key] = held.get(key, 0) + milli
+    return {gpu: list(held.items()) for gpu, held in by_gpu.items()}
 
 
 def _whole_view(load: NodeLoad, candidates: Mapping[JobKey, Candidate],
@@ -119,9 +124,13 @@ def _whole_view(load: NodeLoad, candidates: Mapping[JobKey, Candidate],
     free = load.free_whole
     items: list[_Item] = []
     sharing: dict[int, list[JobKey]] = {}  # shared GPU -> the jobs on it
+    spread: set[JobKey] = set()  # gangs of fractions over several GPUs of this node
     for key, allocs in load.jobs.items():
-        if allocs[0][1] < MILLI:  # a share of one GPU: it comes free with the others on it
-            sharing.setdefault(allocs[0][0], []).append(key)
+        if allocs[0][1] < MILLI:  # shares of GPUs: one comes free with the others on it
+            for gpu in {g for g, _ in allocs}:
+                sharing.setdefault(gpu, []).append(key)
+            if len({g for g, _ in allocs}) > 1:
+                spread.add(key)
         elif key in gone:
             free += len(allocs)
         else:
@@ -132,7 +141,7 @@ def _whole_view(load: NodeLoad, candidates: Mapping[JobKey, Candidate],
         left = sorted(k for k in keys if k not in gone)
         if not left:
             free += 1
-        elif all(k in candidates for k in left):
+        elif all(k in candidates and k not in spread for k in left):
             jobs = tuple(candidates[k] for k in left)
             items.append(_Item(1, sum(c.milli for c in jobs), jobs))
     return free, items

@@ -25,6 +25,8 @@ def job_ref(key: JobKey) -> str:
 def _shape(req: GpuRequest) -> str:
     if req.memory:
         return f"{format_size(req.memory)} of one GPU"
+    if req.shared and req.processes > 1:
+        return f"{req.processes} processes x {amount(req.milli)} of a GPU"
     if req.shared:
         return f"{amount(req.milli)} of a GPU"
     if req.processes > 1:
@@ -89,6 +91,9 @@ def no_room(req: GpuRequest, pool: str, room: int = 0, share: str | None = None)
     it is at or over its fair share)."""
     if req.memory:
         msg = f"no GPU with {format_size(req.memory)} free in pool {pool}"
+    elif req.shared and req.processes > 1:
+        msg = (f"no room for all {_shape(req)} in pool {pool} (a gang starts whole or "
+               "not at all)")
     elif req.shared:
         msg = f"no GPU with {amount(req.milli)} free in pool {pool}"
     elif req.processes == 1:

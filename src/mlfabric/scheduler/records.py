@@ -69,6 +69,9 @@ class JobInfo(Record):
     datasets: list[str] = field(default_factory=list)
     pids: list[int] = field(default_factory=list)
     log_dir: str | None = None
+    engine: str | None = None  # what its processes run as (``dask``: a Dask cluster)
+    # what its running engine publishes: Dask's ``scheduler`` address and ``dashboard``
+    endpoints: dict[str, str] = field(default_factory=dict)
 
     computed = ("ref",)
 

@@ -44,7 +44,7 @@ class JobRecord:
         self.order = (self.preemptible, job.submit_time, seq)
         # Jobs of one shape in one project get the same decision while nothing changes.
         self.shape = (req.processes, req.whole, req.milli, req.memory, self.preemptible)
-        self.size = 0 if req.memory else (req.whole * req.processes * MILLI or req.milli)
+        self.size = 0 if req.memory else req.processes * (req.whole * MILLI or req.milli)
         self.need = self.size  # in fair-share terms, on the current pool (memory-sized vary)
         self.fits = True  # on its pool when empty, as of ``fit_generation``
         self.fit_generation: tuple[str, int] | None = None  # (pool, node generation)

@@ -16,7 +16,7 @@ from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput
 from mlfabric.home import open_home
 from mlfabric.names import check_text, validate_name
-from mlfabric.scheduler import jobstore, loop
+from mlfabric.scheduler import engines, jobstore, loop
 from mlfabric.scheduler.listing import get
 from mlfabric.scheduler.model import Job, gpu_request
 from mlfabric.scheduler.mounts import check_targets, mount_target
@@ -91,10 +91,13 @@ def plan_submit(name: str, *, project: str, gpus: str | float | None = None,
                 command: Sequence[str] = (), env: Sequence[str] | dict[str, str] | None = None,
                 volumes: Sequence[str] = (), datasets: Sequence[str] = (),
                 snapshot_on_complete: str | None = None,
-                sim_duration: str | float | None = None) -> dict[str, Any]:
+                sim_duration: str | float | None = None,
+                engine: str | None = None) -> dict[str, Any]:
     """The job's spec as the catalog keeps it, every field checked (pure: the resources
-    it names are checked by ``submit``)."""
+    it names are checked by ``submit``). An ``engine`` (``dask``) gives each process of
+    the gang a role; its command, if any, runs once the engine is up."""
     validate_name(name, "job name")
+    engines.check(engine, processes, command)
     memory = parse_size(gpu_memory) if gpu_memory is not None else None
     job = Job(name, project, gpus=parse_gpus(gpus), gpu_memory=memory, interactive=interactive,
               preemptible=preemptible, processes=processes)
@@ -108,6 +111,7 @@ def plan_submit(name: str, *, project: str, gpus: str | float | None = None,
         "snapshot_on_complete": (validate_name(snapshot_on_complete, "volume name")
                                  if snapshot_on_complete else None),
         "sim_duration": parse_duration(sim_duration) if sim_duration is not None else None,
+        **({"engine": engine} if engine else {}),
     }
 
 
@@ -117,8 +121,8 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
            command: Sequence[str] = (), env: Sequence[str] | dict[str, str] | None = None,
            volumes: Sequence[str] = (), datasets: Sequence[str] = (),
            snapshot_on_complete: str | None = None, sim_duration: str | float | None = None,
-           state_dirs: Sequence[str] = (), host_shm: bool = False,
-           home: str | None = None) -> JobInfo:
+           engine: str | None = None, state_dirs: Sequence[str] = (),
+           host_shm: bool = False, home: str | None = None) -> JobInfo:
     """Queue a job and run a cycle; the job comes back running or pending with a reason.
 
     ``state_dirs`` are folders of a service's own state under the home (a workspace's, an
@@ -128,7 +132,8 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
     spec = plan_submit(name, project=project, gpus=gpus, gpu_memory=gpu_memory,
                        interactive=interactive, preemptible=preemptible, processes=processes,
                        command=command, env=env, volumes=volumes, datasets=datasets,
-                       snapshot_on_complete=snapshot_on_complete, sim_duration=sim_duration)
+                       snapshot_on_complete=snapshot_on_complete, sim_duration=sim_duration,
+                       engine=engine)
     st = open_home(home)
     spec["state_dirs"] = _check_state_dirs(st.path, state_dirs)
     if host_shm:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from mlfabric import proctree
 from mlfabric.errors import InvalidInput
-from mlfabric.scheduler import sandbox
+from mlfabric.scheduler import engines, sandbox
 from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # started by this process: reaped here
@@ -144,11 +144,12 @@ class LocalRuntime(Runtime):
         return run.job_dir / f"rank-{rank}.exit"
 
     def start(self, run: Run) -> tuple[Process, ...]:
-        command = [str(c) for c in run.spec.get("command") or []]
-        if not command:
+        commands = engines.rank_commands(run.spec, run.job_dir, len(run.placements))
+        if not all(commands):
             raise InvalidInput(f"job '{run.project}/{run.job}' has no command to run on the "
                                "local runtime", field="command")
         run.work_dir.mkdir(parents=True, exist_ok=True)
+        engines.prepare(run.spec, run.job_dir)
         for rel, target in run.mounts.links().items():
             link = run.work_dir / rel
             link.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +162,7 @@ class LocalRuntime(Runtime):
         for rank in range(len(run.placements)):
             self.exit_path(run, rank).unlink(missing_ok=True)
             argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--",
-                    *command]
+                    *commands[rank]]
             info_r, info_w = os.pipe() if grant is not None else (None, None)
             if grant is None:
                 env = {**os.environ, **process_env(run, rank, port)}
@@ -193,6 +194,10 @@ class LocalRuntime(Runtime):
             return None
 
     def poll(self, run: Run, now: float) -> Outcome | None:
+        lead = engines.leader(run.spec)
+        leading = next((p for p in run.processes if p.rank == lead), None)
+        if leading is not None:
+            return self._poll_leader(run, leading)
         codes: list[int] = []
         lost: list[int] = []
         for proc in run.processes:
@@ -219,6 +224,20 @@ class LocalRuntime(Runtime):
             return Outcome("Succeeded", 0)
         return None
 
+    def _poll_leader(self, run: Run, proc: Process) -> Outcome | None:
+        """A run led by one rank ends with it; the other ranks serve it (a Dask worker
+        that ends meanwhile is Dask's to replace) and are stopped with it."""
+        code = self._code(run, proc.rank)
+        if code is None and is_alive(proc):
+            return None
+        code = self._code(run, proc.rank) if code is None else code
+        _reap(_pid(proc))
+        self.stop(run, grace_s=0)
+        if code is None:
+            return Outcome("Lost", None, f"process of rank {proc.rank} vanished without an "
+                                         "exit code")
+        return Outcome("Succeeded", 0) if code == 0 else Outcome("Failed", code)
+
     def pid(self, process: Process) -> int | None:
         return _pid(process)
 
@@ -226,6 +245,7 @@ class LocalRuntime(Runtime):
                                                                    Path | None]:
         variables = process_env(run, 0, 0)
         variables.pop("MASTER_PORT", None)
+        variables.update(engines.variables(run.spec, run.job_dir))
         grant = confinement(run)
         if grant is None:
             cwd = run.work_dir if run.work_dir.is_dir() else None

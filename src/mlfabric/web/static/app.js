@@ -455,7 +455,8 @@ function renderJobRow(j) {
       j.interactive && h("span", {class: "chip", style: "margin-left:6px"}, "interactive"),
       j.runtime === "sim" && h("span", {class: "chip sim", testid: "job-simulated",
                                         title: "on a simulated node: scheduled, no process runs"},
-                               "simulated")),
+                               "simulated"),
+      daskChip(j)),
     h("td", {testid: "job-project"}, j.project),
     h("td", {class: "num mono", testid: "job-gpus"}, jobGpus(j)),
     h("td", {class: "mono", testid: "job-node"}, jobWhere(j) || "–"),
@@ -464,6 +465,17 @@ function renderJobRow(j) {
              dataset: elapsed ? {from: elapsed.from, to: elapsed.to || "", prefix: elapsed.prefix || ""} : {},
              title: j.runtime ? `runtime backend: ${j.runtime}` : null}, "–"),
     h("td", {class: j.state === "Pending" ? "reason" : "muted", testid: "job-reason"}, note || ""));
+}
+
+/** A running Dask cluster job's dashboard link (on the server's loopback), its scheduler
+ * address as the title; clicking it does not open the job's logs. */
+function daskChip(j) {
+  const ep = j.endpoints || {};
+  if (!ep.dashboard) return null;
+  return h("a", {class: "chip", style: "margin-left:6px", href: ep.dashboard, target: "_blank",
+                 rel: "noopener", testid: "job-dask-dashboard",
+                 title: `Dask scheduler ${ep.scheduler} (on the server's loopback)`,
+                 onclick: (e) => e.stopPropagation()}, "dask dashboard");
 }
 
 /** Refresh the running-time cells without rebuilding their rows. */
