@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from mlfabric.errors import InvalidInput, MlfabricError
@@ -88,9 +90,23 @@ def test_overlap() -> None:
     assert not a.overlaps(open_location("memory://data/a"))
 
 
-def test_missing_extra_gives_install_hint() -> None:
+def test_missing_extra_gives_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyarrow is installed for the tests (the dask extra); here it is absent, as in a
+    # base install: a module set to None in sys.modules fails to import.
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.fs", None)
     with pytest.raises(MlfabricError, match="hdfs:// needs pyarrow"):
-        open_location("hdfs://namenode:8020/data")
+        open_location("hdfs://127.0.0.1:1/data")
+
+
+def test_hdfs_without_a_hadoop_client_is_one_short_line() -> None:
+    # pyarrow here, no JVM or libhdfs on this machine: one line that says what is missing
+    # (with a Hadoop client installed, the closed loopback port is the error instead).
+    with pytest.raises(MlfabricError) as caught:
+        open_location("hdfs://127.0.0.1:1/data")
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 300, message
+    assert message.startswith(("hdfs:// needs pyarrow", "cannot open hdfs://127.0.0.1:1/data"))
 
 
 def test_temp_names_round_trip() -> None:

@@ -275,6 +275,10 @@ def open_location(url: str, *, endpoint_url: str | None = None,
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"invalid options for {protocol}://: {exc}", field="option") from exc
     except Exception as exc:
+        if protocol == "hdfs" and re.search(r"libjvm|libhdfs", str(exc)):
+            # pyarrow is there, the Hadoop client is not: its message lists every path tried
+            raise MlfabricError(f"{_INSTALL_HINTS['hdfs']}: the Java runtime or libhdfs was "
+                                "not found") from exc
         raise MlfabricError(f"cannot open {_redact(url)}: {describe(exc)}") from exc
     if protocol in _S3:
         # botocore already retries (standard mode); s3fs retrying on top would multiply
