@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -151,6 +152,11 @@ def test_a_stopped_job_has_its_grace_period_and_nothing_in_its_sandbox_survives(
 
 def test_what_a_finished_job_left_running_ends_with_it(cluster: str) -> None:
     h = cluster
+    # Only processes started after the submission count: another home's project may
+    # have the same uid, and earlier tests' ends are theirs to check.
+    clock = subprocess.Popen(["true"])
+    since = proctree.stat(clock.pid).start  # type: ignore[union-attr]
+    clock.wait()
     jobs.submit("daemon", project="a", gpus=1, home=h, command=[
         sys.executable, "-c",
         "import subprocess; subprocess.Popen(['sleep', '300'], start_new_session=True)"])
@@ -158,7 +164,8 @@ def test_what_a_finished_job_left_running_ends_with_it(cluster: str) -> None:
     uid = projects.show("a", home=h).uid
 
     def left() -> list[str]:
-        return [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid]
+        return [p for p in os.listdir("/proc") if p.isdigit() and _owner(p) == uid
+                and (st := proctree.stat(int(p))) is not None and st.start >= since]
 
     # None runs once it reads Succeeded; the dead are reaped a moment later.
     assert [p for p in left() if (st := proctree.stat(int(p))) and st.state != "Z"] == []
