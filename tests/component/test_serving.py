@@ -85,6 +85,21 @@ def kill_leftovers(home: Path) -> None:
         remove_shm(folder)
 
 
+@contextlib.contextmanager
+def example_server(home: Path, write: Callable[[Path], None],
+                   **create: object) -> Iterator[serving.InferenceServer]:
+    """A server ``examples`` of project ``team`` on the ``models`` volume that ``write``
+    fills; deleted after, and whatever of it is left killed."""
+    write(setup_home(home))
+    try:
+        yield serving.create("examples", model_repo="models", project="team",
+                             home=str(home), **create)  # type: ignore[arg-type]
+    finally:
+        with contextlib.suppress(MlfabricError):
+            serving.delete("examples", home=str(home))
+        kill_leftovers(home)
+
+
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> float:
     """Seconds until ``check()`` held."""
     start = time.monotonic()

@@ -38,8 +38,7 @@ from tritonclient.utils import (
 )
 
 from mlfabric import projects, serving
-from mlfabric.errors import MlfabricError
-from tests.component.test_serving import kill_leftovers, setup_home
+from tests.component.test_serving import example_server
 from tests.triton_models import (
     write_examples,
     write_implicit_state_sequence,
@@ -74,22 +73,18 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """One ``mlfabric inference`` server on every example model, shared by the module."""
     home = tmp_path_factory.mktemp("triton-examples") / "home"
-    repo = setup_home(home)
-    write_examples(repo)
-    # Refused, by check and by the server alike:
-    write_implicit_state_sequence(repo)
-    write_simple_string_dyna_sequence(repo)
-    try:
-        server = serving.create("examples", model_repo="models", project="team", gpus=0.5,
-                                host_ipc=True, home=str(home))
+
+    def write(repo: Path) -> None:
+        write_examples(repo)
+        # Refused, by check and by the server alike:
+        write_implicit_state_sequence(repo)
+        write_simple_string_dyna_sequence(repo)
+
+    with example_server(home, write, gpus=0.5, host_ipc=True) as server:
         broken = [m["name"] for m in server.models if m["state"] != "READY"]
         assert broken == sorted(REFUSED), server.models
         yield Live("examples", str(home), f"127.0.0.1:{server.http_port}",
                    f"127.0.0.1:{server.grpc_port}", projects.show("team", home=str(home)).uid)
-    finally:
-        with contextlib.suppress(MlfabricError):
-            serving.delete("examples", home=str(home))
-        kill_leftovers(home)
 
 
 # -- data and checks shared by the examples ---------------------------------------------
@@ -440,26 +435,39 @@ def _shm_key(what: str) -> str:
     return f"/mlfabric_test_{uuid.uuid4().hex[:8]}_{what}"
 
 
+@contextlib.contextmanager
+def system_regions(live: Live, module: Any, sizes: dict[str, int]) -> Iterator[
+        tuple[Any, dict[str, Any]]]:
+    """A client with fresh system shared-memory regions of ``sizes`` registered, as the
+    shm examples set them up; unregistered and destroyed after."""
+    keys = {n: _shm_key(n) for n in sizes}
+    handles = {n: create_region(live, n, keys[n], sizes[n]) for n in sizes}
+    c = module.InferenceServerClient(live.http if module is httpclient else live.grpc)
+    try:
+        c.unregister_system_shared_memory()
+        c.unregister_cuda_shared_memory()
+        for n in sizes:
+            c.register_system_shared_memory(n, keys[n], sizes[n])
+        yield c, handles
+        unregister_when_released(c)
+    finally:
+        c.close()
+        for h in handles.values():
+            shm.destroy_shared_memory_region(h)
+
+
 @pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
 def test_simple_shm_client(live: Live, module: Any) -> None:
     a, b = simple_data()
     size = a.nbytes
-    regions = {name: (_shm_key(name), nbytes) for name, nbytes in
-               (("input_data", 2 * size), ("output0_data", size), ("output1_data", size))}
-    url = live.http if module is httpclient else live.grpc
-    handles = {n: create_region(live, n, key, nbytes) for n, (key, nbytes) in regions.items()}
-    c = module.InferenceServerClient(url)
-    try:
-        c.unregister_system_shared_memory()
-        c.unregister_cuda_shared_memory()
-        for n, (key, nbytes) in regions.items():
-            c.register_system_shared_memory(n, key, nbytes)
+    sizes = {"input_data": 2 * size, "output0_data": size, "output1_data": size}
+    with system_regions(live, module, sizes) as (c, handles):
         shm.set_shared_memory_region(handles["input_data"], [a])
         shm.set_shared_memory_region(handles["input_data"], [b], offset=size)
         status = c.get_system_shared_memory_status()
         registered = {r["name"] for r in status} if module is httpclient else \
             set(status.regions)
-        assert registered == set(regions)
+        assert registered == set(sizes)
 
         inputs = [module.InferInput("INPUT0", [1, 16], "INT32"),
                   module.InferInput("INPUT1", [1, 16], "INT32")]
@@ -478,11 +486,6 @@ def test_simple_shm_client(live: Live, module: Any) -> None:
             got.append(shm.get_contents_as_numpy(handles[region], triton_to_np_dtype(dtype),
                                                  shape))
         assert_add_sub(a, b, *got)
-        unregister_when_released(c)
-    finally:
-        c.close()
-        for h in handles.values():
-            shm.destroy_shared_memory_region(h)
 
 
 @pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])
@@ -494,14 +497,7 @@ def test_simple_shm_string_client(live: Live, module: Any) -> None:
     sizes = {n: serialized_byte_size(x) for n, x in (
         ("input0_data", in0), ("input1_data", in1), ("output0_data", out0),
         ("output1_data", out1))}
-    keys = {n: _shm_key(n) for n in sizes}
-    handles = {n: create_region(live, n, keys[n], sizes[n]) for n in sizes}
-    url = live.http if module is httpclient else live.grpc
-    c = module.InferenceServerClient(url)
-    try:
-        c.unregister_system_shared_memory()
-        for n in sizes:
-            c.register_system_shared_memory(n, keys[n], sizes[n])
+    with system_regions(live, module, sizes) as (c, handles):
         shm.set_shared_memory_region(handles["input0_data"], [in0])
         shm.set_shared_memory_region(handles["input1_data"], [in1])
         inputs = [module.InferInput("INPUT0", [1, 16], "BYTES"),
@@ -516,11 +512,6 @@ def test_simple_shm_string_client(live: Live, module: Any) -> None:
         got = [shm.get_contents_as_numpy(handles[r], np.object_, [1, 16])
                for r in ("output0_data", "output1_data")]
         assert_add_sub(a, b, as_ints(got[0]), as_ints(got[1]))
-        unregister_when_released(c)
-    finally:
-        c.close()
-        for h in handles.values():
-            shm.destroy_shared_memory_region(h)
 
 
 @pytest.mark.parametrize("module", [httpclient, grpcclient], ids=["http", "grpc"])

@@ -8,7 +8,6 @@ load with a config override). The models are built here; nothing is downloaded."
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
 import re
@@ -25,8 +24,7 @@ from google.protobuf.json_format import MessageToDict
 from tritonclient.utils import InferenceServerException
 
 from mlfabric import serving
-from mlfabric.errors import MlfabricError
-from tests.component.test_serving import kill_leftovers, setup_home
+from tests.component.test_serving import example_server
 from tests.helpers import run_cli
 
 CLASSES = 1000
@@ -145,18 +143,14 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """One server on a repository of the classifier, ``scale`` and a broken model."""
     home = tmp_path_factory.mktemp("triton-examples") / "home"
-    repo = setup_home(home)
-    write_densenet(repo)
-    write_scale(repo)
-    write_broken(repo)
-    try:
-        server = serving.create("examples", model_repo="models", project="team",
-                                home=str(home))
+
+    def write(repo: Path) -> None:
+        write_densenet(repo)
+        write_scale(repo)
+        write_broken(repo)
+
+    with example_server(home, write) as server:
         yield Served(home, server)
-    finally:
-        with contextlib.suppress(MlfabricError):
-            serving.delete("examples", home=str(home))
-        kill_leftovers(home)
 
 
 def image(seed: int = 0) -> np.ndarray:
