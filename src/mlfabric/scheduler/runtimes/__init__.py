@@ -1,5 +1,6 @@
 """Runtimes by name, in the shared registry shape: ``local`` (real processes on this
-machine) and ``sim`` (none, for replaying scenarios); see ``base.Runtime``."""
+machine), ``sim`` (none, for replaying scenarios) and ``ray`` (a Ray cluster runs what
+the scheduler decides); see ``base.Runtime``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
 RUNTIMES: Registry[Runtime] = Registry("runtime", {
     "local": "mlfabric.scheduler.runtimes.local:LocalRuntime",
     "sim": "mlfabric.scheduler.runtimes.sim:SimRuntime",
+    "ray": "mlfabric.scheduler.runtimes.ray:RayRuntime",
 })
 DEFAULT_RUNTIME = "local"
 

@@ -73,6 +73,22 @@ class Outcome:
     message: str | None = None
 
 
+def judge(codes: dict[int, int | bool | None]) -> Outcome | None:
+    """How a run ended from each rank's exit code (None: still running; False: vanished
+    without one): any vanished rank loses it, any failed rank fails it, all zero succeed."""
+    lost = [rank for rank, code in codes.items() if code is False]
+    if lost:
+        ranks = ", ".join(str(r) for r in lost)
+        return Outcome("Lost", None, f"process(es) of rank {ranks} vanished "
+                                     "without an exit code")
+    failed = [c for c in codes.values() if c is not None and c != 0]
+    if failed:
+        return Outcome("Failed", int(failed[0]))
+    if all(c is not None for c in codes.values()):
+        return Outcome("Succeeded", 0)
+    return None
+
+
 class Runtime(ABC):
     """Starts, polls and stops the processes of scheduled jobs.
 
@@ -102,6 +118,15 @@ class Runtime(ABC):
     def pid(self, process: Process) -> int | None:
         """The OS process id behind ``process`` on this machine, if there is one."""
         return None
+
+    def read_log(self, run: Run, rank: int, offset: int) -> bytes:
+        """What process ``rank`` of ``run`` has written from ``offset`` on (its log file)."""
+        try:
+            with open(run.log_path(rank), "rb") as f:
+                f.seek(offset)
+                return f.read()
+        except FileNotFoundError:
+            return b""
 
     def exec_command(self, run: Run, command: list[str]) -> tuple[list[str], dict[str, str],
                                                                    Path | None]:

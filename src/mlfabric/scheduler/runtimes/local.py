@@ -21,7 +21,7 @@ from pathlib import Path
 from mlfabric import proctree
 from mlfabric.errors import InvalidInput
 from mlfabric.scheduler import sandbox
-from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
+from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime, judge
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # started by this process: reaped here
 _LAUNCH = "mlfabric.scheduler.runtimes.launch"
@@ -144,10 +144,17 @@ class LocalRuntime(Runtime):
         return run.job_dir / f"rank-{rank}.exit"
 
     def start(self, run: Run) -> tuple[Process, ...]:
-        command = [str(c) for c in run.spec.get("command") or []]
-        if not command:
+        self.prepare(run)
+        grant = confinement(run)
+        port = free_port()
+        return tuple(self.start_rank(run, rank, grant, process_env(run, rank, port))
+                     for rank in range(len(run.placements)))
+
+    def prepare(self, run: Run) -> None:
+        """Check the run has a command; make its working folder with its volume links."""
+        if not run.spec.get("command"):
             raise InvalidInput(f"job '{run.project}/{run.job}' has no command to run on the "
-                               "local runtime", field="command")
+                               f"{self.name} runtime", field="command")
         run.work_dir.mkdir(parents=True, exist_ok=True)
         for rel, target in run.mounts.links().items():
             link = run.work_dir / rel
@@ -155,36 +162,34 @@ class LocalRuntime(Runtime):
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(target)
-        grant = confinement(run)
-        port = free_port()
-        out: list[Process] = []
-        for rank in range(len(run.placements)):
-            self.exit_path(run, rank).unlink(missing_ok=True)
-            argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--",
-                    *command]
-            info_r, info_w = os.pipe() if grant is not None else (None, None)
-            if grant is None:
-                env = {**os.environ, **process_env(run, rank, port)}
-            else:
-                argv = sandbox.wrap(replace(grant, env=process_env(run, rank, port)), argv,
-                                    info_fd=info_w)
-                env = dict(os.environ)  # bwrap's own; the job gets only its variables
-            try:
-                with open(run.log_path(rank), "ab") as log:
-                    child = subprocess.Popen(
-                        argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL,
-                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                        pass_fds=() if info_w is None else (info_w,))
-            finally:
-                if info_w is not None:
-                    os.close(info_w)
-            _CHILDREN[child.pid] = child
-            handle = {"pid": child.pid, "start_time": proctree.start_time(child.pid)}
-            inner = None if info_r is None else sandbox.read_info(info_r)
-            if inner is not None:
-                handle |= {"sandbox_pid": inner, "sandbox_start_time": proctree.start_time(inner)}
-            out.append(Process(rank, handle))
-        return tuple(out)
+
+    def start_rank(self, run: Run, rank: int, grant: sandbox.Grant | None,
+                   variables: dict[str, str]) -> Process:
+        """Start process ``rank`` of ``run`` with ``variables``, confined by ``grant``."""
+        command = [str(c) for c in run.spec.get("command") or []]
+        self.exit_path(run, rank).unlink(missing_ok=True)
+        argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--", *command]
+        info_r, info_w = os.pipe() if grant is not None else (None, None)
+        if grant is None:
+            env = {**os.environ, **variables}
+        else:
+            argv = sandbox.wrap(replace(grant, env=variables), argv, info_fd=info_w)
+            env = dict(os.environ)  # bwrap's own; the job gets only its variables
+        try:
+            with open(run.log_path(rank), "ab") as log:
+                child = subprocess.Popen(
+                    argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    pass_fds=() if info_w is None else (info_w,))
+        finally:
+            if info_w is not None:
+                os.close(info_w)
+        _CHILDREN[child.pid] = child
+        handle = {"pid": child.pid, "start_time": proctree.start_time(child.pid)}
+        inner = None if info_r is None else sandbox.read_info(info_r)
+        if inner is not None:
+            handle |= {"sandbox_pid": inner, "sandbox_start_time": proctree.start_time(inner)}
+        return Process(rank, handle)
 
     def _code(self, run: Run, rank: int) -> int | None:
         try:
@@ -192,32 +197,22 @@ class LocalRuntime(Runtime):
         except (FileNotFoundError, ValueError):
             return None
 
+    def code(self, run: Run, proc: Process) -> int | bool | None:
+        """The exit code of ``proc``; None while it runs; False when it vanished without one."""
+        code = self._code(run, proc.rank)
+        if code is None and not is_alive(proc):
+            code = self._code(run, proc.rank)  # written just before it exited
+            if code is None:
+                return False
+        if code is not None:
+            _reap(_pid(proc))
+        return code
+
     def poll(self, run: Run, now: float) -> Outcome | None:
-        codes: list[int] = []
-        lost: list[int] = []
-        for proc in run.processes:
-            code = self._code(run, proc.rank)
-            if code is None and not is_alive(proc):
-                code = self._code(run, proc.rank)  # written just before it exited
-                if code is None:
-                    lost.append(proc.rank)
-                    continue
-            if code is not None:
-                _reap(_pid(proc))
-                codes.append(code)
-        if lost:
-            self.stop(run, grace_s=0)
-            ranks = ", ".join(str(r) for r in lost)
-            return Outcome("Lost", None, f"process(es) of rank {ranks} vanished "
-                                         "without an exit code")
-        failed = [c for c in codes if c != 0]
-        if failed:
-            self.stop(run, grace_s=0)
-            return Outcome("Failed", failed[0])
-        if len(codes) == len(run.processes):
+        out = judge({p.rank: self.code(run, p) for p in run.processes})
+        if out is not None:
             self.stop(run, grace_s=0)  # what the job left running (a daemon) ends with it
-            return Outcome("Succeeded", 0)
-        return None
+        return out
 
     def pid(self, process: Process) -> int | None:
         return _pid(process)
