@@ -1,11 +1,11 @@
-"""Nodes and node pools in the catalog: ``mlfabric node add|list|remove``."""
+"""Nodes and node pools in the catalog: ``mlfabric node add|list|remove|sync``."""
 
 from __future__ import annotations
 
 import socket
 import time
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput
@@ -15,8 +15,8 @@ from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.gpus import detect_gpus
 from mlfabric.scheduler.model import DEFAULT_POOL, Node, check_node
 from mlfabric.scheduler.reconcile import reconcile
-from mlfabric.scheduler.records import NodeInfo
-from mlfabric.scheduler.runtimes import check_runtime
+from mlfabric.scheduler.records import NodeInfo, NodeSync
+from mlfabric.scheduler.runtimes import check_runtime, get_runtime
 from mlfabric.units import parse_size
 
 
@@ -129,4 +129,46 @@ def remove(name: str, *, home: str | None = None) -> NodeInfo:
     return node
 
 
-__all__ = ["add", "ensure_detected", "list_nodes", "remove", "show"]
+def sync(*, runtime: str = "ray", address: str | None = None,
+         home: str | None = None) -> NodeSync:
+    """Make the catalog's nodes of ``runtime`` the live nodes of its cluster: add the new,
+    update the changed, remove the gone (their running jobs are evicted and queue again,
+    their GPUs freed in the ledger)."""
+    rt = get_runtime(check_runtime(runtime))
+    st = open_home(home)
+    found = rt.discover(st.config.home, address)
+    now = time.time()
+    added: list[str] = []
+    updated: list[str] = []
+    removed: list[str] = []
+
+    def _write(conn: Connection) -> None:
+        rows = {r.name: r for r in conn.execute(select(S.nodes))}
+        for node in found.nodes:
+            row = rows.get(node.name)
+            if row is not None and row.runtime not in (None, runtime):
+                raise AlreadyExists("node", node.name)
+            _ensure_pool(conn, node.pool, now)
+            if row is None:
+                conn.execute(S.nodes.insert().values(
+                    name=node.name, pool=node.pool, gpus=node.gpus, gpu_memory=node.gpu_memory,
+                    runtime=runtime, detected=True, created_at=now))
+                added.append(node.name)
+            elif (row.gpus, row.pool, row.runtime) != (node.gpus, node.pool, runtime):
+                conn.execute(update(S.nodes).where(S.nodes.c.name == node.name).values(
+                    gpus=node.gpus, pool=node.pool, runtime=runtime))
+                updated.append(node.name)
+        live = {n.name for n in found.nodes}
+        for name, row in rows.items():
+            if row.runtime == runtime and name not in live:
+                conn.execute(delete(S.nodes).where(S.nodes.c.name == name))
+                removed.append(name)
+
+    st.catalog.run_write(_write)
+    loop.cycle(home=home)
+    nodes = [n for n in list_nodes(home=home) if n.name in {m.name for m in found.nodes}]
+    return NodeSync(runtime, found.address, added, updated, removed, nodes, found.labels,
+                    found.note)
+
+
+__all__ = ["add", "ensure_detected", "list_nodes", "remove", "show", "sync"]

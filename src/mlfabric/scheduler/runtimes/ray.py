@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.names import validate_name
-from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime, judge
+from mlfabric.scheduler.model import Node
+from mlfabric.scheduler.runtimes.base import Cluster, Outcome, Process, Run, Runtime, judge
 
 ADDRESS_ENV = "MLFABRIC_RAY_ADDRESS"
 NAMESPACE = "mlfabric"
@@ -105,11 +106,12 @@ def _node_name(node: dict[str, Any]) -> str:
 
 
 def ray_nodes(addr: str) -> list[RayNode]:
-    """The live nodes of the cluster at ``addr``, by name."""
+    """The live nodes of the cluster at ``addr`` that have GPUs, by name (a node without
+    any, such as a head kept for the cluster's services, runs no scheduled job)."""
     ray = connect(addr)
     out = []
     for n in ray.nodes():
-        if not n.get("Alive"):
+        if not n.get("Alive") or int(n["Resources"].get("GPU", 0)) < 1:
             continue
         labels = {str(k): str(v) for k, v in (n.get("Labels") or {}).items()}
         out.append(RayNode(_node_name(n), n["NodeID"], int(n["Resources"].get("GPU", 0)),
@@ -322,6 +324,15 @@ class RayRuntime(Runtime):
             with contextlib.suppress(ray.exceptions.RayError, ValueError):
                 ray.util.remove_placement_group(
                     ray.util.get_placement_group(name))  # type: ignore[arg-type]
+
+    def discover(self, home: Path, address_: str | None) -> Cluster:
+        addr = address_ or address(home)
+        found = ray_nodes(addr)
+        path = address_file(home)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(addr + "\n")
+        return Cluster(addr, tuple(Node(n.name, gpus=n.gpus, pool=n.pool) for n in found),
+                       {n.name: n.labels for n in found}, SHARED_PATH_NOTE)
 
     def read_log(self, run: Run, rank: int, offset: int) -> bytes:
         """What process ``rank`` wrote from ``offset`` on, read on its node by its actor."""
