@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,19 +34,39 @@ class RayBed:
 
     cluster: Any
     workers: dict[str, Any] = field(default_factory=dict)
+    started: list[Any] = field(default_factory=list)  # every Popen, reaped at the end
+
+    def keep(self, node: Any) -> Any:
+        self.started += [i.process for infos in node.all_processes.values() for i in infos
+                         if i.process is not None]
+        return node
+
+    def reap(self) -> None:
+        for popen in self.started:
+            with contextlib.suppress(Exception):
+                popen.wait(timeout=10)
 
     @property
     def address(self) -> str:
         return str(self.cluster.address)
 
-    def add_worker(self, name: str, gpus: int = GPUS_PER_WORKER) -> Any:
-        node = self.cluster.add_node(**node_args(num_gpus=gpus,
-                                                 labels={"mlfabric.io/node": name}))
+    def add_worker(self, name: str, gpus: int = GPUS_PER_WORKER,
+                   labels: dict[str, str] | None = None) -> Any:
+        node = self.keep(self.cluster.add_node(**node_args(
+            num_gpus=gpus, labels={"mlfabric.io/node": name, **(labels or {})})))
         self.workers[name] = node
         return node
 
     def remove_worker(self, name: str) -> None:
-        self.cluster.remove_node(self.workers.pop(name), allow_graceful=False)
+        """Kill a worker node (no goodbye) and wait until Ray has noticed."""
+        import ray
+
+        node = self.workers.pop(name)
+        self.cluster.remove_node(node, allow_graceful=False)
+        deadline = time.monotonic() + 30
+        while any(n["NodeID"] == node.node_id and n["Alive"] for n in ray.nodes()):
+            assert time.monotonic() < deadline, f"Ray still sees node {name} alive"
+            time.sleep(0.1)
 
     def pids(self) -> list[int]:
         """Every process the bed's nodes started (raylets, GCS, agents, workers below)."""
@@ -97,8 +118,11 @@ def ray_bed() -> Iterator[RayBed]:
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, shutdown_at_exit=False,
-                      head_node_args=node_args(num_gpus=0))
+                      head_node_args=node_args(num_gpus=0, _system_config={
+                          # a killed node is seen dead in about a second
+                          "health_check_period_ms": 300, "health_check_failure_threshold": 3}))
     bed = RayBed(cluster)
+    bed.keep(cluster.head_node)
     try:
         for name in WORKERS:
             bed.add_worker(name)
@@ -110,3 +134,4 @@ def ray_bed() -> Iterator[RayBed]:
         if ray.is_initialized():
             ray.shutdown()
         cluster.shutdown()
+        bed.reap()

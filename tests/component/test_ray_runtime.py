@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -10,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mlfabric import proctree
 from mlfabric.home import open_home
 from mlfabric.scheduler import jobstore
 from mlfabric.scheduler.runtimes import RUNTIMES, Runtime
@@ -127,3 +131,117 @@ def test_each_job_runs_on_its_node_with_rays_gpus(ray_bed: RayBed, ray_home: Pat
     assert free_gpus(8 - 6)
     ok(ray_home, "job", "delete", "three", "-p", "a")
     assert free_gpus(8 - 3)  # Ray frees them too
+
+
+DDP = """
+import os, torch, torch.distributed as dist
+dist.init_process_group("gloo")
+t = torch.tensor([float(dist.get_rank() + 1)])
+dist.all_reduce(t)
+assert t.item() == 3.0, t
+print("allreduce", os.environ["RANK"], os.environ["WORLD_SIZE"],
+      os.environ["MLFABRIC_RAY_NODE_ID"], t.item(), flush=True)
+dist.destroy_process_group()
+"""
+
+
+def step_until(home: Path, name: str, project: str, state: str, timeout: float = 120,
+               process: bool = False) -> dict:
+    """Run cycles (here, or each in a fresh process) until the job reads ``state``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = run_cli(home, "scheduler", "step", process=process)
+        assert r.code == 0, r.err
+        j = job(home, name, project)
+        if j["state"] == state:
+            return j
+        assert time.monotonic() < deadline, f"{project}/{name} is {j['state']}, not {state}"
+        time.sleep(0.3)
+
+
+def test_a_2x4_ddp_gang_runs_across_two_ray_nodes(ray_bed: RayBed, ray_home: Path) -> None:
+    ok(ray_home, "node", "sync")
+    ok(ray_home, "project", "create", "a", "--quota", "8")
+    ok(ray_home, "job", "submit", "ddp", "-p", "a", "-g", "4", "--processes", "2", "--",
+       PY, "-c", DDP)
+    placed = [p["node"] for p in job(ray_home, "ddp", "a")["placements"]]
+    assert sorted(placed) == ["ray-a", "ray-b"]
+    assert [h["placement_group"] for h in handles(ray_home, "ddp", "a")] == [
+        handles(ray_home, "ddp", "a")[0]["placement_group"]] * 2
+    done = step_until(ray_home, "ddp", "a", "Succeeded", timeout=180)
+    assert done["exit_code"] == 0
+    ids = ray_ids(ray_bed)
+    for rank, node in enumerate(placed):
+        log = ok(ray_home, "job", "logs", "ddp", "-p", "a", "--rank", str(rank)).out
+        assert f"allreduce {rank} 2 {ids[node]} 3.0" in log
+    assert free_gpus(8)  # the placement group is gone with the job
+
+
+def _gone(pid: int) -> bool:
+    return proctree.start_time(pid) is None
+
+
+def test_a_preempted_gang_stops_whole_and_queues_again(ray_home: Path) -> None:
+    ok(ray_home, "node", "sync")
+    ok(ray_home, "project", "create", "a", "--quota", "4")
+    ok(ray_home, "project", "create", "b", "--quota", "4")
+    ok(ray_home, "job", "submit", "gang", "-p", "a", "-g", "4", "--processes", "2", "--",
+       PY, "-c", SLEEP)
+    assert job(ray_home, "gang", "a")["state"] == "Running"
+    pids = [h["local"]["pid"] for h in handles(ray_home, "gang", "a")]
+    assert len(pids) == 2 and not any(_gone(p) for p in pids)
+    ok(ray_home, "job", "submit", "claim", "-p", "b", "-g", "4", "--", PY, "-c", SLEEP)
+    gang = job(ray_home, "gang", "a")
+    assert gang["state"] == "Pending" and all(_gone(p) for p in pids), gang
+    assert job(ray_home, "claim", "b")["state"] == "Running"
+    events = ok(ray_home, "job", "describe", "gang", "-p", "a", "--json").json()
+    assert "preempted" in [e["kind"] for e in events["events"]]
+
+
+def test_a_node_that_leaves_requeues_its_jobs_and_frees_its_gpus(ray_bed: RayBed,
+                                                                 ray_home: Path) -> None:
+    ray_bed.add_worker("ray-c", gpus=2, labels={"mlfabric.io/pool": "spare"})
+    try:
+        synced = ok(ray_home, "node", "sync", "--json").json()
+        assert "ray-c" in synced["added"]
+        ok(ray_home, "project", "create", "s", "--quota", "2", "--node-pool", "spare")
+        ok(ray_home, "job", "submit", "w", "-p", "s", "-g", "2", "--", PY, "-c", SLEEP)
+        j = job(ray_home, "w", "s")
+        assert j["state"] == "Running" and j["placements"][0]["node"] == "ray-c"
+        pid = handles(ray_home, "w", "s")[0]["local"]["pid"]
+    finally:
+        ray_bed.remove_worker("ray-c")
+    try:
+        synced = ok(ray_home, "node", "sync", "--json").json()
+        assert synced["removed"] == ["ray-c"]
+        j = job(ray_home, "w", "s")
+        assert j["state"] == "Pending" and not j["placements"], j
+        assert "ray-c" not in [n["name"] for n in ok(ray_home, "node", "list", "--json").json()]
+        shares = ok(ray_home, "project", "show", "s", "--json").json()
+        assert shares["allocated"] == 0
+    finally:
+        # a machine that leaves takes its processes along; on the bed the job's outlives
+        # its raylet (it runs in a session of its own): end it as the machine would
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def test_a_restarted_daemon_finds_its_ray_jobs(ray_bed: RayBed, ray_home: Path) -> None:
+    ok(ray_home, "node", "sync")
+    ok(ray_home, "project", "create", "a", "--quota", "1")
+    wait = ("import os, time\nprint('waiting', flush=True)\n"
+            "while not os.path.exists('go'):\n    time.sleep(0.05)\nprint('done')\n")
+    ok(ray_home, "job", "submit", "gate", "-p", "a", "--", PY, "-c", wait)
+    wait_log(ray_home, "gate", "a", "waiting")
+    # another process (a daemon started afresh) connects to Ray and finds the job running
+    assert step_until(ray_home, "gate", "a", "Running", process=True)["runs"] == 1
+    r = run_cli(ray_home, "job", "exec", "gate", "-p", "a", "--", PY, "-c",
+                "import os; print(os.environ['MLFABRIC_RAY_NODE_ID'], os.getcwd())",
+                process=True)  # what the command prints goes to the terminal
+    assert r.code == 0, r
+    node = job(ray_home, "gate", "a")["placements"][0]["node"]
+    assert r.out.split()[0] == ray_ids(ray_bed)[node]
+    (ray_home / "jobs" / "a" / "gate" / "work" / "go").touch()
+    done = step_until(ray_home, "gate", "a", "Succeeded", process=True)
+    assert done["exit_code"] == 0
+    assert ok(ray_home, "job", "logs", "gate", "-p", "a").out == "waiting\ndone\n"

@@ -219,8 +219,12 @@ class LocalRuntime(Runtime):
 
     def exec_command(self, run: Run, command: list[str]) -> tuple[list[str], dict[str, str],
                                                                    Path | None]:
-        variables = process_env(run, 0, 0)
-        variables.pop("MASTER_PORT", None)
+        return self.exec_with(run, command, process_env(run, 0, 0))
+
+    def exec_with(self, run: Run, command: list[str], variables: dict[str, str]) -> tuple[
+            list[str], dict[str, str], Path | None]:
+        """``exec_command`` with the variables rank 0 was started with."""
+        variables = {k: v for k, v in variables.items() if k != "MASTER_PORT"}
         grant = confinement(run)
         if grant is None:
             cwd = run.work_dir if run.work_dir.is_dir() else None

@@ -138,6 +138,7 @@ class RankActor:
         self.run = run
         self.rank = rank
         self.proc: Process | None = None
+        self.variables: dict[str, str] = {}
 
     def where(self) -> dict[str, Any]:
         """This node's id and address, Ray's GPUs for it and a free port (for rank 0)."""
@@ -155,6 +156,7 @@ class RankActor:
         if self.rank == 0:
             self.local.prepare(self.run)
         self.run.job_dir.mkdir(parents=True, exist_ok=True)
+        self.variables = dict(variables)
         self.proc = self.local.start_rank(self.run, self.rank, confinement(self.run),
                                           variables)
         return dict(self.proc.handle)
@@ -181,7 +183,7 @@ class RankActor:
     def exec(self, command: list[str]) -> tuple[int, bytes]:
         import subprocess
 
-        argv, env, cwd = self.local.exec_command(self._one(), command)
+        argv, env, cwd = self.local.exec_with(self._one(), command, self.variables)
         done = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
         return done.returncode, done.stdout
