@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -245,3 +246,21 @@ def test_a_restarted_daemon_finds_its_ray_jobs(ray_bed: RayBed, ray_home: Path) 
     done = step_until(ray_home, "gate", "a", "Succeeded", process=True)
     assert done["exit_code"] == 0
     assert ok(ray_home, "job", "logs", "gate", "-p", "a").out == "waiting\ndone\n"
+
+
+def test_node_sync_refuses_what_it_cannot_use(home: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ADDRESS_ENV, raising=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
+    for args, message in (
+            ((), "error: no Ray cluster: give --address HOST:PORT or set MLFABRIC_RAY_ADDRESS"),
+            (("--address", "head:x"), "error: invalid Ray address 'head:x': expected HOST:PORT"),
+            (("--address", closed), f"error: cannot reach the Ray cluster at {closed}: "),
+            (("--runtime", "local"), "error: the local runtime has no cluster to discover")):
+        r = run_cli(home, "node", "sync", *args)
+        assert (r.code, r.out) == (1, ""), r
+        assert r.err.startswith(message) and r.err.count("\n") == 1, r.err
+    assert ok(home, "node", "list", "--json").json() == []
+    assert not (home / "ray").exists()

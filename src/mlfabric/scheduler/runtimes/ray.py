@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,6 +62,10 @@ def address(home: Path | None = None) -> str:
 
 def connect(addr: str) -> Any:
     """This process's connection to the Ray cluster at ``addr`` (made once)."""
+    host, port = _host_port(addr)
+    loopback = host.startswith("127.") or host == "localhost"
+    if loopback:  # else Ray swaps 127.0.0.1 for this machine's address (read at import)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -70,10 +75,11 @@ def connect(addr: str) -> Any:
         if _CONNECTED.get("address") == addr:
             return ray
         ray.shutdown()
-    host = urlsplit(f"//{addr}").hostname or ""
-    extra: dict[str, Any] = {}
-    if host.startswith("127.") or host == "localhost":
-        extra["_node_ip_address"] = "127.0.0.1"  # a loopback cluster: stay on loopback
+    try:  # Ray itself waits minutes for a cluster that is not there
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise MlfabricError(f"cannot reach the Ray cluster at {addr}: {exc}") from None
+    extra: dict[str, Any] = {"_node_ip_address": "127.0.0.1"} if loopback else {}
     try:
         ray.init(address=addr, namespace=NAMESPACE, log_to_driver=False,
                  logging_level="ERROR", configure_logging=False, **extra)
@@ -84,6 +90,18 @@ def connect(addr: str) -> Any:
 
 
 _CONNECTED: dict[str, str] = {}
+
+
+def _host_port(addr: str) -> tuple[str, int]:
+    parts = urlsplit(f"//{addr}")
+    try:
+        port = parts.port or 6379
+    except ValueError:
+        port = 0
+    if not parts.hostname or not port or parts.path or parts.query:
+        raise InvalidInput(f"invalid Ray address '{addr}': expected HOST:PORT",
+                           field="address", value=addr)
+    return parts.hostname, port
 
 
 @dataclass(frozen=True)
