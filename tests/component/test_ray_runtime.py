@@ -264,3 +264,40 @@ def test_node_sync_refuses_what_it_cannot_use(home: Path,
         assert r.err.startswith(message) and r.err.count("\n") == 1, r.err
     assert ok(home, "node", "list", "--json").json() == []
     assert not (home / "ray").exists()
+
+
+def _scenario(home: Path) -> list[dict[tuple[str, str], tuple[str, tuple[str, ...]]]]:
+    """Quota split, borrowing, reclaim by preemption and two halves of one GPU, step by
+    step: each job's state and nodes after each step."""
+    ok(home, "project", "create", "a", "--quota", "6")
+    ok(home, "project", "create", "b", "--quota", "2")
+    steps = [[("a", f"a{i}", "2") for i in range(5)],  # a borrows b's idle quota
+             [("b", "b0", "1")],  # b reclaims: a's newest running job goes
+             [("b", "h0", "0.5"), ("b", "h1", "0.5")]]  # two halves of b's other GPU
+    seen = []
+    for step in steps:
+        for project, name, gpus in step:
+            ok(home, "job", "submit", name, "-p", project, "-g", gpus, "--", PY, "-c", SLEEP)
+        ok(home, "scheduler", "step")
+        seen.append({(j["project"], j["name"]): (j["state"],
+                                                  tuple(p["node"] for p in j["placements"]))
+                     for j in ok(home, "job", "list", "-A", "--json").json()})
+    return seen
+
+
+def test_the_sim_scenarios_decide_the_same_with_real_ray_actors(
+        ray_bed: RayBed, ray_home: Path, tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    for name in ("ray-a", "ray-b"):
+        ok(sim, "node", "add", name, "--gpus", "4", "--runtime", "sim")
+    expected = _scenario(sim)
+    ok(ray_home, "node", "sync")
+    got = _scenario(ray_home)
+    assert got == expected
+    assert sorted(s for s, _ in got[1].values()) == ["Pending"] * 2 + ["Running"] * 4
+    ids = ray_ids(ray_bed)
+    for (project, name), (state, nodes) in got[-1].items():
+        if state == "Running":  # each running job's Ray node is the one placed
+            assert [h["node_id"] for h in handles(ray_home, name, project)] == \
+                [ids[n] for n in nodes]
+    assert free_gpus(0)  # Ray's accounting is the ledger's: all 8 held
