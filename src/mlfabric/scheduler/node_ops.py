@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 import time
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
 from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput
 from mlfabric.home import open_home
 from mlfabric.names import validate_name
-from mlfabric.scheduler import jobstore, loop
+from mlfabric.scheduler import clusters, jobstore, loop
 from mlfabric.scheduler.gpus import detect_gpus
 from mlfabric.scheduler.model import DEFAULT_POOL, Node, check_node
 from mlfabric.scheduler.reconcile import reconcile
@@ -137,34 +137,8 @@ def sync(*, runtime: str = "ray", address: str | None = None,
     rt = get_runtime(check_runtime(runtime))
     st = open_home(home)
     found = rt.discover(st.config.home, address)
-    now = time.time()
-    added: list[str] = []
-    updated: list[str] = []
-    removed: list[str] = []
-
-    def _write(conn: Connection) -> None:
-        rows = {r.name: r for r in conn.execute(select(S.nodes))}
-        for node in found.nodes:
-            row = rows.get(node.name)
-            if row is not None and row.runtime not in (None, runtime):
-                raise AlreadyExists("node", node.name)
-            _ensure_pool(conn, node.pool, now)
-            if row is None:
-                conn.execute(S.nodes.insert().values(
-                    name=node.name, pool=node.pool, gpus=node.gpus, gpu_memory=node.gpu_memory,
-                    runtime=runtime, detected=True, created_at=now))
-                added.append(node.name)
-            elif (row.gpus, row.pool, row.runtime) != (node.gpus, node.pool, runtime):
-                conn.execute(update(S.nodes).where(S.nodes.c.name == node.name).values(
-                    gpus=node.gpus, pool=node.pool, runtime=runtime))
-                updated.append(node.name)
-        live = {n.name for n in found.nodes}
-        for name, row in rows.items():
-            if row.runtime == runtime and name not in live:
-                conn.execute(delete(S.nodes).where(S.nodes.c.name == name))
-                removed.append(name)
-
-    st.catalog.run_write(_write)
+    added, updated, removed = st.catalog.run_write(
+        lambda conn: clusters.apply(conn, runtime, found, time.time()))
     loop.cycle(home=home)
     nodes = [n for n in list_nodes(home=home) if n.name in {m.name for m in found.nodes}]
     return NodeSync(runtime, found.address, added, updated, removed, nodes, found.labels,

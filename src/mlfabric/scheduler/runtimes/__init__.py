@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from mlfabric.registry import Registry
-from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
+from mlfabric.scheduler.runtimes.base import Cluster, Outcome, Process, Run, Runtime
 
 RUNTIMES: Registry[Runtime] = Registry("runtime", {
     "local": "mlfabric.scheduler.runtimes.local:LocalRuntime",
@@ -16,7 +16,7 @@ RUNTIMES: Registry[Runtime] = Registry("runtime", {
 })
 DEFAULT_RUNTIME = "local"
 
-__all__ = ["RUNTIMES", "Outcome", "Process", "Run", "Runtime", "check_runtime",
+__all__ = ["RUNTIMES", "Cluster", "Outcome", "Process", "Run", "Runtime", "check_runtime",
            "default_runtime", "get_runtime"]
 
 

@@ -71,14 +71,14 @@ def connect(addr: str) -> Any:
     except ImportError:
         raise InvalidInput("the ray runtime needs Ray: pip install 'mlfabric[ray]'",
                            field="runtime") from None
-    if ray.is_initialized():
-        if _CONNECTED.get("address") == addr:
-            return ray
-        ray.shutdown()
+    if ray.is_initialized() and _CONNECTED.get("address") == addr:
+        return ray
     try:  # Ray itself waits minutes for a cluster that is not there
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
         raise MlfabricError(f"cannot reach the Ray cluster at {addr}: {exc}") from None
+    if ray.is_initialized():
+        ray.shutdown()
     extra: dict[str, Any] = {"_node_ip_address": "127.0.0.1"} if loopback else {}
     try:
         ray.init(address=addr, namespace=NAMESPACE, log_to_driver=False,
