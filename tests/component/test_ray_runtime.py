@@ -236,15 +236,21 @@ def test_a_restarted_daemon_finds_its_ray_jobs(ray_bed: RayBed, ray_home: Path) 
     # another process (a daemon started afresh) connects to Ray and finds the job running
     assert step_until(ray_home, "gate", "a", "Running", process=True)["runs"] == 1
     r = run_cli(ray_home, "job", "exec", "gate", "-p", "a", "--", PY, "-c",
-                "import os; print(os.environ['MLFABRIC_RAY_NODE_ID'], os.getcwd())",
+                "import os, sys; print(os.environ['MLFABRIC_RAY_NODE_ID'], os.getuid(), "
+                "os.path.exists(sys.argv[1]))", str(ray_home / "catalog.db"),
                 process=True)  # what the command prints goes to the terminal
     assert r.code == 0, r
     node = job(ray_home, "gate", "a")["placements"][0]["node"]
-    assert r.out.split()[0] == ray_ids(ray_bed)[node]
+    uid = ok(ray_home, "project", "show", "a", "--json").json()["uid"]
+    ran_at, ran_as, sees_catalog = r.out.split()
+    assert ran_at == ray_ids(ray_bed)[node]
+    if os.geteuid() == 0:  # confined: its project's uid, in the job's sandbox
+        assert (int(ran_as), sees_catalog) == (uid, "False") and uid != 0
     (ray_home / "jobs" / "a" / "gate" / "work" / "go").touch()
-    done = step_until(ray_home, "gate", "a", "Succeeded", process=True)
-    assert done["exit_code"] == 0
-    assert ok(ray_home, "job", "logs", "gate", "-p", "a").out == "waiting\ndone\n"
+    # a fresh process follows the log through Ray, running cycles until the job ends
+    r = run_cli(ray_home, "job", "logs", "gate", "-p", "a", "--follow", process=True)
+    assert (r.code, r.out) == (0, "waiting\ndone\n"), r
+    assert job(ray_home, "gate", "a")["state"] == "Succeeded"
 
 
 def test_node_sync_refuses_what_it_cannot_use(home: Path,

@@ -191,7 +191,8 @@ class LocalRuntime(Runtime):
             handle |= {"sandbox_pid": inner, "sandbox_start_time": proctree.start_time(inner)}
         return Process(rank, handle)
 
-    def _code(self, run: Run, rank: int) -> int | None:
+    def exit_code(self, run: Run, rank: int) -> int | None:
+        """The exit code ``launch`` recorded for process ``rank``, if it has."""
         try:
             return int(self.exit_path(run, rank).read_text().strip())
         except (FileNotFoundError, ValueError):
@@ -199,9 +200,9 @@ class LocalRuntime(Runtime):
 
     def code(self, run: Run, proc: Process) -> int | bool | None:
         """The exit code of ``proc``; None while it runs; False when it vanished without one."""
-        code = self._code(run, proc.rank)
+        code = self.exit_code(run, proc.rank)
         if code is None and not is_alive(proc):
-            code = self._code(run, proc.rank)  # written just before it exited
+            code = self.exit_code(run, proc.rank)  # written just before it exited
             if code is None:
                 return False
         if code is not None:
@@ -237,7 +238,7 @@ class LocalRuntime(Runtime):
             dict(os.environ), None
 
     def alive(self, run: Run) -> bool:
-        return all(is_alive(p) or self._code(run, p.rank) is not None for p in run.processes)
+        return all(is_alive(p) or self.exit_code(run, p.rank) is not None for p in run.processes)
 
     def stop(self, run: Run, grace_s: float) -> None:
         """SIGTERM each rank's process group and give the ranks ``grace_s`` to end (to
@@ -254,7 +255,7 @@ class LocalRuntime(Runtime):
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and any(
-                self._code(run, rank) is None and proctree.alive(group)
+                self.exit_code(run, rank) is None and proctree.alive(group)
                 for rank, group in groups.items()):
             time.sleep(0.02)
         for proc in ours:

@@ -295,19 +295,24 @@ class RayRuntime(Runtime):
             raise
 
     def _codes(self, run: Run) -> dict[int, int | bool | None]:
+        """Each rank's exit code as its actor reads it; once the actor is gone (the run
+        was stopped, or its node left), the code ``launch`` left on the shared path, else
+        False: vanished without one."""
+        from mlfabric.scheduler.runtimes.local import LocalRuntime
+
         ray = self._ray(run)
         calls: dict[int, Any] = {}
         codes: dict[int, int | bool | None] = {}
         for proc in run.processes:
-            try:
+            with contextlib.suppress(ValueError):  # no such actor
                 calls[proc.rank] = _actor(ray, proc).code.remote()
-            except ValueError:  # no such actor: its node (or the actor) is gone
-                codes[proc.rank] = False
         for rank, ref in calls.items():
-            try:
+            with contextlib.suppress(ray.exceptions.RayError, TimeoutError):
                 codes[rank] = ray.get(ref, timeout=CALL_TIMEOUT_S)
-            except (ray.exceptions.RayError, TimeoutError):
-                codes[rank] = False
+        for proc in run.processes:
+            if proc.rank not in codes:
+                left = LocalRuntime().exit_code(run, proc.rank)
+                codes[proc.rank] = False if left is None else left
         return codes
 
     def poll(self, run: Run, now: float) -> Outcome | None:
