@@ -24,15 +24,6 @@ from tests.helpers import Result, run_cli
 from tests.raybed import RayBed, listening
 
 
-def test_the_bed_listens_on_loopback_only(ray_bed: RayBed) -> None:
-    pids = ray_bed.pids()
-    sockets = listening(pids)
-    assert len(pids) >= 6 and len(sockets) >= 6, (pids, sockets)
-    outside = sorted(s for s in sockets if not ipaddress.ip_address(s[0]).is_loopback)
-    assert outside == []
-    assert ("127.0.0.1", 0) not in sockets and any(a == "127.0.0.1" for a, _ in sockets)
-
-
 class TestRayRuntime(RuntimeConformance, runtime="ray", node="ray-a"):
     @pytest.fixture
     def rt(self, ray_bed: RayBed, monkeypatch: pytest.MonkeyPatch) -> Runtime:
@@ -306,3 +297,14 @@ def test_the_sim_scenarios_decide_the_same_with_real_ray_actors(
             assert [h["node_id"] for h in handles(ray_home, name, project)] == \
                 [ids[n] for n in nodes]
     assert free_gpus(0)  # Ray's accounting is the ledger's: all 8 held
+
+
+def test_the_bed_listens_on_loopback_only(ray_bed: RayBed) -> None:
+    """Last in the module: the Ray workers that ran jobs, and this process (a driver),
+    are checked too."""
+    pids = [*ray_bed.pids(), os.getpid()]
+    sockets = listening(pids)
+    assert len(pids) >= 6 and len(sockets) >= 6, (pids, sockets)
+    outside = sorted(s for s in sockets if not ipaddress.ip_address(s[0]).is_loopback)
+    assert outside == []
+    assert ("127.0.0.1", 0) not in sockets and any(a == "127.0.0.1" for a, _ in sockets)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mlfabric.durable import atomic_write
 from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.names import validate_name
 from mlfabric.scheduler.model import Node
@@ -322,7 +323,7 @@ class RayRuntime(Runtime):
         return out
 
     def alive(self, run: Run) -> bool:
-        return all(c is None or c is not False for c in self._codes(run).values())
+        return all(c is not False for c in self._codes(run).values())
 
     def pid(self, process: Process) -> int | None:
         pid = (process.handle.get("local") or {}).get("pid")
@@ -354,8 +355,9 @@ class RayRuntime(Runtime):
         addr = address_ or address(home)
         found = ray_nodes(addr)
         path = address_file(home)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(addr + "\n")
+        if not path.exists() or path.read_text().strip() != addr:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, addr + "\n")
         return Cluster(addr, tuple(Node(n.name, gpus=n.gpus, pool=n.pool) for n in found),
                        {n.name: n.labels for n in found}, SHARED_PATH_NOTE)
 
