@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 TIERS = ("unit", "component", "e2e")
+# the Ray test bed's session fixture (``ray_bed``), started only by the tests that use it
+pytest_plugins = ["tests.raybed"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

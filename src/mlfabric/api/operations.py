@@ -138,6 +138,7 @@ def _ops() -> list[Operation]:
         op("nodes", "add", "POST", "/nodes", A.ADMIN, refs="name:new pool:pool"),
         op("nodes", "show", "GET", "/nodes/{name}", refs="name:node"),
         op("nodes", "remove", "DELETE", "/nodes/{name}", A.ADMIN, refs="name:node"),
+        op("nodes", "sync", "POST", "/nodes/sync", A.ADMIN),
         op("projects", "list", "GET", "/projects"),
         op("projects", "create", "POST", "/projects", A.ADMIN, refs="name:new pool:pool"),
         op("projects", "show", "GET", "/projects/{name}", refs="name:project"),

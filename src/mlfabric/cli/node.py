@@ -1,4 +1,4 @@
-"""``mlfabric node add|list|show|remove``."""
+"""``mlfabric node add|sync|list|show|remove``."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def add(name: str | None = typer.Argument(None, help="Node name (default with --
         gpu_memory: str | None = typer.Option(None, "--gpu-memory", help="Memory per GPU, "
                                               "e.g. 32Gi."),
         pool: str = typer.Option("default", "--pool", help="Node pool."),
-        runtime: str | None = typer.Option(None, "--runtime", help="local or sim "
+        runtime: str | None = typer.Option(None, "--runtime", help="local, sim or ray "
                                            "(default $MLFABRIC_RUNTIME, else local)."),
         detect: bool = typer.Option(False, "--detect", help="Read this machine's GPUs "
                                     "from nvidia-smi.")) -> None:
@@ -33,6 +33,26 @@ def add(name: str | None = typer.Argument(None, help="Node name (default with --
         emit_json(n)
     else:
         say(f"added node {n.name}: {n.gpus} GPUs in pool {n.pool}")
+
+
+@app.command("sync")
+def sync(runtime: str = typer.Option("ray", "--runtime", help="The runtime whose cluster "
+                                     "to read nodes from (ray)."),
+         address: str | None = typer.Option(None, "--address", help="The cluster's address "
+                                            "(default $MLFABRIC_RAY_ADDRESS, else the last "
+                                            "one synced).")) -> None:
+    """Make the nodes of a Ray cluster the scheduler's nodes (joined added, left removed)."""
+    r = nodes.sync(runtime=runtime, address=address, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    for n in r.nodes:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(r.labels.get(n.name, {}).items())
+                          if not k.startswith("ray.io/"))
+        say(f"node {n.name}: {n.gpus} GPUs in pool {n.pool}" + (f" ({labels})" if labels else ""))
+    say(f"synced {len(r.nodes)} node(s) from {r.runtime} at {r.address}: added "
+        f"{len(r.added)}, updated {len(r.updated)}, removed {len(r.removed)}")
+    say(r.note)
 
 
 @app.command("list")

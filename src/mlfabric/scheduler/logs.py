@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from mlfabric.errors import InvalidInput, NotFound
-from mlfabric.scheduler import loop
+from mlfabric.home import open_home
+from mlfabric.scheduler import jobstore, loop
 from mlfabric.scheduler.listing import get
 from mlfabric.scheduler.runtimes import RUNTIMES
-from mlfabric.scheduler.states import ACTIVE
+from mlfabric.scheduler.states import ACTIVE, RUNNING
 
 
 def log_path(name: str, *, project: str | None = None, rank: int = 0,
@@ -30,12 +31,21 @@ def log_path(name: str, *, project: str | None = None, rank: int = 0,
 def logs(name: str, *, project: str | None = None, rank: int = 0,
          home: str | None = None) -> str:
     """What process ``rank`` of a job has written so far (empty if it never ran here)."""
+    return _reader(name, project, rank, home)(0).decode("utf-8", errors="replace")
+
+
+def _reader(name: str, project: str | None, rank: int,
+            home: str | None) -> Callable[[int], bytes]:
+    """Reads process ``rank``'s output from an offset: through its runtime while the job
+    runs (on its node), else from its log file."""
     path = log_path(name, project=project, rank=rank, home=home)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+    job = get(name, project=project, home=home)
+    st = open_home(home)
+    row = st.catalog.run_read(lambda c: jobstore.job_row(c, job.name, job.project))
+    if row.state == RUNNING and row.runtime in RUNTIMES and row.processes:
+        runtime, run = RUNTIMES.get(row.runtime), jobstore.to_run(row, st.config.home)
+        return lambda offset: runtime.read_log(run, rank, offset)
+    return lambda offset: _read_from(path, offset)
 
 
 def follow_logs(name: str, *, project: str | None = None, rank: int = 0,
@@ -44,12 +54,12 @@ def follow_logs(name: str, *, project: str | None = None, rank: int = 0,
     """Yield a job's log as it grows, until the job has ended (runs cycles meanwhile, so
     it ends even without a daemon). While nothing new is written it yields ``""`` every
     ``poll_s``, so a caller streaming to a reader notices when the reader has gone."""
-    path = log_path(name, project=project, rank=rank, home=home)
+    read = _reader(name, project, rank, home)
     job = get(name, project=project, home=home)
     offset = 0
     last_cycle = time.monotonic()
     while True:
-        chunk = _read_from(path, offset)
+        chunk = read(offset)
         offset += len(chunk)
         if chunk:
             yield chunk.decode("utf-8", errors="replace")
@@ -58,7 +68,7 @@ def follow_logs(name: str, *, project: str | None = None, rank: int = 0,
         except NotFound:
             state = "Deleted"
         if state not in ACTIVE:
-            rest = _read_from(path, offset)
+            rest = read(offset)
             if rest:
                 yield rest.decode("utf-8", errors="replace")
             return

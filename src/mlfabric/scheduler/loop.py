@@ -23,7 +23,7 @@ from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import MlfabricError
 from mlfabric.home import Home, open_home
 from mlfabric.locks import file_lock
-from mlfabric.scheduler import jobstore, mounts
+from mlfabric.scheduler import clusters, jobstore, mounts
 from mlfabric.scheduler.events import (
     AddNode,
     AddProject,
@@ -252,6 +252,7 @@ def cycle(*, home: str | None = None, events: Sequence[Event] = (),
     grace = jobstore.preempt_grace() if grace_s is None else grace_s
     with file_lock(st.config.locks_dir / "scheduler.lock", wait_s=lock_wait_s,
                    what="the scheduler"):
+        clusters.refresh(st)  # nodes that joined or left a cluster since
         cyc = Cycle(st, clock(), grace)
         st.catalog.run_read(cyc.load)
         out: list[Instruction] = list(cyc.sched.handle(*events))

@@ -1,4 +1,4 @@
-"""Nodes and node pools in the catalog: ``mlfabric node add|list|remove``."""
+"""Nodes and node pools in the catalog: ``mlfabric node add|list|remove|sync``."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from mlfabric.catalog import scheduler_schema as S
 from mlfabric.errors import AlreadyExists, InvalidInput
 from mlfabric.home import open_home
 from mlfabric.names import validate_name
-from mlfabric.scheduler import jobstore, loop
+from mlfabric.scheduler import clusters, jobstore, loop
 from mlfabric.scheduler.gpus import detect_gpus
 from mlfabric.scheduler.model import DEFAULT_POOL, Node, check_node
 from mlfabric.scheduler.reconcile import reconcile
-from mlfabric.scheduler.records import NodeInfo
-from mlfabric.scheduler.runtimes import check_runtime
+from mlfabric.scheduler.records import NodeInfo, NodeSync
+from mlfabric.scheduler.runtimes import check_runtime, get_runtime
 from mlfabric.units import parse_size
 
 
@@ -129,4 +129,20 @@ def remove(name: str, *, home: str | None = None) -> NodeInfo:
     return node
 
 
-__all__ = ["add", "ensure_detected", "list_nodes", "remove", "show"]
+def sync(*, runtime: str = "ray", address: str | None = None,
+         home: str | None = None) -> NodeSync:
+    """Make the catalog's nodes of ``runtime`` the live nodes of its cluster: add the new,
+    update the changed, remove the gone (their running jobs are evicted and queue again,
+    their GPUs freed in the ledger)."""
+    rt = get_runtime(check_runtime(runtime))
+    st = open_home(home)
+    found = rt.discover(st.config.home, address)
+    added, updated, removed = st.catalog.run_write(
+        lambda conn: clusters.apply(conn, runtime, found, time.time()))
+    loop.cycle(home=home)
+    nodes = [n for n in list_nodes(home=home) if n.name in {m.name for m in found.nodes}]
+    return NodeSync(runtime, found.address, added, updated, removed, nodes, found.labels,
+                    found.note)
+
+
+__all__ = ["add", "ensure_detected", "list_nodes", "remove", "show", "sync"]

@@ -23,6 +23,20 @@ class NodeInfo(Record):
 
 
 @dataclass(frozen=True)
+class NodeSync(Record):
+    """What ``node sync`` changed: the cluster's nodes now in the catalog, by name."""
+
+    runtime: str
+    address: str
+    added: list[str]
+    updated: list[str]
+    removed: list[str]
+    nodes: list[NodeInfo]
+    labels: dict[str, dict[str, str]]
+    note: str
+
+
+@dataclass(frozen=True)
 class ProjectInfo(Record):
     """A project's configuration with its running and pending jobs and allocated GPUs."""
 

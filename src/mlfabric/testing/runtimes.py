@@ -15,9 +15,9 @@ from mlfabric.scheduler.runtimes import RUNTIMES, Outcome, Run, Runtime
 from mlfabric.testing import Conformance
 
 
-def _run(tmp: Path, command: list[str], spec: dict | None = None) -> Run:
+def _run(node: str, tmp: Path, command: list[str], spec: dict | None = None) -> Run:
     return Run(project="p", job="j", spec={"command": command, **(spec or {})},
-               placements=(Placement("n1", (0,)), Placement("n1", (1,))),
+               placements=(Placement(node, (0,)), Placement(node, (1,))),
                job_dir=tmp / "job", started_at=time.time())
 
 
@@ -32,16 +32,18 @@ def _wait(rt: Runtime, run: Run, timeout: float = 30) -> Outcome:
 
 
 class RuntimeConformance(Conformance):
-    """``class TestMine(RuntimeConformance, runtime="mine"): ...``"""
+    """``class TestMine(RuntimeConformance, runtime="mine"): ...`` (``node``: the node
+    the runs are placed on, for a runtime that knows its nodes)."""
 
     runtime = ""
+    node = "n1"
 
     @pytest.fixture
     def rt(self) -> Runtime:
         return RUNTIMES.get(self.runtime)
 
     def test_a_started_run_is_alive_until_stopped(self, rt: Runtime, tmp_path: Path) -> None:
-        run = _run(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
+        run = _run(self.node, tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
         run = replace(run, processes=rt.start(run))
         try:
             assert [p.rank for p in run.processes] == [0, 1]
@@ -60,7 +62,7 @@ class RuntimeConformance(Conformance):
 
         from mlfabric.scheduler.runtimes import Process
 
-        run = _run(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
+        run = _run(self.node, tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"])
         started = rt.start(run)
         stored = json.loads(json.dumps([p.to_dict() for p in started]))
         again = replace(run, processes=tuple(Process.from_dict(p) for p in stored))
@@ -71,13 +73,13 @@ class RuntimeConformance(Conformance):
             rt.stop(again, grace_s=1)
 
     def test_a_run_ends_with_its_exit_code(self, rt: Runtime, tmp_path: Path) -> None:
-        run = _run(tmp_path, [sys.executable, "-c", "raise SystemExit(0)"],
+        run = _run(self.node, tmp_path, [sys.executable, "-c", "raise SystemExit(0)"],
                    {"sim_duration": 0.0})
         run = replace(run, processes=rt.start(run))
         assert _wait(rt, run) == Outcome("Succeeded", 0)
 
     def test_a_failing_process_fails_the_run(self, rt: Runtime, tmp_path: Path) -> None:
-        run = _run(tmp_path, [sys.executable, "-c", "raise SystemExit(3)"],
+        run = _run(self.node, tmp_path, [sys.executable, "-c", "raise SystemExit(3)"],
                    {"sim_duration": 0.0, "sim_exit_code": 3})
         run = replace(run, processes=rt.start(run))
         out = _wait(rt, run)

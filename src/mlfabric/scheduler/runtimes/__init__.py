@@ -1,20 +1,22 @@
 """Runtimes by name, in the shared registry shape: ``local`` (real processes on this
-machine) and ``sim`` (none, for replaying scenarios); see ``base.Runtime``."""
+machine), ``sim`` (none, for replaying scenarios) and ``ray`` (a Ray cluster runs what
+the scheduler decides); see ``base.Runtime``."""
 
 from __future__ import annotations
 
 import os
 
 from mlfabric.registry import Registry
-from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
+from mlfabric.scheduler.runtimes.base import Cluster, Outcome, Process, Run, Runtime
 
 RUNTIMES: Registry[Runtime] = Registry("runtime", {
     "local": "mlfabric.scheduler.runtimes.local:LocalRuntime",
     "sim": "mlfabric.scheduler.runtimes.sim:SimRuntime",
+    "ray": "mlfabric.scheduler.runtimes.ray:RayRuntime",
 })
 DEFAULT_RUNTIME = "local"
 
-__all__ = ["RUNTIMES", "Outcome", "Process", "Run", "Runtime", "check_runtime",
+__all__ = ["RUNTIMES", "Cluster", "Outcome", "Process", "Run", "Runtime", "check_runtime",
            "default_runtime", "get_runtime"]
 
 

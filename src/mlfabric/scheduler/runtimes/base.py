@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlfabric.errors import InvalidInput
-from mlfabric.scheduler.model import Placement
+from mlfabric.scheduler.model import Node, Placement
 from mlfabric.scheduler.mounts import Mounts
 
 
@@ -73,6 +73,36 @@ class Outcome:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster's live nodes as a runtime found them, with each one's labels."""
+
+    address: str
+    nodes: tuple[Node, ...]
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    note: str = ""
+
+
+def judge(codes: dict[int, int | bool | None], leader: int | None = None) -> Outcome | None:
+    """How a run ended from each rank's exit code (None: still running; False: vanished
+    without one): any vanished rank loses it, any failed rank fails it, all zero succeed.
+    A run with a ``leader`` rank (the others serve it: a Dask cluster's scheduler and
+    workers for its command) ends when that rank does, with its code alone."""
+    if leader is not None and leader in codes:
+        codes = {leader: codes[leader]}
+    lost = [rank for rank, code in codes.items() if code is False]
+    if lost:
+        ranks = ", ".join(str(r) for r in lost)
+        return Outcome("Lost", None, f"process(es) of rank {ranks} vanished "
+                                     "without an exit code")
+    failed = [c for c in codes.values() if c is not None and c != 0]
+    if failed:
+        return Outcome("Failed", int(failed[0]))
+    if all(c is not None for c in codes.values()):
+        return Outcome("Succeeded", 0)
+    return None
+
+
 class Runtime(ABC):
     """Starts, polls and stops the processes of scheduled jobs.
 
@@ -102,6 +132,22 @@ class Runtime(ABC):
     def pid(self, process: Process) -> int | None:
         """The OS process id behind ``process`` on this machine, if there is one."""
         return None
+
+    def discover(self, home: Path, address: str | None) -> Cluster:
+        """The nodes of the cluster this runtime runs on (``address``: where it is; kept
+        in ``home`` for later cycles). Runtimes without a cluster have none to find."""
+        raise InvalidInput(f"the {self.name} runtime has no cluster to discover nodes in "
+                           "(node sync works with the ray runtime)", field="runtime",
+                           value=self.name)
+
+    def read_log(self, run: Run, rank: int, offset: int) -> bytes:
+        """What process ``rank`` of ``run`` has written from ``offset`` on (its log file)."""
+        try:
+            with open(run.log_path(rank), "rb") as f:
+                f.seek(offset)
+                return f.read()
+        except FileNotFoundError:
+            return b""
 
     def exec_command(self, run: Run, command: list[str]) -> tuple[list[str], dict[str, str],
                                                                    Path | None]:

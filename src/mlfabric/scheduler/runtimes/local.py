@@ -21,7 +21,7 @@ from pathlib import Path
 from mlfabric import proctree
 from mlfabric.errors import InvalidInput
 from mlfabric.scheduler import engines, sandbox
-from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime
+from mlfabric.scheduler.runtimes.base import Outcome, Process, Run, Runtime, judge
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}  # started by this process: reaped here
 _LAUNCH = "mlfabric.scheduler.runtimes.launch"
@@ -144,10 +144,18 @@ class LocalRuntime(Runtime):
         return run.job_dir / f"rank-{rank}.exit"
 
     def start(self, run: Run) -> tuple[Process, ...]:
-        commands = engines.rank_commands(run.spec, run.job_dir, len(run.placements))
-        if not all(commands):
+        self.prepare(run)
+        grant = confinement(run)
+        port = free_port()
+        return tuple(self.start_rank(run, rank, grant, process_env(run, rank, port))
+                     for rank in range(len(run.placements)))
+
+    def prepare(self, run: Run) -> None:
+        """Check every rank has a command; clear what an earlier run of the job left for
+        its engine; make its working folder with its volume links."""
+        if not all(engines.rank_commands(run.spec, run.job_dir, len(run.placements))):
             raise InvalidInput(f"job '{run.project}/{run.job}' has no command to run on the "
-                               "local runtime", field="command")
+                               f"{self.name} runtime", field="command")
         run.work_dir.mkdir(parents=True, exist_ok=True)
         engines.prepare(run.spec, run.job_dir)
         for rel, target in run.mounts.links().items():
@@ -156,87 +164,59 @@ class LocalRuntime(Runtime):
             if link.is_symlink() or link.exists():
                 link.unlink()
             link.symlink_to(target)
-        grant = confinement(run)
-        port = free_port()
-        out: list[Process] = []
-        for rank in range(len(run.placements)):
-            self.exit_path(run, rank).unlink(missing_ok=True)
-            argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--",
-                    *commands[rank]]
-            info_r, info_w = os.pipe() if grant is not None else (None, None)
-            if grant is None:
-                env = {**os.environ, **process_env(run, rank, port)}
-            else:
-                argv = sandbox.wrap(replace(grant, env=process_env(run, rank, port)), argv,
-                                    info_fd=info_w)
-                env = dict(os.environ)  # bwrap's own; the job gets only its variables
-            try:
-                with open(run.log_path(rank), "ab") as log:
-                    child = subprocess.Popen(
-                        argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL,
-                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                        pass_fds=() if info_w is None else (info_w,))
-            finally:
-                if info_w is not None:
-                    os.close(info_w)
-            _CHILDREN[child.pid] = child
-            handle = {"pid": child.pid, "start_time": proctree.start_time(child.pid)}
-            inner = None if info_r is None else sandbox.read_info(info_r)
-            if inner is not None:
-                handle |= {"sandbox_pid": inner, "sandbox_start_time": proctree.start_time(inner)}
-            out.append(Process(rank, handle))
-        return tuple(out)
 
-    def _code(self, run: Run, rank: int) -> int | None:
+    def start_rank(self, run: Run, rank: int, grant: sandbox.Grant | None,
+                   variables: dict[str, str]) -> Process:
+        """Start process ``rank`` of ``run`` with ``variables``, confined by ``grant``."""
+        command = engines.rank_commands(run.spec, run.job_dir, len(run.placements))[rank]
+        self.exit_path(run, rank).unlink(missing_ok=True)
+        argv = [sys.executable, "-m", _LAUNCH, str(self.exit_path(run, rank)), "--", *command]
+        info_r, info_w = os.pipe() if grant is not None else (None, None)
+        if grant is None:
+            env = {**os.environ, **variables}
+        else:
+            argv = sandbox.wrap(replace(grant, env=variables), argv, info_fd=info_w)
+            env = dict(os.environ)  # bwrap's own; the job gets only its variables
+        try:
+            with open(run.log_path(rank), "ab") as log:
+                child = subprocess.Popen(
+                    argv, cwd=run.work_dir, env=env, stdin=subprocess.DEVNULL,
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    pass_fds=() if info_w is None else (info_w,))
+        finally:
+            if info_w is not None:
+                os.close(info_w)
+        _CHILDREN[child.pid] = child
+        handle = {"pid": child.pid, "start_time": proctree.start_time(child.pid)}
+        inner = None if info_r is None else sandbox.read_info(info_r)
+        if inner is not None:
+            handle |= {"sandbox_pid": inner, "sandbox_start_time": proctree.start_time(inner)}
+        return Process(rank, handle)
+
+    def exit_code(self, run: Run, rank: int) -> int | None:
+        """The exit code ``launch`` recorded for process ``rank``, if it has."""
         try:
             return int(self.exit_path(run, rank).read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
 
-    def poll(self, run: Run, now: float) -> Outcome | None:
-        lead = engines.leader(run.spec)
-        leading = next((p for p in run.processes if p.rank == lead), None)
-        if leading is not None:
-            return self._poll_leader(run, leading)
-        codes: list[int] = []
-        lost: list[int] = []
-        for proc in run.processes:
-            code = self._code(run, proc.rank)
-            if code is None and not is_alive(proc):
-                code = self._code(run, proc.rank)  # written just before it exited
-                if code is None:
-                    lost.append(proc.rank)
-                    continue
-            if code is not None:
-                _reap(_pid(proc))
-                codes.append(code)
-        if lost:
-            self.stop(run, grace_s=0)
-            ranks = ", ".join(str(r) for r in lost)
-            return Outcome("Lost", None, f"process(es) of rank {ranks} vanished "
-                                         "without an exit code")
-        failed = [c for c in codes if c != 0]
-        if failed:
-            self.stop(run, grace_s=0)
-            return Outcome("Failed", failed[0])
-        if len(codes) == len(run.processes):
-            self.stop(run, grace_s=0)  # what the job left running (a daemon) ends with it
-            return Outcome("Succeeded", 0)
-        return None
+    def code(self, run: Run, proc: Process) -> int | bool | None:
+        """The exit code of ``proc``; None while it runs; False when it vanished without one."""
+        code = self.exit_code(run, proc.rank)
+        if code is None and not is_alive(proc):
+            code = self.exit_code(run, proc.rank)  # written just before it exited
+            if code is None:
+                return False
+        if code is not None:
+            _reap(_pid(proc))
+        return code
 
-    def _poll_leader(self, run: Run, proc: Process) -> Outcome | None:
-        """A run led by one rank ends with it; the other ranks serve it (a Dask worker
-        that ends meanwhile is Dask's to replace) and are stopped with it."""
-        code = self._code(run, proc.rank)
-        if code is None and is_alive(proc):
-            return None
-        code = self._code(run, proc.rank) if code is None else code
-        _reap(_pid(proc))
-        self.stop(run, grace_s=0)
-        if code is None:
-            return Outcome("Lost", None, f"process of rank {proc.rank} vanished without an "
-                                         "exit code")
-        return Outcome("Succeeded", 0) if code == 0 else Outcome("Failed", code)
+    def poll(self, run: Run, now: float) -> Outcome | None:
+        out = judge({p.rank: self.code(run, p) for p in run.processes},
+                    leader=engines.leader(run.spec))
+        if out is not None:
+            self.stop(run, grace_s=0)  # what the job left running (a daemon) ends with it
+        return out
 
     def pid(self, process: Process) -> int | None:
         return _pid(process)
@@ -244,8 +224,13 @@ class LocalRuntime(Runtime):
     def exec_command(self, run: Run, command: list[str]) -> tuple[list[str], dict[str, str],
                                                                    Path | None]:
         variables = process_env(run, 0, 0)
-        variables.pop("MASTER_PORT", None)
         variables.update(engines.variables(run.spec, run.job_dir))
+        return self.exec_with(run, command, variables)
+
+    def exec_with(self, run: Run, command: list[str], variables: dict[str, str]) -> tuple[
+            list[str], dict[str, str], Path | None]:
+        """``exec_command`` with the variables rank 0 was started with."""
+        variables = {k: v for k, v in variables.items() if k != "MASTER_PORT"}
         grant = confinement(run)
         if grant is None:
             cwd = run.work_dir if run.work_dir.is_dir() else None
@@ -258,7 +243,7 @@ class LocalRuntime(Runtime):
             dict(os.environ), None
 
     def alive(self, run: Run) -> bool:
-        return all(is_alive(p) or self._code(run, p.rank) is not None for p in run.processes)
+        return all(is_alive(p) or self.exit_code(run, p.rank) is not None for p in run.processes)
 
     def stop(self, run: Run, grace_s: float) -> None:
         """SIGTERM each rank's process group and give the ranks ``grace_s`` to end (to
@@ -275,7 +260,7 @@ class LocalRuntime(Runtime):
             _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline and any(
-                self._code(run, rank) is None and proctree.alive(group)
+                self.exit_code(run, rank) is None and proctree.alive(group)
                 for rank, group in groups.items()):
             time.sleep(0.02)
         for proc in ours:
