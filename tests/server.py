@@ -3,12 +3,13 @@ dashboard tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,21 @@ class Server:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line)
+
+
+SIM = {"MLFABRIC_RUNTIME": "sim"}  # jobs placed and recorded, no process started
+
+
+@contextlib.contextmanager
+def demo_server(home: Path, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A server over a new ``home`` with the demo seeded (simulated jobs unless ``env``
+    says otherwise), stopped after; it must stop cleanly."""
+    home.mkdir()
+    server = start_server(home, demo=True, env=SIM if env is None else env)
+    try:
+        yield server
+    finally:
+        assert server.stop() == 0
 
 
 def start_server(home: Path, *, demo: bool = False, env: dict[str, str] | None = None,

@@ -13,20 +13,13 @@ import httpx
 import pytest
 
 from mlfabric.api.operations import operations
-from tests.server import Server, start_server
-
-SIM = {"MLFABRIC_RUNTIME": "sim"}
+from tests.server import SIM, Server, demo_server, start_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("api") / "home"
-    home.mkdir()
-    s = start_server(home, demo=True, env=SIM)
-    try:
+    with demo_server(tmp_path_factory.mktemp("api") / "home") as s:
         yield s
-    finally:
-        assert s.stop() == 0
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,9 @@ from schemathesis.engine import events, from_schema
 
 from mlfabric import tokens
 from mlfabric.api.operations import operations
-from tests.server import Server, start_server
+from tests.server import Server, demo_server
 
 # The demo's nodes and every node the fuzzer adds run on the sim runtime: no process starts.
-SIM = {"MLFABRIC_RUNTIME": "sim"}
 # Examples per operation in the fuzzing phase (the coverage phase adds its own: boundary
 # values, missing and malformed bodies, wrong types, one per rule it knows).
 EXAMPLES = int(os.environ.get("MLFABRIC_FUZZ_EXAMPLES", "3"))
@@ -67,13 +66,8 @@ def members_refused_first(ctx: Any, response: Any, case: Any) -> bool | None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("fuzz") / "home"
-    home.mkdir()
-    s = start_server(home, demo=True, env=SIM)
-    try:
+    with demo_server(tmp_path_factory.mktemp("fuzz") / "home") as s:
         yield s
-    finally:
-        assert s.stop() == 0
 
 
 def _confined(sandbox: Path, keep_tokens: set[int]) -> Any:

@@ -70,6 +70,17 @@ def test_volume_workflow_on_postgres(home: Path, postgres_url: str,
     assert len(names) == len(set(names)) == 3 + 3  # s1, s2, the safety snapshot, 3 new
 
 
+def catalog_url(backend: str, home: Path, request: pytest.FixtureRequest,
+                monkeypatch: pytest.MonkeyPatch) -> str:
+    """The catalog a migration test works on: the home's SQLite file, or the private
+    PostgreSQL server (named to the library through ``MLFABRIC_CATALOG_URL``)."""
+    if backend != "postgres":
+        return f"sqlite:///{home / 'catalog.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("MLFABRIC_CATALOG_URL", url)
+    return url
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_v8_adds_token_expiry_and_origin_and_old_tokens_keep_working(
         home: Path, backend: str, request: pytest.FixtureRequest,
@@ -78,11 +89,7 @@ def test_v8_adds_token_expiry_and_origin_and_old_tokens_keep_working(
 
     from mlfabric import tokens
 
-    if backend == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("MLFABRIC_CATALOG_URL", url)
-    else:
-        url = f"sqlite:///{home / 'catalog.db'}"
+    url = catalog_url(backend, home, request, monkeypatch)
     Catalog(url).engine.dispose()  # made at the latest version, outside the process cache
     engine = create_engine(url)
     secret = "mlf_" + "x" * 43
@@ -113,11 +120,7 @@ def test_v7_gives_each_project_its_uid_in_creation_order(
     from mlfabric import projects
     from mlfabric.catalog.scheduler_schema import PROJECT_UID_BASE
 
-    if backend == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("MLFABRIC_CATALOG_URL", url)
-    else:
-        url = f"sqlite:///{home / 'catalog.db'}"
+    url = catalog_url(backend, home, request, monkeypatch)
     Catalog(url).engine.dispose()
     engine = create_engine(url)
     with engine.begin() as conn:  # back to a v6 catalog with two projects, no uids

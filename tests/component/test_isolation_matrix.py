@@ -19,9 +19,8 @@ import pytest
 from mlfabric.api.operations import Operation, operations
 from mlfabric.api.references import OWNED
 from mlfabric.testing.trees import tree_digest
-from tests.server import Server, start_server
+from tests.server import Server, demo_server
 
-SIM = {"MLFABRIC_RUNTIME": "sim"}
 # team-a's resource of each kind, as each kind of argument spells it
 THEIRS = {"volume": "demo-data", "job": "resnet-a1", "workspace": "ws-a",
           "inference": "inf-a", "mounted-dataset": "theirs-set:v1"}
@@ -29,10 +28,7 @@ THEIRS = {"volume": "demo-data", "job": "resnet-a1", "workspace": "ws-a",
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
-    home = tmp_path_factory.mktemp("matrix") / "home"
-    home.mkdir()
-    server = start_server(home, demo=True, env=SIM)
-    try:
+    with demo_server(tmp_path_factory.mktemp("matrix") / "home") as server:
         with server.client() as admin:
             ok(admin.post("/workspaces", json={"name": "ws-a", "project": "team-a",
                                                "password": "secret-a"}))
@@ -40,8 +36,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
                                               "model_repo": "demo-data", "wait_s": 0}))
             bob = ok(admin.post("/tokens", json={"user": "bob", "projects": ["team-b"]}))
         yield server, bob["secret"]
-    finally:
-        assert server.stop() == 0
 
 
 def ok(resp: httpx.Response) -> Any:
