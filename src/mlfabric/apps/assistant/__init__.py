@@ -15,7 +15,7 @@ APP = App(name="assistant", help="Conversational retail assistant (flows, NLU, r
           routes=(Route("open_session", "POST", "/assistant/sessions", access="any",
                         refs="user:text"),
                   Route("chat", "POST", "/assistant/chat", access="any",
-                        refs="session:text,text:text"),
+                        refs="session:text"),
                   Route("versions", "GET", "/assistant/versions", access="any")))
 
 _EXPORTS = {

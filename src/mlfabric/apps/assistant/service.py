@@ -71,6 +71,12 @@ _db_lock = threading.Lock()
 _lock = threading.Lock()
 
 
+def fulfillment_url(home: str | None) -> str:
+    """The seeded fulfillment database of the home (seeded on first use)."""
+    path = state_dir(home) / "fulfillment.db"
+    return fulfillment.seed_database(fulfillment.sqlite_url(path))
+
+
 def model_volume(home: str | None) -> Path:
     """The data folder of the models' volume (created on first use)."""
     try:
@@ -110,9 +116,7 @@ class Assistant:
         conf = settings(home)
         self.flows = load_flows(conf.get("flows") or default_flows())
         self.db = database(home)
-        db_path = state_dir(home) / "fulfillment.db"
-        url = fulfillment.seed_database(fulfillment.sqlite_url(db_path))
-        self.fulfil = fulfillment.build(url, conf.get("services"),
+        self.fulfil = fulfillment.build(fulfillment_url(home), conf.get("services"),
                                         timeout_s=float(conf.get("timeout_s", 2.0)),
                                         retries=int(conf.get("retries", 2)))
         self.model_dir = model_volume(home) / MODEL_DIR

@@ -26,6 +26,7 @@ from mlfabric.apps.assistant.service import (
     PROMOTIONS,
     VOLUME,
     database,
+    fulfillment_url,
     model_volume,
 )
 from mlfabric.errors import AlreadyExists, InvalidInput, MlfabricError, NotFound
@@ -107,6 +108,7 @@ def setup(*, per_intent: int = 120, seed: int = 0, force: bool = False,
     vol = model_volume(home)
     if (vol / MODEL_DIR / nlu.MODEL_FILE).exists() and not force:
         raise AlreadyExists("assistant model", f"{VOLUME}:{MODEL_DIR}")
+    fulfillment_url(home)
     corpus.make_corpus(vol / CORPUS_DIR, per_intent=per_intent, seed=seed)
     report = nlu.train(vol / CORPUS_DIR, vol / MODEL_DIR, seed=seed)
     return _record("setup", _snapshot(home), CORPUS_DIR, _metrics(report.test), home)
