@@ -1,0 +1,173 @@
+"""Benchmark the retail assistant's NLU and turn latency against a keyword matcher.
+
+1. NLU quality on a held-out generated set (another seed than training): intent accuracy,
+   slot span F1 (seqeval) and sentence accuracy of the joint TF-IDF/CRF model, and of the
+   peer, a keyword matcher: intent by cue words, slots by looking the known city and item
+   names up in the sentence (a gazetteer: it knows every value the generator uses).
+2. Turn latency (text in, text out), p50 and p95 over a scripted conversation, through
+   the whole assistant of a fresh home (session load, NLU, flows, SQL fulfillment, the
+   session saved and the turn logged); the peer runs the same path with the keyword
+   matcher as its NLU. Also the NLU call alone for both.
+3. The retraining loop: before/after intent accuracy on the two new intents.
+
+Run:  .venv/bin/python bench/assistant.py [--per-intent 120] [--turns 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from mlfabric.apps import assistant
+from mlfabric.apps.assistant import corpus, nlu
+from mlfabric.apps.assistant.engine import Understanding
+from mlfabric.apps.assistant.nemo import Example, spans, tokenize
+
+CUES = {
+    "weather": ("weather", "rain", "temperature", "hot", "cold", "sunny", "windy", "coat",
+                "forecast"),
+    "store_location": ("store", "shop", "branch", "stores"),
+    "item_price": ("price", "cost", "much", "expensive"),
+    "greet": ("hi", "hello", "hey", "morning", "afternoon", "evening", "greetings"),
+    "goodbye": ("bye", "goodbye", "see", "thanks", "done", "day"),
+}
+
+
+class KeywordMatcher:
+    """The peer: first intent whose cue word appears; slots from a gazetteer."""
+
+    def __init__(self) -> None:
+        self.values = sorted(((tokenize(v), slot) for slot, vs in corpus.VALUES.items()
+                              for v in vs), key=lambda x: -len(x[0]))
+
+    def tag(self, tokens: list[str]) -> list[str]:
+        tags = ["O"] * len(tokens)
+        for words, slot in self.values:
+            n = len(words)
+            for i in range(len(tokens) - n + 1):
+                if tokens[i:i + n] == words and all(t == "O" for t in tags[i:i + n]):
+                    tags[i:i + n] = [f"B-{slot}"] + [f"I-{slot}"] * (n - 1)
+        return tags
+
+    def intent(self, tokens: list[str]) -> str:
+        for intent, cues in CUES.items():
+            if any(t in cues for t in tokens):
+                return intent
+        return "inform"
+
+    def understand(self, text: str) -> Understanding:
+        tokens = tokenize(text)
+        tags = self.tag(tokens)
+        return Understanding(self.intent(tokens), 1.0, spans(tokens, tags), tokens, tags)
+
+    def evaluate(self, examples: list[Example]) -> nlu.Metrics:
+        from seqeval.metrics import f1_score
+
+        intents = [self.intent(list(e.tokens)) for e in examples]
+        tags = [self.tag(list(e.tokens)) for e in examples]
+        gold = [list(e.tags) for e in examples]
+        right = [p == e.intent for p, e in zip(intents, examples, strict=True)]
+        whole = [r and t == g for r, t, g in zip(right, tags, gold, strict=True)]
+        n = len(examples)
+        return nlu.Metrics(n, sum(right) / n, float(f1_score(gold, tags)), sum(whole) / n)
+
+
+SCRIPT = ["hello", "what's the weather like", "seattle", "where is the nearest store",
+          "how much are the running shoes", "price of socks", "weather in tokyo",
+          "find a store near boston", "qwerty asdf", "thanks bye"]
+
+
+def percentile(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def turn_latency(home: str, turns: int) -> list[float]:
+    session = assistant.open_session("bench", home=home).session
+    out = []
+    for i in range(turns):
+        t0 = time.perf_counter()
+        assistant.chat(session, SCRIPT[i % len(SCRIPT)], home=home)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def call_latency(fn, texts: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    for t in texts:
+        t0 = time.perf_counter()
+        fn(t)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-intent", type=int, default=120)
+    ap.add_argument("--turns", type=int, default=200)
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, load "
+          f"{os.getloadavg()[0]:.2f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = corpus.make_corpus(Path(tmp) / "corpus", per_intent=args.per_intent, seed=0)
+        t0 = time.perf_counter()
+        nlu.train(data, Path(tmp) / "model")
+        train_s = time.perf_counter() - t0
+        model = nlu.load(Path(tmp) / "model")
+        held = corpus.generate(corpus.TEMPLATES, max(20, args.per_intent // 3), seed=7)
+        seen = {e.tokens for e in assistant.read_split(data, "train")}
+        held = [e for e in held if e.tokens not in seen]
+        peer = KeywordMatcher()
+        m, k = model.evaluate(held), peer.evaluate(held)
+        print(f"\nNLU on {m.examples} held-out sentences (trained on "
+              f"{len(seen)} in {train_s:.1f}s)")
+        print(f"{'':22}{'joint TF-IDF/CRF':>18}{'keyword matcher':>18}{'ratio':>8}")
+        for name in ("intent_accuracy", "slot_f1", "sentence_accuracy"):
+            a, b = getattr(m, name), getattr(k, name)
+            print(f"{name:22}{a:>18.3f}{b:>18.3f}{a / b if b else float('inf'):>8.2f}")
+
+        texts = [e.text for e in held[:200]]
+        a = call_latency(model.understand, texts)
+        b = call_latency(peer.understand, texts)
+        print(f"\nNLU call: p50 {statistics.median(a) * 1e3:.2f} ms vs "
+              f"{statistics.median(b) * 1e3:.3f} ms (ratio "
+              f"{statistics.median(a) / statistics.median(b):.0f}x)")
+
+        home = str(Path(tmp) / "home")
+        Path(home).mkdir()
+        assistant.setup(per_intent=args.per_intent, home=home)
+        turn_latency(home, 10)  # warm
+        ours = turn_latency(home, args.turns)
+        from mlfabric.apps.assistant.service import assistant as of_home
+
+        served = of_home(home)
+        served.engine.understand = peer.understand  # the peer: same path, keyword NLU
+        theirs = turn_latency(home, args.turns)
+        print(f"\nturn latency over {args.turns} text turns (whole path: session, NLU, "
+              "flows, SQL fulfillment, log)")
+        print(f"{'':22}{'p50 ms':>10}{'p95 ms':>10}")
+        for name, xs in (("joint NLU", ours), ("keyword matcher", theirs)):
+            print(f"{name:22}{percentile(xs, .5) * 1e3:>10.2f}{percentile(xs, .95) * 1e3:>10.2f}")
+        print(f"ratio p50 {percentile(ours, .5) / percentile(theirs, .5):.2f}x, "
+              f"p95 {percentile(ours, .95) / percentile(theirs, .95):.2f}x")
+        served.engine.understand = served._understand
+
+        new = corpus.new_requests(per_intent=40, seed=5)
+        train_new, test_new = corpus.split(new, 0.5, seed=1)
+        base = assistant.read_split(data, "train")
+        retrained = nlu.fit([*base, *train_new])
+        before, after = model.evaluate(test_new), retrained.evaluate(test_new)
+        print(f"\nretraining with two new intents ({len(train_new)} labelled sentences): "
+              f"intent accuracy on {len(test_new)} held-out new requests "
+              f"{before.intent_accuracy:.3f} -> {after.intent_accuracy:.3f}, slot F1 "
+              f"{before.slot_f1:.3f} -> {after.slot_f1:.3f}")
+        print("voice in/out: not measured (no voice path in this app yet)")
+
+
+if __name__ == "__main__":
+    main()
