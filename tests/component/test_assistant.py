@@ -5,6 +5,7 @@ module; the retraining test, which changes the live model, runs last."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import threading
 import time
@@ -166,6 +167,13 @@ def test_rest_sessions_keep_context_per_user_and_the_page_is_served(trained: Pat
             t = api.post("/assistant/chat", json={"session": a["session"],
                                                   "text": "where is the nearest store"})
             assert t.json()["replies"][0].startswith("The nearest store to tokyo is")
+            from mlfabric.apps.assistant.voice import synthesize
+
+            spoken = base64.b64encode(synthesize("how much are the socks")).decode()
+            v = api.post("/assistant/voice", json={"session": a["session"], "audio": spoken})
+            assert v.status_code == 200, v.text
+            assert v.json()["turn"]["intent"] == "item_price"
+            assert base64.b64decode(v.json()["audio"])[:4] == b"RIFF"  # the spoken reply
             missing = api.post("/assistant/chat", json={"session": "nope", "text": "hi"})
             assert missing.status_code == 404
             assert "session 'nope' not found" in missing.text
@@ -178,6 +186,22 @@ def test_rest_sessions_keep_context_per_user_and_the_page_is_served(trained: Pat
         assert mine["page"] == "/apps/assistant/"
     finally:
         assert server.stop() == 0, "".join(server.lines)
+
+
+def test_voice_in_and_out(trained: Path, tmp_path: Path) -> None:
+    from mlfabric.apps.assistant.voice import synthesize, transcribe
+
+    question = tmp_path / "question.wav"
+    question.write_bytes(synthesize("what is the weather in paris"))  # a flite voice asks
+    reply = tmp_path / "reply.wav"
+    r = run_cli(trained, "assistant", "voice", str(question), "--out", str(reply), "--json")
+    assert r.code == 0, r.err
+    out = r.json()
+    assert "weather in paris" in out["transcript"]  # PocketSphinx, its bundled model
+    assert out["turn"]["replies"][0].startswith("In paris it is")
+    assert "paris" in transcribe(reply.read_bytes())  # the spoken reply says it
+    bad = run_cli(trained, "assistant", "voice", str(tmp_path / "missing.wav"))
+    assert bad.code == 1 and bad.err.startswith("error: cannot read")
 
 
 def _label(path: Path, truth: dict[str, assistant.Example]) -> None:
@@ -245,3 +269,4 @@ def test_retraining_on_history_learns_new_intents_and_refuses_a_worse_candidate(
     t = assistant.chat(assistant.open_session("y", home=str(trained)).session,
                        "cheapest rain boots", home=str(trained))
     assert t.intent != "cheapest_item"
+

@@ -16,10 +16,14 @@ APP = App(name="assistant", help="Conversational retail assistant (flows, NLU, r
                         refs="user:text"),
                   Route("chat", "POST", "/assistant/chat", access="any",
                         refs="session:text"),
+                  Route("voice_chat", "POST", "/assistant/voice", access="any",
+                        refs="session:text"),
                   Route("versions", "GET", "/assistant/versions", access="any")))
 
 _EXPORTS = {
     "open_session": "service", "chat": "service", "Session": "service",
+    "voice_chat": "service", "VoiceTurn": "service",
+    "transcribe": "voice", "synthesize": "voice",
     "Assistant": "service",
     "load_flows": "flows", "parse_flow": "flows", "default_flows": "flows",
     "FlowSet": "flows", "FlowError": "flows",

@@ -71,6 +71,32 @@ def chat(user: str = typer.Option("guest", "--user", help="Who is talking."),
                 say(f"assistant> {r}")
 
 
+@app.command("voice")
+def voice(audio: str = typer.Argument(..., help="WAV file with the spoken message."),
+          out: str | None = typer.Option(None, "--out", "-o", help="Write the spoken reply "
+                                         "(WAV) here."),
+          user: str = typer.Option("guest", "--user", help="Who is talking.")) -> None:
+    """One spoken turn: recognised with PocketSphinx, answered, the reply spoken by flite."""
+    import base64
+    from pathlib import Path
+
+    s = assistant.open_session(user, home=OPTIONS.home)
+    try:
+        data = Path(audio).read_bytes()
+    except OSError as exc:
+        raise MlfabricError(f"cannot read '{audio}': {exc.strerror}") from None
+    v = assistant.voice_chat(s.session, base64.b64encode(data).decode(), speak=out is not None,
+                             home=OPTIONS.home)
+    if out is not None and v.audio is not None:
+        Path(out).write_bytes(base64.b64decode(v.audio))
+    if OPTIONS.json:
+        emit_json({"transcript": v.transcript, "turn": v.turn.to_dict(), "reply_audio": out})
+        return
+    say(f"heard> {v.transcript}")
+    for r in v.turn.replies:
+        say(f"assistant> {r}")
+
+
 @app.command("validate")
 def validate(folder: str | None = typer.Argument(None, help="Folder of flow files "
                                                   "(default: the shipped retail flows)."),

@@ -206,3 +206,32 @@ def chat(session: str, text: str, context: dict[str, Any] | None = None, *,
          home: str | None = None) -> Turn:
     """One message of a session and the assistant's replies (context kept per session)."""
     return assistant(home).turn(session, text, context)
+
+
+@dataclass(frozen=True)
+class VoiceTurn(Record):
+    """A spoken message: what was heard, the turn, and the replies spoken (base64 WAV)."""
+
+    transcript: str
+    turn: Turn
+    audio: str | None
+
+
+def voice_chat(session: str, audio: str, speak: bool = True, *,
+               home: str | None = None) -> VoiceTurn:
+    """One spoken message (base64 WAV): recognised, answered, the answer spoken."""
+    import base64
+    import binascii
+
+    from mlfabric.apps.assistant import voice
+
+    try:
+        raw = base64.b64decode(audio, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("audio is base64-encoded WAV", field="audio") from None
+    heard = voice.transcribe(raw)
+    t = chat(session, heard, home=home)
+    spoken = None
+    if speak and t.replies:
+        spoken = base64.b64encode(voice.synthesize(" ".join(t.replies))).decode()
+    return VoiceTurn(heard, t, spoken)
