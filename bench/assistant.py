@@ -8,9 +8,12 @@
    the whole assistant of a fresh home (session load, NLU, flows, SQL fulfillment, the
    session saved and the turn logged); the peer runs the same path with the keyword
    matcher as its NLU. Also the NLU call alone for both.
-3. The retraining loop: before/after intent accuracy on the two new intents.
+3. Voice turns: a flite-spoken question recognised by PocketSphinx, answered, the answer
+   spoken by flite; p50/p95 of the whole voice turn and of its parts, against the text turn,
+   and how many recognised transcripts led to the intended intent.
+4. The retraining loop: before/after intent accuracy on the two new intents.
 
-Run:  .venv/bin/python bench/assistant.py [--per-intent 120] [--turns 200]
+Run:  .venv/bin/python bench/assistant.py [--per-intent 120] [--turns 200] [--voice-turns 20]
 """
 
 from __future__ import annotations
@@ -97,6 +100,42 @@ def turn_latency(home: str, turns: int) -> list[float]:
     return out
 
 
+SPOKEN = [("what is the weather in boston", "weather"), ("how much are the socks", "item_price"),
+          ("where is the nearest store", "store_location"), ("hello", "greet"),
+          ("what is the price of the backpack", "item_price")]
+
+
+def voice_turns(home: str, n: int, text_p50: float, text_p95: float) -> None:
+    import base64
+
+    from mlfabric.apps.assistant import voice
+
+    session = assistant.open_session("voice", home=home).session
+    clips = [(base64.b64encode(voice.synthesize(q)).decode(), intent) for q, intent in SPOKEN]
+    voice.transcribe(base64.b64decode(clips[0][0]))  # warm: the decoder loads once
+    whole, asr, tts, right = [], [], [], 0
+    for i in range(n):
+        clip, intent = clips[i % len(clips)]
+        raw = base64.b64decode(clip)
+        t0 = time.perf_counter()
+        v = assistant.voice_chat(session, clip, home=home)
+        whole.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        voice.transcribe(raw)
+        asr.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        voice.synthesize(" ".join(v.turn.replies))
+        tts.append(time.perf_counter() - t0)
+        right += v.turn.intent == intent
+    print(f"\nvoice turns ({n}: flite question -> PocketSphinx -> turn -> flite reply)")
+    print(f"{'':22}{'p50 ms':>10}{'p95 ms':>10}")
+    for name, xs in (("whole voice turn", whole), ("ASR (PocketSphinx)", asr),
+                     ("TTS (flite)", tts)):
+        print(f"{name:22}{percentile(xs, .5) * 1e3:>10.1f}{percentile(xs, .95) * 1e3:>10.1f}")
+    print(f"voice / text turn: p50 {percentile(whole, .5) / text_p50:.0f}x, p95 "
+          f"{percentile(whole, .95) / text_p95:.0f}x; intended intent after ASR: {right}/{n}")
+
+
 def call_latency(fn, texts: list[str]) -> list[float]:  # type: ignore[no-untyped-def]
     out = []
     for t in texts:
@@ -110,6 +149,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-intent", type=int, default=120)
     ap.add_argument("--turns", type=int, default=200)
+    ap.add_argument("--voice-turns", type=int, default=20)
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, load "
           f"{os.getloadavg()[0]:.2f}")
@@ -156,6 +196,7 @@ def main() -> None:
         print(f"ratio p50 {percentile(ours, .5) / percentile(theirs, .5):.2f}x, "
               f"p95 {percentile(ours, .95) / percentile(theirs, .95):.2f}x")
         served.engine.understand = served._understand
+        voice_turns(home, args.voice_turns, percentile(ours, .5), percentile(ours, .95))
 
         new = corpus.new_requests(per_intent=40, seed=5)
         train_new, test_new = corpus.split(new, 0.5, seed=1)
@@ -166,7 +207,6 @@ def main() -> None:
               f"intent accuracy on {len(test_new)} held-out new requests "
               f"{before.intent_accuracy:.3f} -> {after.intent_accuracy:.3f}, slot F1 "
               f"{before.slot_f1:.3f} -> {after.slot_f1:.3f}")
-        print("voice in/out: not measured (no voice path in this app yet)")
 
 
 if __name__ == "__main__":

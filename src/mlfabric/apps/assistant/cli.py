@@ -1,4 +1,4 @@
-"""``mlfabric assistant setup|chat|validate|make-corpus|train|eval|export|to-nemo|retrain|
+"""``mlfabric assistant setup|chat|voice|validate|make-corpus|train|eval|export|to-nemo|retrain|
 rollback|versions``."""
 
 from __future__ import annotations
