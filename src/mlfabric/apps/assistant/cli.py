@@ -59,8 +59,6 @@ def chat(user: str = typer.Option("guest", "--user", help="Who is talking."),
             break
         try:
             t = assistant.chat(s.session, line, home=OPTIONS.home)
-        except assistant.FlowError:
-            raise
         except MlfabricError as exc:  # one bad turn must not end the conversation
             say(f"assistant> Sorry, {exc}")
             continue

@@ -134,13 +134,16 @@ class Assistant:
         """The live model, reloaded when a promotion or rollback replaced it."""
         path = self.model_dir / nlu.MODEL_FILE
         if not path.is_file():
-            raise NotFound("assistant model", str(self.model_dir)) from None
+            missing = NotFound("assistant model", str(self.model_dir))
+            missing.message += ": run mlfabric assistant setup"
+            raise missing
         stamp = path.stat().st_mtime_ns
         if self._model is None or stamp != self._model_stamp:
             self._model, self._model_stamp = nlu.load(self.model_dir), stamp
         return self._model
 
     def open(self, user: str) -> Session:
+        self.model()  # no conversation without a model: say so before the greeting
         sid = secrets.token_urlsafe(12)
         conv = Conversation()
         turn = self.engine.start(conv)
