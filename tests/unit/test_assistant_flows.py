@@ -227,3 +227,59 @@ def test_nemo_files_read_back_and_plain_slot_labels_read_as_bio(tmp_path: Path) 
     (tmp_path / "train_slots.tsv").write_text("2 2 2 2 0\n2 2 1 1\n")
     with pytest.raises(ValueError, match=r"train.tsv:2: 6 tokens but 5 slot ids"):
         read_split(tmp_path, "train")
+
+
+CLIENT = """\
+name: main
+intent_transitions:
+  weather: weather
+states:
+  START:
+    type: input_context
+    properties:
+      entities:
+        city: location
+    transitions:
+      match: KNOWN
+      notmatch: INPUT
+  KNOWN:
+    type: message_text
+    properties:
+      text: "You are in {{location}}."
+    transitions:
+      next: INPUT
+  INPUT:
+    type: input_user
+    transitions:
+      notmatch: FORGET
+  FORGET:
+    type: reset
+    properties:
+      keys: [location]
+    transitions:
+      next: DONE
+  DONE:
+    type: message_text
+    properties:
+      text: "Forgotten{{location}}."
+"""
+
+
+def test_input_context_reads_the_client_and_reset_forgets(tmp_path: Path) -> None:
+    folder = write_flows(tmp_path / "ctx", {"main.yaml": CLIENT, "error.yaml": ERROR,
+                                            "weather.yaml": WEATHER.replace("ANSWRE", "ANSWER")
+                                            .replace("message_txt", "message_text")
+                                            .replace("next: ASK\n", "next: FETCH\n")})
+    flows = load_flows(folder)
+    assert validate(flows, adapters=OUTPUTS) == []  # input_context sets location
+    engine = Engine(flows, lambda text: Understanding("bye", 0.9), lambda n, a: {}, OUTPUTS)
+    conv = Conversation()
+    engine.start(conv)
+    assert conv.state == "INPUT" and "location" not in conv.context  # no client context
+    t = engine.reply(conv, "forget me")
+    assert t.replies == ["Forgotten."]
+    conv = Conversation()
+    assert engine.start(conv, {"city": "oslo"}).replies == ["You are in oslo."]
+    assert conv.context["location"] == "oslo"
+    assert engine.reply(conv, "forget").replies == ["Forgotten."]
+    assert "location" not in conv.context

@@ -88,12 +88,14 @@ class Engine:
         self.adapters = adapters
         self.threshold = threshold
 
-    def start(self, conv: Conversation) -> Turn:
-        """The greeting: run main from START to its first input."""
+    def start(self, conv: Conversation,
+              client_context: Mapping[str, Any] | None = None) -> Turn:
+        """The greeting: run main from START to its first input (``input_context`` states
+        read ``client_context``, what the client knows: its location, its user)."""
         replies: list[str] = []
         if not conv.started:
             conv.started = True
-            self._run(conv, MAIN, START, replies)
+            self._run(conv, MAIN, START, replies, client_context)
         return self._turn(conv, replies, None)
 
     def reply(self, conv: Conversation, text: str,

@@ -156,8 +156,7 @@ class Assistant:
             self.model()  # a missing model is an error before anything changes
             t = self.engine.reply(conv, text, context)
             self._save(session, user, conv)
-            if t.intent is not None:
-                self._log(user, session, text, t)
+            self._log(user, session, text, t)
         return t
 
     def _load(self, session: str) -> tuple[str, Conversation]:
@@ -182,7 +181,7 @@ class Assistant:
         with self.db.begin() as c:
             c.execute(sa.insert(TURNS).values(
                 at=now, day=day, user=user, session=session, text=text,
-                tokens=" ".join(t.tokens), intent=t.intent, confidence=t.confidence,
+                tokens=" ".join(t.tokens), intent=t.intent or "", confidence=t.confidence or 0.0,
                 tags=" ".join(t.tags), reply=" | ".join(t.replies), flow=t.flow))
 
 
