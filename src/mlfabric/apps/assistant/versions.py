@@ -117,7 +117,9 @@ def setup(*, per_intent: int = 120, seed: int = 0, force: bool = False,
 def _train_as_job(data: Path, out: Path, vol: Path, project: str, name: str,
                   home: str | None) -> None:
     """Train in a scheduler job that mounts the volume at ``data``."""
-    rel = lambda p: str(Path("data") / p.relative_to(vol))  # noqa: E731
+    def rel(p: Path) -> str:  # where the job sees it: the volume is mounted at data
+        return str(Path("data") / p.relative_to(vol))
+
     command = [sys.executable, "-m", "mlfabric.cli.main", "assistant", "train",
                "--data", rel(data), "--out", rel(out)]
     jobs.submit(name, project=project, command=command, volumes=[f"{VOLUME}:data"],
@@ -189,8 +191,9 @@ def retrain(data: str | Path, *, project: str | None = None, home: str | None = 
 
 def rollback(*, home: str | None = None) -> Version:
     """Make the version before the live one live again (a snapshot restore)."""
-    versions = [v for v in history(home=home) if v.action in ("setup", "promote")]
-    live = history(home=home)[-1].snapshot if history(home=home) else None
+    done = history(home=home)
+    versions = [v for v in done if v.action in ("setup", "promote")]
+    live = done[-1].snapshot if done else None
     order = [v.snapshot for v in versions]
     if live not in order or order.index(live) == 0:
         raise InvalidInput("there is no earlier version to roll back to")
