@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # install falls back to the Python loop and the test that checks the build fails),
 # btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the
 # catalog tests start themselves), chromium (the dashboard's end-to-end tests drive it
-# headless through Playwright) and bubblewrap (members' jobs run confined in it).
+# headless through Playwright), bubblewrap (members' jobs run confined in it) and flite
+# (the assistant's spoken replies).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
