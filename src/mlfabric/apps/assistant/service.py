@@ -120,7 +120,7 @@ class Assistant:
                                         timeout_s=float(conf.get("timeout_s", 2.0)),
                                         retries=int(conf.get("retries", 2)))
         self.model_dir = model_volume(home) / MODEL_DIR
-        self._model_stamp = 0.0
+        self._model_stamp: tuple[int, int, int] | None = None
         self._model: nlu.NluModel | None = None
         self.engine = Engine(self.flows, self._understand, self.fulfil,
                              fulfillment.OUTPUTS,
@@ -137,7 +137,8 @@ class Assistant:
             missing = NotFound("assistant model", str(self.model_dir))
             missing.message += ": run mlfabric assistant setup"
             raise missing
-        stamp = path.stat().st_mtime_ns
+        st = path.stat()
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if self._model is None or stamp != self._model_stamp:
             self._model, self._model_stamp = nlu.load(self.model_dir), stamp
         return self._model
