@@ -14,11 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 
 from mlfabric import datasets, remotes, snapshots, volumes
 from mlfabric.apps import rag
 from tests.helpers import run_cli
+from tests.server import start_server
 
 MAX_BYTES = 100_000
 # Files that cannot be ingested, and the reason each must be reported with.
@@ -277,3 +279,36 @@ def test_bad_requests_are_one_line_errors(built: Built) -> None:
         assert r.code == 1 and r.err.startswith("error: ") and words in r.err, (args, r.err)
         assert r.err.count("\n") == 1
     assert rag.show_index(volume="idx", home=h).to_dict() == before
+
+
+def test_rest_rows_and_the_dashboard_page(built: Built) -> None:
+    server = start_server(Path(built.home))
+    try:
+        with httpx.Client(base_url=f"{server.url}/api/v1", timeout=120,
+                          headers={"Authorization": f"Bearer {server.token}"}) as api:
+            _check_rest(api, server.url, built)
+    finally:
+        assert server.stop() == 0, "".join(server.lines)
+
+
+def _check_rest(api: httpx.Client, url: str, built: Built) -> None:
+    apps = {a["name"]: a for a in api.get("/apps").json()}
+    assert apps["rag"]["page"] == "/apps/rag/"
+    assert "POST /api/v1/rag/indexes/{index}/ask" in apps["rag"]["routes"]
+    page = httpx.get(f"{url}/apps/rag/")
+    assert page.status_code == 200 and 'data-testid="citations"' in page.text
+    assert "/dashboard/appkit.js" in page.text
+    [listed] = [i for i in api.get("/rag/indexes", params={"volume": "idx"}).json()
+                if i["name"] == "default"]
+    assert listed == rag.show_index(volume="idx", home=built.home).to_dict()
+    report = api.get("/rag/indexes/default/pii", params={"volume": "idx"}).json()
+    assert report["totals"] == listed["pii"] and report["documents"]
+    # the query box's route is served (its answers, tested above in process, would cost
+    # the server a model load here)
+    assert "/api/v1/rag/indexes/{index}/ask" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    refused = api.post("/rag/indexes/default/ask", json={"volume": "idx", "question": " "})
+    assert refused.status_code == 400 and "question is empty" in refused.text
+    missing = api.get("/rag/indexes/nope", params={"volume": "idx"})
+    assert missing.status_code == 404
+    assert httpx.get(f"{url}/api/v1/rag/indexes",
+                     params={"volume": "idx"}).status_code == 401
