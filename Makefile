@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/volumes.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/rag.py
 	$(BIN)/python bench/ray.py
 	$(BIN)/python bench/privacy.py
 
