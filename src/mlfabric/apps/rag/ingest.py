@@ -183,7 +183,11 @@ def ingest(source: str, *, volume: str, index: str = "default", chunk_size: int 
         idx.documents[d.path].update(ids=ids, chunks=len(ids), pii=d.pii,
                                      chunk_pii=d.chunk_pii, dropped=d.dropped,
                                      refused=d.refused)
-    snap_name = f"rag-{index[:40]}-{len(idx.meta['lineage']) + 1}"
+    taken = {s.name for s in snapshots.list(volume, home=home)}
+    n = len(idx.meta["lineage"]) + 1
+    while f"rag-{index[:40]}-{n}" in taken:  # an index removed by hand left its snapshots
+        n += 1
+    snap_name = f"rag-{index[:40]}-{n}"
     now = time.time()
     idx.meta.update(source=src.ref, source_kind=src.kind, source_snapshot=src.snapshot,
                     updated_at=now)
