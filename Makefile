@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/volumes.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/rag.py
 	$(BIN)/python bench/ray.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/assistant.py
