@@ -346,6 +346,13 @@ def test_restart_keeps_all_state(tmp_path: Path) -> None:
     home.mkdir()
     first = start_server(home, demo=True, env=SIM)
     with first.client() as c:
+        # the demo's one real job ends on its own: let it, so its state cannot move between
+        # the two starts
+        deadline = time.monotonic() + 60
+        while ok(c.get("/jobs/steps", params={"project": "demo"}))["state"] in ("Pending",
+                                                                               "Running"):
+            assert time.monotonic() < deadline, "the demo's job never ended"
+            time.sleep(0.2)
         before = {k: ok(c.get(p)) for k, p in (("volumes", "/volumes"), ("jobs", "/jobs"),
                                                ("projects", "/projects"), ("nodes", "/nodes"))}
         ok(c.post("/volumes/demo-data/snapshots", json={"name": "third"}))
