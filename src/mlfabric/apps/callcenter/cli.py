@@ -1,0 +1,43 @@
+"""``mlfabric callcenter make-dataset|prepare|adapt-asr|wer|train-sentiment|eval-sentiment|
+stream|calls``."""
+
+from __future__ import annotations
+
+import typer
+
+from mlfabric.apps import callcenter
+from mlfabric.console import OPTIONS, emit_json, progress, say
+
+app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.callcenter
+
+_WORKERS = "Parallel workers (default: one per core)."
+
+
+@app.command("make-dataset")
+def make_dataset(path: str = typer.Argument(..., help="Folder to write the corpus into "
+                                            "(inside the volume with --to-volume)."),
+                 conversations: int = typer.Option(..., "--conversations", help="Calls to "
+                                                   "script and speak."),
+                 seed: int = typer.Option(0, "--seed", help="Random seed."),
+                 agents: int = typer.Option(4, "--agents", help="Agents taking the calls."),
+                 noise_db: float | None = typer.Option(None, "--noise-db", help="Add "
+                                                       "background noise at this SNR (dB)."),
+                 telephone: bool = typer.Option(False, "--telephone", help="Band-limit to "
+                                                "300-3400 Hz at 8 kHz, as a phone line."),
+                 to_volume: str | None = typer.Option(None, "--to-volume", help="Write into "
+                                                      "this volume (made if missing); "
+                                                      "`dataset push` versions it."),
+                 force: bool = typer.Option(False, "--force", help="Overwrite a corpus "
+                                            "already there."),
+                 workers: int | None = typer.Option(None, "--workers", help=_WORKERS)) -> None:
+    """Script support calls, speak every sentence with flite, store MP3s and a manifest."""
+    d = callcenter.make_dataset(path, conversations=conversations, seed=seed, agents=agents,
+                                noise_db=noise_db, telephone=telephone, to_volume=to_volume,
+                                force=force, workers=workers, home=OPTIONS.home,
+                                progress=progress())
+    if OPTIONS.json:
+        emit_json(d)
+    else:
+        labels = ", ".join(f"{n} {k}" for k, n in d.labels.items())
+        say(f"wrote {d.conversations} calls ({d.held_out} held out), {d.sentences} sentences "
+            f"({labels}) to {d.path}")

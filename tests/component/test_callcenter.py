@@ -1,0 +1,94 @@
+"""The call-center pipeline on a tiny corpus spoken by the real flite and encoded by the
+real ffmpeg: the corpus, audio preparation, pocketsphinx stock vs adapted, sentiment
+stock vs adapted, the live per-agent view. bench/callcenter.py runs it full size."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlfabric import datasets, remotes
+from mlfabric.apps import callcenter
+from mlfabric.apps.callcenter import audio
+from mlfabric.errors import AlreadyExists
+from tests.helpers import run_cli, tree_digest
+
+CALLS = 4  # the fourth is held out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("callcenter") / "corpus"
+    made = callcenter.make_dataset(str(root), conversations=CALLS, seed=3, noise_db=25)
+    assert (made.conversations, made.sentences, made.held_out) == (CALLS, 7 * CALLS, 1)
+    return root
+
+
+def _codec(path: Path) -> tuple[str, int]:
+    p = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,"
+                        "sample_rate", "-of", "json", str(path)], capture_output=True,
+                       text=True, check=True)
+    stream = json.loads(p.stdout)["streams"][0]
+    return stream["codec_name"], int(stream["sample_rate"])
+
+
+def test_corpus_has_labelled_sentences_spoken_as_mp3(corpus: Path) -> None:
+    manifest, sentences = callcenter.read_manifest(corpus)
+    assert len(sentences) == 7 * CALLS and manifest["seed"] == 3
+    assert {s.label for s in sentences} == {"negative", "neutral", "positive"}
+    assert {s.split for s in sentences} == {"train", "test"}
+    assert len({s.voice for s in sentences}) >= 3  # agents and customers sound different
+    assert len({s.speed for s in sentences}) > 1
+    assert any(w in " ".join(s.text for s in sentences).split()
+               for w in ("zenbox", "flowmax", "quickpod", "nimbuscam", "voltwave",
+                         "lumabeam", "tracklet", "homehub", "sparkdock", "aquamate",
+                         "skyrouter", "pixelpad"))
+    for s in sentences[:7]:
+        assert _codec(corpus / s.audio) == ("mp3", audio.RATE)
+        words = len(s.text.split())
+        seconds = len(audio.decode(corpus / s.audio)) / audio.RATE
+        assert 0.15 * words < seconds < 1.0 * words + 1  # speech of about that length
+    with pytest.raises(AlreadyExists):
+        callcenter.make_dataset(str(corpus), conversations=1)
+
+
+def test_same_seed_same_bytes_and_telephone_band(tmp_path: Path) -> None:
+    one = callcenter.make_dataset(str(tmp_path / "a"), conversations=1, seed=5)
+    callcenter.make_dataset(str(tmp_path / "b"), conversations=1, seed=5)
+    assert tree_digest(one.path) == tree_digest(tmp_path / "b")
+    phone = callcenter.make_dataset(str(tmp_path / "c"), conversations=1, seed=5,
+                                    telephone=True)
+    assert tree_digest(phone.path) != tree_digest(one.path)
+    first = callcenter.read_manifest(one.path)[1][0]
+    assert _codec(Path(phone.path) / first.audio) == ("mp3", 8000)
+
+    def high_band(path: Path) -> float:  # share of energy above 3.6 kHz
+        spectrum = np.abs(np.fft.rfft(audio.decode(path).astype(float))) ** 2
+        freqs = np.fft.rfftfreq(len(audio.decode(path)), 1 / audio.RATE)
+        return float(spectrum[freqs > 3600].sum() / spectrum.sum())
+
+    assert high_band(Path(phone.path) / first.audio) < 0.2 * high_band(
+        Path(one.path) / first.audio)
+
+
+def test_make_dataset_to_a_volume_then_dataset_push_versions_it(home: Path,
+                                                                tmp_path: Path) -> None:
+    r = run_cli(home, "--json", "callcenter", "make-dataset", "calls", "--conversations", "1",
+                "--to-volume", "center")
+    assert r.code == 0, r.err
+    made = r.json()
+    assert made["volume"] == "center" and made["sentences"] == 7
+    assert (Path(made["path"]) / "manifest.json").is_file()
+    remotes.add("lake", str(tmp_path / "lake"), home=str(home))
+    v = datasets.push("center", remote="lake", name="calls", home=str(home))
+    assert v.version == "v1" and v.files == 8  # 7 MP3s and the manifest
+
+    bad = run_cli(home, "callcenter", "make-dataset", "x", "--conversations", "0")
+    assert (bad.code, bad.err.strip()) == (1, "error: --conversations must be at least 1")
+    outside = run_cli(home, "callcenter", "make-dataset", "../x", "--conversations", "1",
+                      "--to-volume", "center")
+    assert outside.code == 1 and "inside the volume" in outside.err
