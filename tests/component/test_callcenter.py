@@ -5,7 +5,9 @@ stock vs adapted, the live per-agent view. bench/callcenter.py runs it full size
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 from mlfabric import datasets, remotes
 from mlfabric.apps import callcenter
 from mlfabric.apps.callcenter import audio
-from mlfabric.errors import AlreadyExists
+from mlfabric.errors import AlreadyExists, InvalidInput
 from tests.helpers import run_cli, tree_digest
 
 CALLS = 4  # the fourth is held out
@@ -92,3 +94,40 @@ def test_make_dataset_to_a_volume_then_dataset_push_versions_it(home: Path,
     outside = run_cli(home, "callcenter", "make-dataset", "../x", "--conversations", "1",
                       "--to-volume", "center")
     assert outside.code == 1 and "inside the volume" in outside.err
+
+
+def test_prepare_shards_resume_and_record_bad_files(corpus: Path, tmp_path: Path) -> None:
+    work = tmp_path / "corpus"
+    shutil.copytree(corpus, work)
+    _, sentences = callcenter.read_manifest(work)
+    (work / sentences[1].audio).write_bytes(b"ID3 this is not an mp3 at all" * 20)
+    (work / sentences[2].audio).write_bytes(b"")
+    audio.encode_mp3(np.zeros(audio.RATE, np.int16), work / sentences[3].audio)
+    half = callcenter.prepare(str(work), shard="0/2", workers=2)
+    assert (half.files, half.shard) == (14, "0/2")
+    r = run_cli(tmp_path / "home", "--json", "callcenter", "prepare", str(work), "--shard",
+                "1/2")
+    assert r.code == 0, r.err
+    other = r.json()
+    assert other["files"] == 14
+    reasons = {e.file: e.reason for e in callcenter.skipped(work)}
+    assert set(reasons) == {sentences[i].audio for i in (1, 2, 3)}
+    assert "silence" in reasons[sentences[3].audio] and "cannot decode" in reasons[
+        sentences[1].audio]
+    assert half.converted + other["converted"] == 7 * CALLS - 3
+    good = [s for i, s in enumerate(sentences) if i not in (1, 2, 3)]
+    assert all(len(audio.read_wav(work / s.wav)) > audio.RATE // 2 for s in good)
+    before = tree_digest(work / "wav")
+    again = callcenter.prepare(str(work))  # idempotent: nothing converted twice
+    assert (again.converted, again.already, len(again.errors)) == (0, 7 * CALLS - 3, 3)
+    assert tree_digest(work / "wav") == before
+    (work / good[0].wav).unlink()  # resumes what is missing
+    assert callcenter.prepare(str(work)).converted == 1
+    # a WAV at another rate is refused with the reason
+    with wave.open(str(tmp_path / "8k.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    with pytest.raises(InvalidInput, match="sample rate 8000 Hz"):
+        audio.read_wav(tmp_path / "8k.wav")
+    bad = run_cli(tmp_path / "home", "callcenter", "prepare", str(work), "--shard", "2/2")
+    assert (bad.code, bad.err.strip()) == (1, "error: --shard 2/2: K must be in 0..N-1")

@@ -17,7 +17,7 @@ APP = App(name="callcenter", help="Call-center speech sentiment: ASR and per-sen
 
 _EXPORTS = {
     "make_dataset": "dataset", "read_manifest": "dataset", "plan_corpus": "dataset",
-    "Sentence": "dataset",
+    "Sentence": "dataset", "prepare": "prepare", "skipped": "prepare",
     "CallDataset": "records", "PrepareReport": "records", "FileError": "records",
     "AsrModel": "records", "WerReport": "records", "SentimentModel": "records",
     "SentimentReport": "records", "ModelScores": "records", "SentenceEvent": "records",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.apps import callcenter
-from mlfabric.console import OPTIONS, emit_json, progress, say
+from mlfabric.console import OPTIONS, emit_json, progress, say, warn
 
 app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.callcenter
 
@@ -41,3 +41,20 @@ def make_dataset(path: str = typer.Argument(..., help="Folder to write the corpu
         labels = ", ".join(f"{n} {k}" for k, n in d.labels.items())
         say(f"wrote {d.conversations} calls ({d.held_out} held out), {d.sentences} sentences "
             f"({labels}) to {d.path}")
+
+
+@app.command("prepare")
+def prepare(path: str = typer.Argument(..., help="Corpus folder."),
+            workers: int | None = typer.Option(None, "--workers", help=_WORKERS),
+            shard: str = typer.Option("0/1", "--shard", help="Only shard K/N of the files "
+                                      "(K from 0), as one scheduler job does.")) -> None:
+    """Convert the corpus's MP3s to 16 kHz mono WAV (resumable; bad files recorded)."""
+    r = callcenter.prepare(path, workers=workers, shard=shard, progress=progress())
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    say(f"shard {r.shard}: {r.converted} converted, {r.already} already done, "
+        f"{len(r.errors)} skipped of {r.files} files in {r.seconds:.1f}s "
+        f"with {r.workers} workers")
+    for e in r.errors:
+        warn(f"skipped {e.file}: {e.reason}")
