@@ -77,8 +77,8 @@ def prepare(path: str, *, workers: int | None = None, shard: str = "0/1",
 
 
 def skipped(path: str | Path) -> list[FileError]:
-    """Every file that preparation recorded as unusable, over all shards."""
-    out: list[FileError] = []
+    """Every file that preparation recorded as unusable, over all shards and runs."""
+    out: dict[str, FileError] = {}
     for f in sorted((Path(path) / WAV_DIR).glob("errors-*-of-*.json")):
-        out += [FileError(**e) for e in json.loads(f.read_text())]
-    return out
+        out.update((e["file"], FileError(**e)) for e in json.loads(f.read_text()))
+    return list(out.values())
