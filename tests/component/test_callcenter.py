@@ -134,3 +134,31 @@ def test_prepare_shards_resume_and_record_bad_files(corpus: Path, tmp_path: Path
         audio.read_wav(tmp_path / "8k.wav")
     bad = run_cli(tmp_path / "home", "callcenter", "prepare", str(work), "--shard", "2/2")
     assert (bad.code, bad.err.strip()) == (1, "error: --shard 2/2: K must be in 0..N-1")
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus: Path) -> Path:
+    assert callcenter.prepare(str(corpus)).converted == 7 * CALLS
+    return corpus
+
+
+def test_domain_language_model_lowers_word_error_rate(prepared: Path, tmp_path: Path) -> None:
+    r = run_cli(tmp_path / "home", "--json", "callcenter", "adapt-asr", str(prepared))
+    assert r.code == 0, r.err
+    model = r.json()
+    _, sentences = callcenter.read_manifest(prepared)
+    train_words = {w for s in sentences if s.split == "train" for w in s.text.split()}
+    assert model["domain_words"] == len(train_words) and model["order"] == 3
+    assert model["words"] > 5000
+    assert set(model["new_words"]) <= train_words and model["new_words"]
+    entries = dict(line.split(" ", 1) for line in
+                   Path(model["dictionary"]).read_text().splitlines())
+    assert train_words < set(entries) and entries["the"] == "DH AH"
+    report = callcenter.word_error_rate(str(prepared))
+    assert report.sentences == 7 and not report.errors
+    assert report.adapted_wer < report.stock_wer
+    # the streaming decoder hears a product name only the adapted model knows
+    product = next(w for w in model["new_words"])
+    said = audio.synthesize(f"my {product} arrived", voice="slt")
+    assert product in callcenter.Recognizer(model["path"]).transcribe(said).split()
+    assert product not in callcenter.Recognizer().transcribe(said).split()

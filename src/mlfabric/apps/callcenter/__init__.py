@@ -18,10 +18,12 @@ APP = App(name="callcenter", help="Call-center speech sentiment: ASR and per-sen
 _EXPORTS = {
     "make_dataset": "dataset", "read_manifest": "dataset", "plan_corpus": "dataset",
     "Sentence": "dataset", "prepare": "prepare", "skipped": "prepare",
+    "adapt_asr": "asr", "word_error_rate": "asr", "Recognizer": "asr",
+    "transcribe_corpus": "asr",
     "CallDataset": "records", "PrepareReport": "records", "FileError": "records",
     "AsrModel": "records", "WerReport": "records", "SentimentModel": "records",
     "SentimentReport": "records", "ModelScores": "records", "SentenceEvent": "records",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, needs=("numpy",),
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, needs=("numpy", "pocketsphinx"),
                                              extra="callcenter")

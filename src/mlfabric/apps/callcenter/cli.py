@@ -58,3 +58,34 @@ def prepare(path: str = typer.Argument(..., help="Corpus folder."),
         f"with {r.workers} workers")
     for e in r.errors:
         warn(f"skipped {e.file}: {e.reason}")
+
+
+@app.command("adapt-asr")
+def adapt_asr(path: str = typer.Argument(..., help="Corpus folder."),
+              out: str | None = typer.Option(None, "--out", "-o", help="Model folder "
+                                             "(default PATH/asr)."),
+              order: int = typer.Option(3, "--order", help="N-gram order."),
+              background: int = typer.Option(5000, "--background", help="Likeliest words "
+                                             "of the stock model to keep (0: none).")) -> None:
+    """Build a domain ARPA language model and dictionary from the training transcripts."""
+    m = callcenter.adapt_asr(path, out=out, order=order, background=background)
+    if OPTIONS.json:
+        emit_json(m)
+    else:
+        say(f"wrote {m.lm} ({m.order}-gram, {m.words} words from {m.sentences} sentences) "
+            f"and {m.dictionary} ({len(m.new_words)} new words)")
+
+
+@app.command("wer")
+def wer(path: str = typer.Argument(..., help="Prepared corpus folder."),
+        model: str | None = typer.Option(None, "--model", help="Adapted model folder "
+                                         "(default PATH/asr).")) -> None:
+    """Word error rate, stock vs adapted, on the held-out calls."""
+    r = callcenter.word_error_rate(path, model=model, progress=progress())
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    say(f"WER on {r.sentences} held-out sentences: stock {r.stock_wer:.3f}, "
+        f"adapted {r.adapted_wer:.3f} ({len(r.errors)} files skipped)")
+    for e in r.errors:
+        warn(f"skipped {e.file}: {e.reason}")

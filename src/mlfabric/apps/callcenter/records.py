@@ -54,6 +54,7 @@ class AsrModel(Record):
     dictionary: str
     sentences: int
     words: int  # vocabulary size
+    domain_words: int  # of them, words of the transcripts
     new_words: list[str]  # not in the stock dictionary: pronounced by rule
     order: int
 
