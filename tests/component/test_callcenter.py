@@ -9,11 +9,12 @@ import shutil
 import subprocess
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from mlfabric import datasets, remotes
+from mlfabric import datasets, remotes, snapshots
 from mlfabric.apps import callcenter
 from mlfabric.apps.callcenter import audio
 from mlfabric.errors import AlreadyExists, InvalidInput
@@ -142,10 +143,17 @@ def prepared(corpus: Path) -> Path:
     return corpus
 
 
-def test_domain_language_model_lowers_word_error_rate(prepared: Path, tmp_path: Path) -> None:
-    r = run_cli(tmp_path / "home", "--json", "callcenter", "adapt-asr", str(prepared))
+@pytest.fixture(scope="module")
+def heard(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Any]:
+    r = run_cli(tmp_path_factory.mktemp("home"), "--json", "callcenter", "adapt-asr",
+                str(prepared))
     assert r.code == 0, r.err
-    model = r.json()
+    return r.json(), callcenter.word_error_rate(str(prepared))
+
+
+def test_domain_language_model_lowers_word_error_rate(prepared: Path,
+                                                      heard: tuple[dict, Any]) -> None:
+    model, report = heard
     _, sentences = callcenter.read_manifest(prepared)
     train_words = {w for s in sentences if s.split == "train" for w in s.text.split()}
     assert model["domain_words"] == len(train_words) and model["order"] == 3
@@ -154,7 +162,6 @@ def test_domain_language_model_lowers_word_error_rate(prepared: Path, tmp_path: 
     entries = dict(line.split(" ", 1) for line in
                    Path(model["dictionary"]).read_text().splitlines())
     assert train_words < set(entries) and entries["the"] == "DH AH"
-    report = callcenter.word_error_rate(str(prepared))
     assert report.sentences == 7 and not report.errors
     assert report.adapted_wer < report.stock_wer
     # the streaming decoder hears a product name only the adapted model knows
@@ -162,3 +169,40 @@ def test_domain_language_model_lowers_word_error_rate(prepared: Path, tmp_path: 
     said = audio.synthesize(f"my {product} arrived", voice="slt")
     assert product in callcenter.Recognizer(model["path"]).transcribe(said).split()
     assert product not in callcenter.Recognizer().transcribe(said).split()
+
+
+def test_adapted_sentiment_beats_vader_and_the_seed_metric_misleads(
+        home: Path, tmp_path: Path, prepared: Path, heard: tuple[dict, Any]) -> None:
+    made = run_cli(home, "--json", "callcenter", "make-dataset", "text", "--conversations",
+                   "40", "--seed", "8", "--text-only", "--to-volume", "center")
+    assert made.code == 0, made.err
+    remotes.add("lake", str(tmp_path / "lake"), home=str(home))
+    version = datasets.push("center", remote="lake", name="calls", home=str(home))
+    r = run_cli(home, "--json", "callcenter", "train-sentiment", made.json()["path"],
+                "--volume", "models", "--dataset", "calls:v1")
+    assert r.code == 0, r.err
+    model = r.json()
+    assert model["dataset"] == f"calls:v1 (from {version.source})"
+    assert [s.name for s in snapshots.list("models", home=str(home))] == [model["snapshot"]]
+    meta = json.loads((Path(model["path"]) / "model.json").read_text())
+    assert meta["dataset"] == model["dataset"] and meta["sentences"] == model["sentences"]
+
+    report = callcenter.evaluate_sentiment(made.json()["path"], model=model["path"],
+                                           resamples=300)
+    on_gold = {s.model: s for s in report.scores if s.text == "gold"}
+    assert set(on_gold) == {"stock", "adapted", "always-neutral"}
+    assert sum(map(sum, on_gold["adapted"].confusion)) == report.sentences == 70
+    assert set(on_gold["stock"].per_class) == {"negative", "neutral", "positive"}
+    paired = report.extra["paired_macro_f1"]
+    assert paired["low"] > 0 and paired["conversations"] == 10  # excludes zero
+    assert on_gold["adapted"].macro_f1 > on_gold["stock"].macro_f1 > on_gold[
+        "always-neutral"].macro_f1
+
+    # on the spoken corpus, with the ASR transcripts wer kept: the seed's number calls
+    # the always-neutral model perfect, though it is the worst against gold
+    spoken = callcenter.evaluate_sentiment(str(prepared), model=model["path"], resamples=50)
+    assert spoken.seed_metric["always-neutral"] == 0.0
+    assert set(spoken.seed_metric) == {"stock", "adapted", "always-neutral"}
+    on_asr = {s.model: s for s in spoken.scores if s.text == "asr"}
+    assert on_asr["always-neutral"].macro_f1 < on_asr["adapted"].macro_f1
+    assert spoken.extra["asr_sentences"] == 7 and spoken.extra["skipped"] == 0

@@ -5,6 +5,7 @@ streaming: audio goes in as it arrives, in chunks."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -137,7 +138,8 @@ def transcribe_corpus(path: str, *, split: str = "test", model: str | None = Non
 def word_error_rate(path: str, *, model: str | None = None,
                     progress: Progress = NO_PROGRESS) -> WerReport:
     """WER of the stock and the adapted model (``model``, default ``PATH/asr``) on the
-    held-out calls, against the gold transcripts."""
+    held-out calls, against the gold transcripts; both models' transcripts are kept in
+    ``PATH/transcripts.json`` for the sentiment evaluation."""
     jiwer = require("jiwer", "callcenter")
     root = Path(path)
     adapted = model or str(root / ASR_DIR)
@@ -150,6 +152,10 @@ def word_error_rate(path: str, *, model: str | None = None,
     if not keys:
         raise InvalidInput(f"{path}: no held-out sentence could be recognized")
     refs = [gold[k] for k in keys]
+    from mlfabric.apps.callcenter.evaluation import TRANSCRIPTS
+
+    (root / TRANSCRIPTS).write_text(json.dumps({"stock": stock, "adapted": domain},
+                                               indent=1, sort_keys=True) + "\n")
     return WerReport(path=str(root), sentences=len(keys),
                      stock_wer=float(jiwer.wer(refs, [stock[k] for k in keys])),
                      adapted_wer=float(jiwer.wer(refs, [domain[k] for k in keys])),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from mlfabric.apps import callcenter
-from mlfabric.console import OPTIONS, emit_json, progress, say, warn
+from mlfabric.console import OPTIONS, emit_json, progress, say, table, warn
 
 app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.callcenter
 
@@ -29,11 +29,14 @@ def make_dataset(path: str = typer.Argument(..., help="Folder to write the corpu
                                                       "`dataset push` versions it."),
                  force: bool = typer.Option(False, "--force", help="Overwrite a corpus "
                                             "already there."),
+                 text_only: bool = typer.Option(False, "--text-only", help="The manifest "
+                                                "alone, no audio."),
                  workers: int | None = typer.Option(None, "--workers", help=_WORKERS)) -> None:
     """Script support calls, speak every sentence with flite, store MP3s and a manifest."""
     d = callcenter.make_dataset(path, conversations=conversations, seed=seed, agents=agents,
                                 noise_db=noise_db, telephone=telephone, to_volume=to_volume,
-                                force=force, workers=workers, home=OPTIONS.home,
+                                force=force, speak=not text_only, workers=workers,
+                                home=OPTIONS.home,
                                 progress=progress())
     if OPTIONS.json:
         emit_json(d)
@@ -89,3 +92,46 @@ def wer(path: str = typer.Argument(..., help="Prepared corpus folder."),
         f"adapted {r.adapted_wer:.3f} ({len(r.errors)} files skipped)")
     for e in r.errors:
         warn(f"skipped {e.file}: {e.reason}")
+
+
+@app.command("train-sentiment")
+def train_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
+                    volume: str = typer.Option(..., "--volume", help="Volume to save the "
+                                               "model in (made if missing; snapshotted)."),
+                    name: str = typer.Option("sentiment", "--name", help="Folder in the "
+                                             "volume."),
+                    dataset: str | None = typer.Option(None, "--dataset", help="Dataset "
+                                                       "version the corpus came from "
+                                                       "(NAME[:VERSION]), kept as lineage."),
+                    seed: int = typer.Option(0, "--seed", help="Random seed.")) -> None:
+    """Train the adapted sentiment model (sentence embeddings + logistic regression)."""
+    m = callcenter.train_sentiment(path, volume=volume, name=name, dataset=dataset, seed=seed,
+                                   home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(m)
+    else:
+        say(f"trained on {m.sentences} sentences; saved in {m.path}, snapshot "
+            f"{m.volume}@{m.snapshot}" + (f", from dataset {m.dataset}" if m.dataset else ""))
+
+
+@app.command("eval-sentiment")
+def eval_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
+                   model: str = typer.Option(..., "--model", help="Sentiment model folder."),
+                   resamples: int = typer.Option(1000, "--resamples", help="Bootstrap "
+                                                 "resamples of whole conversations.")) -> None:
+    """Stock vs adapted vs always-neutral sentiment on the held-out calls."""
+    r = callcenter.evaluate_sentiment(path, model=model, resamples=resamples)
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    table(["MODEL", "TEXT", "MACRO-F1", "ACCURACY", "F1 NEG/NEU/POS"],
+          [[s.model, s.text, f"{s.macro_f1:.3f}", f"{s.accuracy:.3f}",
+            "/".join(f"{c['f1']:.2f}" for c in s.per_class.values())] for s in r.scores],
+          title=f"sentiment on {r.sentences} held-out sentences")
+    d = r.extra["paired_macro_f1"]
+    say(f"adapted - stock macro-F1: {d['difference']:+.3f} (95% interval {d['low']:+.3f} "
+        f"to {d['high']:+.3f}, {d['conversations']} calls resampled)")
+    if r.seed_metric:
+        say("seed's metric (mean |gold - ASR| sentiment, lower is 'better'): " + ", ".join(
+            f"{k} {v:.3f}" for k, v in r.seed_metric.items()))
+    say(f"{r.extra['skipped']} files skipped by preparation")

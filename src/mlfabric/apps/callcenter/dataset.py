@@ -82,11 +82,13 @@ def _speak(root: Path, s: Sentence, seed: int, noise_db: float | None,
 
 def make_dataset(path: str, *, conversations: int, seed: int = 0, agents: int = 4,
                  noise_db: float | None = None, telephone: bool = False,
-                 to_volume: str | None = None, force: bool = False, workers: int | None = None,
+                 to_volume: str | None = None, force: bool = False, speak: bool = True,
+                 workers: int | None = None,
                  home: str | None = None, progress: Progress = NO_PROGRESS) -> CallDataset:
     """Write ``conversations`` scripted calls to ``path`` (inside volume ``to_volume``
     when given, made if missing): one MP3 per sentence and ``manifest.json`` with the
-    gold transcripts and sentiment labels. The same seed gives the same bytes."""
+    gold transcripts and sentiment labels (``speak=False``: the manifest alone, text to
+    train sentiment on). The same seed gives the same bytes."""
     if conversations < 1:
         raise InvalidInput("--conversations must be at least 1")
     if agents < 1:
@@ -95,15 +97,17 @@ def make_dataset(path: str, *, conversations: int, seed: int = 0, agents: int = 
     if (root / MANIFEST).exists() and not force:
         raise AlreadyExists("dataset", str(root))
     sentences = plan_corpus(conversations, seed=seed, agents=agents)
-    progress.start("speaking", len(sentences))
-    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        for _ in pool.map(lambda s: _speak(root, s, seed, noise_db, telephone), sentences):
-            progress.advance()
-    progress.finish()
+    if speak:
+        progress.start("speaking", len(sentences))
+        with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+            for _ in pool.map(lambda s: _speak(root, s, seed, noise_db, telephone),
+                              sentences):
+                progress.advance()
+        progress.finish()
     labels = Counter(s.label for s in sentences)
     held_out = len({s.call for s in sentences if s.split == "test"})
     manifest = {"format": 1, "seed": seed, "conversations": conversations, "agents": agents,
-                "noise_db": noise_db, "telephone": telephone,
+                "noise_db": noise_db, "telephone": telephone, "audio": speak,
                 "sentences": [vars(s) for s in sentences]}
     tmp = root / f"{MANIFEST}.part"
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
