@@ -8,12 +8,22 @@ Public API mirroring ``mlfabric callcenter ...``. The heavy libraries load on fi
 (the ``callcenter`` extra).
 """
 
-from mlfabric.apps import App
+from mlfabric.apps import App, Route
 from mlfabric.exports import lazy_exports
 
+# agents and calls are the app's own names, no platform resource ("text")
 APP = App(name="callcenter", help="Call-center speech sentiment: ASR and per-sentence "
           "sentiment, stock vs adapted.", module=__name__,
-          cli="mlfabric.apps.callcenter.cli:app")
+          cli="mlfabric.apps.callcenter.cli:app", page="web",
+          routes=(Route("record_sentence", "POST", "/callcenter/sentences", access="any",
+                        refs="agent:text call:text"),
+                  Route("list_agents", "GET", "/callcenter/agents", access="any"),
+                  Route("list_calls", "GET", "/callcenter/calls", access="any",
+                        refs="agent:text"),
+                  Route("call_sentences", "GET", "/callcenter/calls/{call}/sentences",
+                        access="any", refs="call:text"),
+                  Route("follow_call", "GET", "/callcenter/calls/{call}/events",
+                        access="any", refs="call:text", stream=True)))
 
 _EXPORTS = {
     "make_dataset": "dataset", "read_manifest": "dataset", "plan_corpus": "dataset",
@@ -23,10 +33,13 @@ _EXPORTS = {
     "train_sentiment": "sentiment", "vader_label": "sentiment", "load_classifier": "sentiment",
     "evaluate_sentiment": "evaluation", "paired_bootstrap": "evaluation",
     "seed_metric": "evaluation", "macro_f1": "evaluation", "confusion": "evaluation",
+    "record_sentence": "live", "list_agents": "live", "list_calls": "live",
+    "call_sentences": "live", "follow_call": "live",
+    "stream_call": "stream", "call_audio": "stream",
     "CallDataset": "records", "PrepareReport": "records", "FileError": "records",
     "AsrModel": "records", "WerReport": "records", "SentimentModel": "records",
     "SentimentReport": "records", "ModelScores": "records", "SentenceEvent": "records",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, needs=("numpy", "pocketsphinx"),
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, needs=("numpy",),
                                              extra="callcenter")

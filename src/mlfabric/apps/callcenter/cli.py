@@ -1,12 +1,20 @@
 """``mlfabric callcenter make-dataset|prepare|adapt-asr|wer|train-sentiment|eval-sentiment|
-stream|calls``."""
+stream|agents|calls``."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+
+import httpx
 import typer
 
 from mlfabric.apps import callcenter
+from mlfabric.config import SERVER_ENV, TOKEN_ENV
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, warn
+from mlfabric.errors import MlfabricError
 
 app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.callcenter
 
@@ -135,3 +143,75 @@ def eval_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
         say("seed's metric (mean |gold - ASR| sentiment, lower is 'better'): " + ", ".join(
             f"{k} {v:.3f}" for k, v in r.seed_metric.items()))
     say(f"{r.extra['skipped']} files skipped by preparation")
+
+
+def _poster(json_lines: bool) -> Callable[[callcenter.SentenceEvent], object]:
+    """Store each sentence: through the server (MLFABRIC_SERVER/MLFABRIC_TOKEN) when
+    set, else in the home's catalog; then show it."""
+    url, token = os.environ.get(SERVER_ENV), os.environ.get(TOKEN_ENV)
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=30) if url else None
+
+    def post(e: callcenter.SentenceEvent) -> object:
+        body = dataclasses.asdict(e)  # heard_at as epoch seconds, as the route takes it
+        if client is not None:
+            resp = client.post("/api/v1/callcenter/sentences", json=body)
+            if resp.status_code >= 400:
+                raise MlfabricError(f"server refused sentence {e.index}: "
+                                    f"{resp.json().get('error', {}).get('message', resp.text)}")
+        else:
+            callcenter.record_sentence(**{k: body[k] for k in (
+                "agent", "call", "index", "text", "label", "start", "end", "heard_at")},
+                home=OPTIONS.home)
+        if json_lines:
+            print(json.dumps(body), flush=True)
+        else:
+            say(f"[{e.end:6.1f}s] {e.label:8} {e.text}")
+        return e
+
+    return post
+
+
+@app.command("stream")
+def stream(files: list[str] = typer.Argument(..., help="Audio files of the call, played "
+                                             "one after another."),
+           agent: str = typer.Option(..., "--agent", help="Agent taking the call."),
+           call: str = typer.Option(..., "--call", help="Call name."),
+           asr_model: str | None = typer.Option(None, "--asr-model", help="Adapted ASR "
+                                                "folder (default: the stock model)."),
+           model: str | None = typer.Option(None, "--model", help="Adapted sentiment "
+                                            "model folder (default: VADER)."),
+           fast: bool = typer.Option(False, "--fast", help="Do not wait for real time.")
+           ) -> None:
+    """Play a call in real-time frames; post each sentence with its sentiment as it ends."""
+    from mlfabric.names import validate_name
+
+    validate_name(agent, "agent name")
+    validate_name(call, "call name")
+    samples = callcenter.call_audio(files)
+    callcenter.stream_call(samples, agent=agent, call=call, post=_poster(OPTIONS.json),
+                           asr_model=asr_model, sentiment_model=model, realtime=not fast)
+
+
+@app.command("agents")
+def agents() -> None:
+    """Agents with their calls and sentiment so far."""
+    rows = callcenter.list_agents(home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(rows)
+        return
+    table(["AGENT", "CALLS", "SENTENCES", "NEG/NEU/POS", "MEAN"],
+          [[a["agent"], a["calls"], a["sentences"], "/".join(map(str, a["by_label"].values())),
+            f"{a['mean_sentiment']:+.2f}"] for a in rows])
+
+
+@app.command("calls")
+def calls(agent: str | None = typer.Option(None, "--agent", help="Only this agent's.")) -> None:
+    """Calls, newest first, with their sentiment trend."""
+    rows = callcenter.list_calls(agent, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(rows)
+        return
+    table(["CALL", "AGENT", "SENTENCES", "NEG/NEU/POS", "TREND"],
+          [[c["call"], c["agent"], c["sentences"], "/".join(map(str, c["by_label"].values())),
+            " ".join(f"{t:+.1f}" for t in c["trend"])] for c in rows])
