@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/ray.py
 	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/callcenter.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlfabric import datasets, remotes, snapshots
+from mlfabric import datasets, jobs, nodes, projects, remotes, snapshots, volumes
 from mlfabric.apps import callcenter
 from mlfabric.apps.callcenter import audio
 from mlfabric.errors import AlreadyExists, InvalidInput
-from tests.helpers import run_cli, tree_digest
+from tests.helpers import require_root, run_cli, tree_digest
 
 CALLS = 4  # the fourth is held out
 
@@ -206,3 +207,35 @@ def test_adapted_sentiment_beats_vader_and_the_seed_metric_misleads(
     on_asr = {s.model: s for s in spoken.scores if s.text == "asr"}
     assert on_asr["always-neutral"].macro_f1 < on_asr["adapted"].macro_f1
     assert spoken.extra["asr_sentences"] == 7 and spoken.extra["skipped"] == 0
+
+
+def test_prepare_as_one_scheduler_job_per_shard(home: Path, corpus: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    require_root("jobs run confined as their projects' uids")
+    monkeypatch.setenv("MLFABRIC_RUNTIME", "local")
+    h = str(home)
+    nodes.add("n1", gpus=1, home=h)
+    projects.create("center", quota=1, home=h)
+    vol = Path(volumes.create("calls", labels=["project=center"], home=h).path)
+    shutil.copytree(corpus, vol / "corpus", ignore=shutil.ignore_patterns("wav", "asr",
+                                                                          "*.json.part"))
+    (vol / "corpus" / "transcripts.json").unlink(missing_ok=True)
+    r = run_cli(home, "--json", "callcenter", "prepare", "corpus", "--jobs", "2",
+                "--volume", "calls", "--project", "center")
+    assert r.code == 0, r.err
+    assert r.json() == ["prep-0-of-2", "prep-1-of-2"]
+    deadline = time.monotonic() + 120
+    for name in r.json():
+        while (j := jobs.get(name, project="center", home=h)).state not in ("Succeeded",
+                                                                             "Failed"):
+            assert time.monotonic() < deadline, jobs.logs(name, project="center", home=h)
+            jobs.step(home=h)
+            time.sleep(0.2)
+        assert j.state == "Succeeded", jobs.logs(name, project="center", home=h)
+    _, sentences = callcenter.read_manifest(vol / "corpus")
+    assert all(len(audio.read_wav(vol / "corpus" / s.wav)) > 0 for s in sentences)
+    assert sorted(p.name for p in (vol / "corpus" / "wav").glob("errors-*")) == [
+        "errors-0-of-2.json", "errors-1-of-2.json"]
+    bad = run_cli(home, "callcenter", "prepare", "../x", "--jobs", "2", "--volume", "calls",
+                  "--project", "center")
+    assert bad.code == 1 and "must be relative to volume 'calls'" in bad.err

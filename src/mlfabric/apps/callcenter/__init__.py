@@ -28,6 +28,7 @@ APP = App(name="callcenter", help="Call-center speech sentiment: ASR and per-sen
 _EXPORTS = {
     "make_dataset": "dataset", "read_manifest": "dataset", "plan_corpus": "dataset",
     "Sentence": "dataset", "prepare": "prepare", "skipped": "prepare",
+    "submit_prepare": "prepare",
     "adapt_asr": "asr", "word_error_rate": "asr", "Recognizer": "asr",
     "transcribe_corpus": "asr",
     "train_sentiment": "sentiment", "vader_label": "sentiment", "load_classifier": "sentiment",

@@ -58,8 +58,25 @@ def make_dataset(path: str = typer.Argument(..., help="Folder to write the corpu
 def prepare(path: str = typer.Argument(..., help="Corpus folder."),
             workers: int | None = typer.Option(None, "--workers", help=_WORKERS),
             shard: str = typer.Option("0/1", "--shard", help="Only shard K/N of the files "
-                                      "(K from 0), as one scheduler job does.")) -> None:
+                                      "(K from 0), as one scheduler job does."),
+            jobs: int | None = typer.Option(None, "--jobs", help="Submit this many "
+                                            "scheduler jobs, one per shard (PATH is then "
+                                            "inside --volume)."),
+            volume: str | None = typer.Option(None, "--volume", help="Volume holding the "
+                                              "corpus (with --jobs)."),
+            project: str | None = typer.Option(None, "--project", "-p", help="Project of "
+                                               "the jobs (with --jobs).")) -> None:
     """Convert the corpus's MP3s to 16 kHz mono WAV (resumable; bad files recorded)."""
+    if jobs is not None:
+        if volume is None or project is None:
+            raise typer.BadParameter("--jobs needs --volume and --project")
+        names = callcenter.submit_prepare(path, volume=volume, project=project, shards=jobs,
+                                          workers=workers or 1, home=OPTIONS.home)
+        if OPTIONS.json:
+            emit_json(names)
+        else:
+            say(f"submitted {len(names)} jobs: {', '.join(names)}")
+        return
     r = callcenter.prepare(path, workers=workers, shard=shard, progress=progress())
     if OPTIONS.json:
         emit_json(r)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,3 +83,31 @@ def skipped(path: str | Path) -> list[FileError]:
     for f in sorted((Path(path) / WAV_DIR).glob("errors-*-of-*.json")):
         out.update((e["file"], FileError(**e)) for e in json.loads(f.read_text()))
     return list(out.values())
+
+
+def submit_prepare(path: str, *, volume: str, project: str, shards: int,
+                   workers: int = 1, prefix: str = "prep",
+                   home: str | None = None) -> list[str]:
+    """One scheduler job per shard of the corpus at ``path`` inside ``volume``: each
+    runs ``mlfabric callcenter prepare`` on its shard with the volume mounted. The jobs'
+    names (``PREFIX-K-of-N``) are returned; as conversion is idempotent, a shard whose
+    job failed is simply submitted again."""
+    from mlfabric import jobs, volumes
+
+    if shards < 1:
+        raise InvalidInput("--jobs must be at least 1")
+    rel = Path(path)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise InvalidInput(f"the corpus folder '{path}' must be relative to volume "
+                           f"'{volume}'")
+    read_manifest(Path(volumes.path(volume, home=home)) / rel)  # there, and a corpus
+    exe = str(Path(sys.executable).parent / "mlfabric")
+    names = []
+    for k in range(shards):
+        name = f"{prefix}-{k}-of-{shards}"
+        jobs.submit(name, project=project, volumes=[f"{volume}:corpus"],
+                    command=[exe, "callcenter", "prepare", str(Path("corpus") / rel),
+                             "--shard", f"{k}/{shards}", "--workers", str(workers)],
+                    home=home)
+        names.append(name)
+    return names
