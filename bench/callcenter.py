@@ -4,8 +4,8 @@ transcripts against the stock pocketsphinx model (WER, real-time factor), and th
 adapted sentiment model against stock VADER and an always-neutral model (macro-F1 with a
 paired bootstrap interval over whole calls, and the seed's mean-absolute-difference).
 
-    .venv/bin/python bench/callcenter.py                # 40 spoken calls, 300 text calls
-    .venv/bin/python bench/callcenter.py --calls 300    # 2,100 spoken sentences
+    .venv/bin/python bench/callcenter.py     # 40 calls scored, 300 (2,100 files) prepared
+    .venv/bin/python bench/callcenter.py --prep-calls 0    # skip the 2,100-file part
 Run it alone (flock /tmp/mlfabric-heavy.lock): it keeps every core busy for minutes.
 Outputs go to bench/.work/callcenter/ (summary.json).
 """
@@ -41,6 +41,36 @@ def prepare_both(corpus: Path) -> dict:
     return out
 
 
+def prepare_by_jobs(corpus: Path, root: Path, shards: int) -> dict:
+    """The corpus copied into a volume of a fresh home with one local node, prepared by
+    ``shards`` scheduler jobs (one worker each), the scheduler stepped until all end."""
+    from mlfabric import jobs, nodes, projects, volumes
+
+    home = str(root / "jobs-home")
+    os.environ["MLFABRIC_RUNTIME"] = "local"
+    nodes.add("n1", gpus=1, home=home)
+    projects.create("center", quota=1, home=home)
+    vol = Path(volumes.create("calls", labels=["project=center"], home=home).path)
+    shutil.copytree(corpus, vol / "corpus", ignore=shutil.ignore_patterns(WAV_DIR))
+    t = time.perf_counter()
+    names = callcenter.submit_prepare("corpus", volume="calls", project="center",
+                                      shards=shards, home=home)
+    states = {}
+    while len(states) < len(names):
+        jobs.step(home=home)
+        for n in names:
+            j = jobs.get(n, project="center", home=home)
+            if j.state in ("Succeeded", "Failed"):
+                states[n] = j.state
+        time.sleep(0.2)
+    seconds = time.perf_counter() - t
+    files = len(list((vol / "corpus" / WAV_DIR).rglob("*.wav")))
+    cores = min(shards, os.cpu_count() or 1)
+    return {"jobs": shards, "states": sorted(set(states.values())), "files": files,
+            "seconds": seconds, "files_per_s": files / seconds,
+            "files_per_s_per_core": files / seconds / cores}
+
+
 def sentiment_speed(texts: list[str], model: str) -> dict:
     clf = load_classifier(model)
     embed(texts[:8])  # warm
@@ -56,7 +86,11 @@ def sentiment_speed(texts: list[str], model: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--calls", type=int, default=40, help="spoken calls (7 sentences each)")
+    ap.add_argument("--calls", type=int, default=40, help="spoken calls (7 sentences each) "
+                    "for WER and sentiment")
+    ap.add_argument("--prep-calls", type=int, default=300, help="spoken calls for the "
+                    "preparation throughput: serial, parallel and by scheduler jobs")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="scheduler jobs")
     ap.add_argument("--text-calls", type=int, default=300, help="text-only calls to train "
                     "sentiment on")
     ap.add_argument("--noise-db", type=float, default=20.0)
@@ -71,11 +105,27 @@ def main() -> None:
     made_s = time.perf_counter() - t
     print(f"corpus: {made.sentences} sentences in {made.conversations} calls "
           f"({made.held_out} held out), {made.labels}, spoken in {made_s:.1f}s")
-    prep = prepare_both(corpus)
-    print(f"prepare: serial {prep['serial']['files_per_s']:.1f} files/s, parallel "
-          f"({prep['parallel']['workers']} workers) {prep['parallel']['files_per_s']:.1f} "
-          f"files/s = {prep['parallel']['files_per_s_per_core']:.1f} files/s per core; "
-          f"parallel/serial {prep['speedup']:.2f}x")
+    prep: dict = {}
+    if args.prep_calls:
+        big = root / "throughput"
+        t = time.perf_counter()
+        many = callcenter.make_dataset(str(big), conversations=args.prep_calls,
+                                       seed=args.seed + 2, noise_db=args.noise_db)
+        print(f"throughput corpus: {many.sentences} files spoken in "
+              f"{time.perf_counter() - t:.1f}s")
+        prep = prepare_both(big)
+        print(f"prepare {many.sentences} files: serial {prep['serial']['files_per_s']:.1f} "
+              f"files/s, parallel ({prep['parallel']['workers']} workers) "
+              f"{prep['parallel']['files_per_s']:.1f} files/s = "
+              f"{prep['parallel']['files_per_s_per_core']:.1f} files/s per core; "
+              f"parallel/serial {prep['speedup']:.2f}x")
+        prep["jobs"] = prepare_by_jobs(big, root, args.jobs)
+        pj = prep["jobs"]
+        print(f"prepare by {pj['jobs']} scheduler jobs: {pj['files']} files, states "
+              f"{pj['states']}, {pj['seconds']:.1f}s = {pj['files_per_s']:.1f} files/s = "
+              f"{pj['files_per_s_per_core']:.1f} files/s per core (in-process parallel / "
+              f"jobs {prep['parallel']['files_per_s'] / pj['files_per_s']:.2f}x)")
+    callcenter.prepare(str(corpus))
 
     model = callcenter.adapt_asr(str(corpus))
     wer = callcenter.word_error_rate(str(corpus))
