@@ -143,9 +143,17 @@ def train_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
 def eval_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
                    model: str = typer.Option(..., "--model", help="Sentiment model folder."),
                    resamples: int = typer.Option(1000, "--resamples", help="Bootstrap "
-                                                 "resamples of whole conversations.")) -> None:
+                                                 "resamples of whole conversations."),
+                   report: str | None = typer.Option(None, "--report", help="Folder for "
+                                                     "report.md and the confusion PNGs "
+                                                     "(a volume's path keeps them).")
+                   ) -> None:
     """Stock vs adapted vs always-neutral sentiment on the held-out calls."""
     r = callcenter.evaluate_sentiment(path, model=model, resamples=resamples)
+    if report is not None:
+        written = callcenter.write_report(r, report)
+        if not OPTIONS.json:
+            say(f"wrote {len(written)} files to {report}")
     if OPTIONS.json:
         emit_json(r)
         return
