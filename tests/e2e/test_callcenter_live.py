@@ -70,7 +70,13 @@ def test_rest_rows_keep_per_agent_history(server: Server) -> None:
             body = "".join(events.iter_text())
         data = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
         assert [d["index"] for d in data] == [2]
+        apps = {a["name"]: a for a in c.get("/apps").json()}
+        assert apps["callcenter"]["page"] == "/apps/callcenter/"
+        assert "POST /api/v1/callcenter/sentences" in apps["callcenter"]["routes"]
     assert httpx.get(f"{server.api}/callcenter/agents").status_code == 401
+    page = httpx.get(f"{server.url}/apps/callcenter/")
+    assert page.status_code == 200 and 'data-testid="cc-agents"' in page.text
+    assert httpx.get(f"{server.url}/apps/callcenter/callcenter.js").status_code == 200
 
 
 def _call_files(folder: Path) -> list[str]:
