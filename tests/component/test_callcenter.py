@@ -247,3 +247,27 @@ def test_prepare_as_one_scheduler_job_per_shard(home: Path, corpus: Path,
     bad = run_cli(home, "callcenter", "prepare", "../x", "--jobs", "2", "--volume", "calls",
                   "--project", "center")
     assert bad.code == 1 and "must be relative to volume 'calls'" in bad.err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_live_history_is_kept_in_the_catalog(home: Path, backend: str,
+                                             request: pytest.FixtureRequest,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend == "postgres":
+        monkeypatch.setenv("MLFABRIC_CATALOG_URL", request.getfixturevalue("postgres_url"))
+    h = str(home)
+    for i, label in enumerate(["negative", "neutral", "positive", "positive"]):
+        callcenter.record_sentence("agent-02", "c-9", i, f"sentence {i}", label,
+                                   start=i, end=i + 0.8, home=h)
+    callcenter.record_sentence("agent-03", "c-10", 0, "hello", "neutral", home=h)
+    with pytest.raises(AlreadyExists):
+        callcenter.record_sentence("agent-02", "c-9", 1, "again", "neutral", home=h)
+    with pytest.raises(InvalidInput, match="belongs to agent 'agent-02'"):
+        callcenter.record_sentence("agent-03", "c-9", 7, "mine", "neutral", home=h)
+    [c9] = callcenter.list_calls("agent-02", home=h)
+    assert (c9["call"], c9["sentences"], c9["trend"]) == ("c-9", 4, [-1.0, -0.5, 0.0, 0.25])
+    agents = {a["agent"]: a for a in callcenter.list_agents(home=h)}
+    assert agents["agent-02"]["by_label"] == {"negative": 1, "neutral": 1, "positive": 2}
+    assert [e.index for e in callcenter.call_sentences("c-9", 1, home=h)] == [2, 3]
+    events = list(callcenter.follow_call("c-9", 2, idle=0.2, home=h))
+    assert [json.loads(e.split("data: ", 1)[1])["index"] for e in events if "data: " in e] == [3]

@@ -14,6 +14,7 @@ import numpy as np
 
 from mlfabric.apps.callcenter import audio, lm
 from mlfabric.apps.callcenter.dataset import read_manifest
+from mlfabric.apps.callcenter.evaluation import TRANSCRIPTS
 from mlfabric.apps.callcenter.prepare import skipped
 from mlfabric.apps.callcenter.records import AsrModel, FileError, WerReport
 from mlfabric.errors import InvalidInput, MlfabricError, NotFound
@@ -152,8 +153,6 @@ def word_error_rate(path: str, *, model: str | None = None,
     if not keys:
         raise InvalidInput(f"{path}: no held-out sentence could be recognized")
     refs = [gold[k] for k in keys]
-    from mlfabric.apps.callcenter.evaluation import TRANSCRIPTS
-
     (root / TRANSCRIPTS).write_text(json.dumps({"stock": stock, "adapted": domain},
                                                indent=1, sort_keys=True) + "\n")
     return WerReport(path=str(root), sentences=len(keys),

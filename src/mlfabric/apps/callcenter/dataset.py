@@ -122,11 +122,10 @@ def _target(path: str, volume: str | None, home: str | None) -> Path:
         root = Path(path)
     else:
         from mlfabric import volumes
-        from mlfabric.errors import NotFound as Missing
 
         try:
             base = volumes.path(volume, home=home)
-        except Missing:
+        except NotFound:
             base = volumes.create(volume, home=home).path
         rel = Path(path)
         if rel.is_absolute() or ".." in rel.parts:

@@ -10,7 +10,17 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from mlfabric.apps.callcenter.records import SentenceEvent
@@ -32,6 +42,7 @@ SENTENCES = Table(
     Column("end_s", Float, nullable=False),
     Column("heard_at", Float, nullable=False),
     Column("stored_at", Float, nullable=False),
+    UniqueConstraint("call", "idx", name="callcenter_sentence_once"),
 )
 _ready: set[str] = set()
 POLL_S = 0.05
@@ -81,7 +92,7 @@ def record_sentence(agent: str, call: str, index: int, text: str, label: str,
 
     try:
         catalog.run_write(_write)
-    except IntegrityError as exc:  # pragma: no cover - a race between two writers
+    except IntegrityError as exc:  # two writers raced past the check above
         raise AlreadyExists("sentence", f"{call}#{index}") from exc
     return SentenceEvent(agent=agent, call=call, index=index, text=text, label=label,
                          start=row["start_s"], end=row["end_s"], heard_at=row["heard_at"])
