@@ -262,6 +262,8 @@ def test_live_history_is_kept_in_the_catalog(home: Path, backend: str,
     callcenter.record_sentence("agent-03", "c-10", 0, "hello", "neutral", home=h)
     with pytest.raises(AlreadyExists):
         callcenter.record_sentence("agent-02", "c-9", 1, "again", "neutral", home=h)
+    with pytest.raises(InvalidInput, match="longer than 2000"):
+        callcenter.record_sentence("agent-02", "c-9", 9, "x" * 2001, "neutral", home=h)
     with pytest.raises(InvalidInput, match="belongs to agent 'agent-02'"):
         callcenter.record_sentence("agent-03", "c-9", 7, "mine", "neutral", home=h)
     [c9] = callcenter.list_calls("agent-02", home=h)

@@ -48,6 +48,8 @@ _ready: set[str] = set()
 POLL_S = 0.05
 FOLLOW_IDLE_S = 30.0  # a follow ends after this long with nothing new
 PING_S = 1.0  # a comment line this often while idle
+MAX_TEXT = 2000  # characters of one sentence
+MAX_INDEX = 100_000  # sentences of one call
 
 
 def _catalog(home: str | None) -> Any:
@@ -72,8 +74,10 @@ def record_sentence(agent: str, call: str, index: int, text: str, label: str,
     validate_name(call, "call name")
     if label not in LABELS:
         raise InvalidInput(f"label must be one of {', '.join(LABELS)}, not '{label}'")
-    if index < 0:
-        raise InvalidInput("index must be 0 or more")
+    if not 0 <= index <= MAX_INDEX:
+        raise InvalidInput(f"index must be in 0..{MAX_INDEX}")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"text is longer than {MAX_TEXT} characters")
     catalog = _catalog(home)
     now = time.time()
     row = {"agent": agent, "call": call, "idx": index, "text": text, "label": label,
