@@ -81,7 +81,7 @@ def test_rest_rows_keep_per_agent_history(server: Server) -> None:
 
 def _call_files(folder: Path) -> list[str]:
     files = []
-    for i, (text, _) in enumerate(SAID):
+    for i, (text, _) in enumerate(SAID[:2]):  # two sentences: the test plays them in real time
         samples = audio.synthesize(text, voice=audio.VOICES[i % 2])
         path = folder / f"{i}.mp3"
         audio.encode_mp3(samples, path)
@@ -115,7 +115,7 @@ def test_streamed_call_appears_live_in_chromium(server: Server, tmp_path: Path) 
             out, err = streamer.communicate(timeout=60)
             assert streamer.returncode == 0, err
             posted = [json.loads(line) for line in out.splitlines()]
-            assert [e["index"] for e in posted] == [0, 1, 2]
+            assert [e["index"] for e in posted] == [0, 1]
             for e in posted:
                 item = page.get_by_test_id(f"cc-sentence-{e['index']}")
                 expect(item).to_have_attribute("data-label", e["label"])
