@@ -207,12 +207,16 @@ def test_adapted_sentiment_beats_vader_and_the_seed_metric_misleads(
     on_asr = {s.model: s for s in spoken.scores if s.text == "asr"}
     assert on_asr["always-neutral"].macro_f1 < on_asr["adapted"].macro_f1
     assert spoken.extra["asr_sentences"] == 7 and spoken.extra["skipped"] == 0
+    wer = heard[1]
+    assert spoken.extra["wer"] == pytest.approx({"stock": wer.stock_wer,
+                                                 "adapted": wer.adapted_wer})
     out = run_cli(home, "callcenter", "eval-sentiment", str(prepared), "--model",
                   model["path"], "--resamples", "50", "--report", str(tmp_path / "report"))
     assert out.code == 0, out.err
     assert "always-neutral" in out.out and "seed's metric" in out.out
     md = (tmp_path / "report" / "report.md").read_text()
     assert f"| adapted | asr | {on_asr['adapted'].macro_f1:.3f} |" in md
+    assert f"stock {wer.stock_wer:.3f}, adapted {wer.adapted_wer:.3f}" in md
     pngs = sorted((tmp_path / "report").glob("confusion-*.png"))
     assert len(pngs) == 6 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
 

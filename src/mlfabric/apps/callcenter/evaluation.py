@@ -17,6 +17,7 @@ from mlfabric.apps.callcenter.prepare import skipped
 from mlfabric.apps.callcenter.records import ModelScores, SentimentReport
 from mlfabric.apps.callcenter.script import LABELS, SCORES
 from mlfabric.errors import InvalidInput
+from mlfabric.extras import require
 
 TRANSCRIPTS = "transcripts.json"  # ASR text of the held-out sentences, by wer
 RESAMPLES = 1000
@@ -121,5 +122,9 @@ def evaluate_sentiment(path: str, *, model: str, resamples: int = RESAMPLES,
             out.append(scores(name, "asr", kept_gold, pred))
             metric[name] = seed_metric([on_gold[name][i] for i in keep], pred)
         extra["asr_sentences"] = len(keep)
+        jiwer = require("jiwer", "callcenter")
+        refs = [texts[i] for i in keep]
+        extra["wer"] = {name: float(jiwer.wer(refs, [asr[name][test[i].audio] for i in keep]))
+                        for name in ("stock", "adapted")} if keep else {}
     return SentimentReport(path=str(path), sentences=len(test), scores=out,
                            seed_metric=metric, extra=extra)

@@ -49,6 +49,9 @@ def write_report(r: SentimentReport, out: str | Path) -> list[str]:
     lines += ["", f"Adapted minus stock macro-F1: {d['difference']:+.3f}, 95% interval "
               f"[{d['low']:+.3f}, {d['high']:+.3f}] ({d['resamples']} resamples of "
               f"{d['conversations']} whole calls).", ""]
+    if r.extra.get("wer"):
+        lines += [f"Word error rate on the same sentences: stock {r.extra['wer']['stock']:.3f}, "
+                  f"adapted {r.extra['wer']['adapted']:.3f}.", ""]
     if r.seed_metric:
         lines += ["The seed's metric, mean |sentiment(gold text) - sentiment(ASR text)| "
                   "(it never sees the gold labels; always-neutral scores 0):", ""]
