@@ -24,6 +24,8 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # catalog tests start themselves), chromium (the dashboard's end-to-end tests drive it
 # headless through Playwright), bubblewrap (members' jobs run confined in it) and flite
 # (the assistant's spoken replies).
+# headless through Playwright), bubblewrap (members' jobs run confined in it), flite and
+# ffmpeg (the call-center app speaks its corpus and encodes/decodes MP3).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
@@ -32,6 +34,7 @@ system-packages:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	command -v flite >/dev/null 2>&1 || missing="$$missing flite"; \
+	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -79,6 +82,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ray.py
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/assistant.py
+	$(BIN)/python bench/callcenter.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)
