@@ -22,10 +22,9 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # install falls back to the Python loop and the test that checks the build fails),
 # btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the
 # catalog tests start themselves), chromium (the dashboard's end-to-end tests drive it
-# headless through Playwright), bubblewrap (members' jobs run confined in it) and flite
-# (the assistant's spoken replies).
-# headless through Playwright), bubblewrap (members' jobs run confined in it), flite and
-# ffmpeg (the call-center app speaks its corpus and encodes/decodes MP3).
+# headless through Playwright), bubblewrap (members' jobs run confined in it), flite (the
+# call-center corpus and the assistant's spoken replies) and ffmpeg (the call-center
+# app's MP3s).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
