@@ -136,10 +136,11 @@ def _parse(table: pa.Table, report: ShardReport) -> pd.DataFrame:
 
 
 def iter_blocks(path: str | os.PathLike[str], report: ShardReport, *,
-                limit: int | None = None, block_bytes: int = BLOCK_BYTES
-                ) -> Iterator[pd.DataFrame]:
+                limit: int | None = None, block_bytes: int = BLOCK_BYTES,
+                threads: bool = True) -> Iterator[pd.DataFrame]:
     """The good rows of one file in blocks of about ``block_bytes`` of text, at most
-    ``limit`` rows in all; bad lines are counted in ``report``."""
+    ``limit`` rows in all; bad lines are counted in ``report``. ``threads``: parse
+    blocks on pyarrow's thread pool (a Dask worker reads on its own thread instead)."""
 
     def _wrong_count(row: pacsv.InvalidRow) -> str:
         report.skip("wrong field count")
@@ -150,7 +151,7 @@ def iter_blocks(path: str | os.PathLike[str], report: ShardReport, *,
         reader = pacsv.open_csv(
             str(path),
             read_options=pacsv.ReadOptions(column_names=list(COLUMNS), block_size=block_bytes,
-                                           use_threads=True),
+                                           use_threads=threads),
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False,
                                              double_quote=False, escape_char=False,
                                              newlines_in_values=False,

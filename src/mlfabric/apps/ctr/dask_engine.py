@@ -14,6 +14,7 @@ this process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ import pandas as pd
 from mlfabric.apps.ctr import features as F
 from mlfabric.apps.ctr.criteo import CATS, INTS
 from mlfabric.apps.ctr.models import ModelSpec, click_scores, forest, merge_forests
-from mlfabric.apps.ctr.pandas_engine import Outcome
+from mlfabric.apps.ctr.pandas_engine import MemoryBudgetExceeded, Outcome
 from mlfabric.apps.ctr.sources import Part, load, split
 from mlfabric.errors import InvalidInput
 
@@ -64,10 +65,22 @@ def _worker_data() -> int:
     return 0
 
 
+def _warm_up(part: Part, categorical: str) -> None:
+    """What a task does, on a few rows, before the limit counts from here: it loads the
+    modules, and starts the threads they start on first use (a thread's stack is data
+    too, and a pool that cannot start its threads aborts the process)."""
+    frame = load(Part(part.path, 20, None), F.columns(categorical), small=True)[0]
+    x = F.features(frame, "hash" if categorical == "target" else categorical)
+    forest(ModelSpec(), 1, 1, 0).fit(x, np.arange(len(x)) % 2)
+    with contextlib.suppress(ImportError):
+        import xgboost  # noqa: F401
+
+
 def _set_data_limit(budget: int | None) -> tuple[int, int] | None:
     """On a worker: allow it ``budget`` bytes of data beyond what it holds now (None:
     lift the limit back to the hard one); the previous limits."""
     import resource
+
 
     old = resource.getrlimit(resource.RLIMIT_DATA)
     soft = old[1] if budget is None else _worker_data() + budget
@@ -78,15 +91,23 @@ def _set_data_limit(budget: int | None) -> tuple[int, int] | None:
 
 
 @contextlib.contextmanager
-def memory_budget(client: Any, budget: int | None) -> Iterator[None]:
+def memory_budget(client: Any, budget: int | None, warm_up: Callable[[], None] | None = None
+                  ) -> Iterator[None]:
     """Each worker may allocate at most ``budget`` bytes more while the run lasts
-    (``RLIMIT_DATA``: an allocation beyond it fails in that worker, not the machine)."""
+    (``RLIMIT_DATA``: an allocation beyond it fails in that worker, not the machine);
+    ``warm_up`` runs as a task on every worker first."""
     if budget is None:
         yield
         return
-    client.run(_set_data_limit, budget)
+    if warm_up is not None:
+        client.gather([client.submit(warm_up, workers=[w], pure=False, allow_other_workers=False)
+                       for w in client.scheduler_info(n_workers=-1)["workers"]])
+    limited = set(client.run(_set_data_limit, budget))
     try:
         yield
+        now = set(client.scheduler_info(n_workers=-1)["workers"])
+        if now != limited:  # one died (and may have come back without the limit)
+            raise MemoryBudgetExceeded.workers(sorted(limited - now), budget)
     finally:
         client.run(_set_data_limit, None)
 
@@ -102,7 +123,7 @@ def _groups(parts: list[Part], trees: int) -> list[tuple[list[Part], int]]:
 
 def _fit_group(group: list[Part], trees: int, spec: ModelSpec, categorical: str,
                tables: F.TargetTables | None, seed: int) -> Any:
-    train = pd.concat([split(load(p, F.columns(categorical))[0])[0] for p in group],
+    train = pd.concat([split(load(p, F.columns(categorical), small=True)[0])[0] for p in group],
                       ignore_index=True)
     if not len(train):
         return None
@@ -112,7 +133,7 @@ def _fit_group(group: list[Part], trees: int, spec: ModelSpec, categorical: str,
 
 def _score_part(part: Part, model: Any, categorical: str, tables: F.TargetTables | None
                 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    frame, report = load(part, F.columns(categorical))
+    frame, report = load(part, F.columns(categorical), small=True)
     test = split(frame)[1]
     return (test["label"].to_numpy(np.int8),
             click_scores(model, F.features(test, categorical, tables))
@@ -125,7 +146,7 @@ def _stats(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def _stats_of(part: Part) -> dict[str, pd.DataFrame]:
-    return _stats(load(part, F.columns("target"))[0])
+    return _stats(load(part, F.columns("target"), small=True)[0])
 
 
 def _add_stats(*many: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -177,7 +198,7 @@ def _boosted(client: Any, parts: list[Part], spec: ModelSpec, categorical: str,
     import dask.dataframe as dd
     from xgboost import dask as dxgb
 
-    loaded = client.map(load, parts, cols=F.columns(categorical), pure=False)
+    loaded = client.map(load, parts, cols=F.columns(categorical), small=True, pure=False)
     frames = client.map(lambda pair: pair[0], loaded, pure=False)
     reports = client.gather(client.map(lambda pair: pair[1], loaded, pure=False))
     del loaded
@@ -213,7 +234,8 @@ def run(parts: list[Part], spec: ModelSpec, categorical: str, *, address: str | 
         link, scheduler = client.dashboard_link, client.scheduler.address
         if on_cluster is not None:
             on_cluster(scheduler, link, n_workers)
-        with memory_budget(client, budget):
+        warm = functools.partial(_warm_up, parts[0], categorical)
+        with memory_budget(client, budget, warm):
             started = time.monotonic()
             if spec.kind == "rf":
                 model, labels, scores, reports, fitted = _forest(client, parts, spec,

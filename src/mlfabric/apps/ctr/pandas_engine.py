@@ -24,13 +24,25 @@ BLOCK_OVERHEAD = 6 * BLOCK_BYTES
 
 
 class MemoryBudgetExceeded(MlfabricError, MemoryError):
-    """The pandas engine would need more memory than it was given."""
+    """A run needs (the pandas engine: would need) more memory than it was given."""
 
-    def __init__(self, rows: int, estimate: int, budget: int) -> None:
-        super().__init__(f"the pandas engine needs about {format_size(estimate)} for {rows:,} "
-                         f"rows, more than its memory budget of {format_size(budget)}: read "
-                         f"fewer rows (--rows) or train with --engine dask")
+    def __init__(self, message: str, *, rows: int | None = None, estimate: int | None = None,
+                 budget: int) -> None:
+        super().__init__(message)
         self.rows, self.estimate, self.budget = rows, estimate, budget
+
+    @classmethod
+    def pandas(cls, rows: int, estimate: int, budget: int) -> MemoryBudgetExceeded:
+        return cls(f"the pandas engine needs about {format_size(estimate)} for {rows:,} rows, "
+                   f"more than its memory budget of {format_size(budget)}: read fewer rows "
+                   f"(--rows) or train with --engine dask", rows=rows, estimate=estimate,
+                   budget=budget)
+
+    @classmethod
+    def workers(cls, lost: list[str], budget: int) -> MemoryBudgetExceeded:
+        return cls(f"Dask worker(s) {', '.join(lost)} died during the run with a memory "
+                   f"budget of {format_size(budget)} each: give them more (--memory)",
+                   budget=budget)
 
 
 def estimate(rows: int, categorical: str, jobs: int) -> int:
@@ -45,7 +57,7 @@ def guard(parts: list[Part], categorical: str, jobs: int, budget: int | None) ->
         rows = sum(os.path.getsize(p.path) for p in parts) // 41
     need = estimate(rows, categorical, jobs)
     if budget is not None and need > budget:
-        raise MemoryBudgetExceeded(rows, need, budget)
+        raise MemoryBudgetExceeded.pandas(rows, need, budget)
     return need
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlfabric.apps.ctr.criteo import ShardReport, iter_blocks, shard_files
+from mlfabric.apps.ctr.criteo import BLOCK_BYTES, ShardReport, iter_blocks, shard_files
 from mlfabric.apps.ctr.features import folds, held_out
 from mlfabric.apps.ctr.generate import read_manifest
 from mlfabric.errors import InvalidInput
+
+SMALL_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,13 @@ def planned_rows(parts: list[Part]) -> int | None:
     return total
 
 
-def load(part: Part, cols: list[str]) -> tuple[pd.DataFrame, dict]:
-    """A part's good rows (``cols`` and ``heldout``) and its shard report."""
+def load(part: Part, cols: list[str], *, small: bool = False) -> tuple[pd.DataFrame, dict]:
+    """A part's good rows (``cols``, ``heldout`` and ``fold``) and its shard report.
+    ``small``: 1 MiB blocks parsed on this thread (a Dask task in a memory budget)."""
     report = ShardReport(part.path)
-    frames = [block[cols] for block in iter_blocks(part.path, report, limit=part.limit)]
+    blocks = iter_blocks(part.path, report, limit=part.limit, threads=not small,
+                         block_bytes=SMALL_BLOCK if small else BLOCK_BYTES)
+    frames = [block[cols] for block in blocks]
     frame = pd.concat(frames, ignore_index=True) if frames else _empty(cols)
     frame["heldout"] = held_out(len(frame))
     frame["fold"] = folds(len(frame))
