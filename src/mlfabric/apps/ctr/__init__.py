@@ -11,8 +11,9 @@ from mlfabric.apps import App, Route
 from mlfabric.exports import lazy_exports
 
 APP = App(name="ctr", help="Click-through-rate training: pandas against Dask.",
-          module=__name__, cli="mlfabric.apps.ctr.cli:app",
-          routes=(Route("runs", "GET", "/ctr/runs", access="volume:volume"),))
+          module=__name__, cli="mlfabric.apps.ctr.cli:app", page="web",
+          routes=(Route("runs", "GET", "/ctr/runs/{volume}", access="any",
+                        refs="volume:volume"),))
 
 _EXPORTS = {
     "make_data": "generate", "read_manifest": "generate", "shard_plan": "generate",

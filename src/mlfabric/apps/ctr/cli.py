@@ -15,6 +15,8 @@ _MEMORY = ("Memory budget: the pandas engine refuses runs it estimates above it;
            "worker may allocate this much (RLIMIT_DATA) while training.")
 _ADDRESS = "Dask scheduler of an existing cluster (default: the gang job's, else a local one)."
 _SUBMIT = "Run as a Dask gang job of this project instead of here."
+_GPUS = "GPU share each rank of the gang job holds (the training runs on CPUs)."
+_VERSION = "The data's version to record (default: the newest snapshot of its volume)."
 
 
 def _announce(address: str, dashboard: str | None, workers: int) -> None:
@@ -79,9 +81,11 @@ def train(data: str = typer.Argument(..., help="Click-log file or folder of shar
           out_dir: str | None = typer.Option(None, "--out-dir", help="Or a folder."),
           run: str | None = typer.Option(None, "--run", help="Name of the run."),
           seed: int = typer.Option(0, "--seed", help="Random seed."),
+          version: str | None = typer.Option(None, "--data-version", help=_VERSION),
           submit: str | None = typer.Option(None, "--submit", help=_SUBMIT),
           processes: int = typer.Option(3, "--processes", help="Ranks of the gang job "
-                                        "(scheduler + workers).")) -> None:
+                                        "(scheduler + workers)."),
+          gpus: float = typer.Option(0.25, "--gpus", help=_GPUS)) -> None:
     """Train on the first N rows and score the held-out ones (accuracy, AUC, log-loss)."""
     if submit is not None:
         from mlfabric import volumes
@@ -96,13 +100,13 @@ def train(data: str = typer.Argument(..., help="Click-log file or folder of shar
                      "rounds": rounds, "memory": memory, "jobs": jobs,
                      "out_dir": os.path.join(target, "runs") if out else out_dir,
                      "run": run, "seed": seed},
-            out_path=target, processes=processes, home=OPTIONS.home))
+            out_path=target, processes=processes, gpus=gpus, home=OPTIONS.home))
         return
     r = ctr.train(data, engine=engine, model=model, rows=rows, categorical=categorical,
                   trees=trees, max_depth=max_depth, rounds=rounds, memory=memory, jobs=jobs,
                   workers=workers, threads=threads, scheduler_address=scheduler_address,
-                  out=out, out_dir=out_dir, run=run, seed=seed, home=OPTIONS.home,
-                  on_cluster=_announce)
+                  out=out, out_dir=out_dir, run=run, seed=seed, version=version,
+                  home=OPTIONS.home, on_cluster=_announce)
     if OPTIONS.json:
         emit_json(r)
         return
@@ -134,9 +138,11 @@ def report(data: str = typer.Argument(..., help="Click-log file or folder of sha
            scheduler_address: str | None = typer.Option(None, "--scheduler-address",
                                                         help=_ADDRESS),
            seed: int = typer.Option(0, "--seed", help="Random seed."),
+           version: str | None = typer.Option(None, "--data-version", help=_VERSION),
            submit: str | None = typer.Option(None, "--submit", help=_SUBMIT),
            processes: int = typer.Option(3, "--processes", help="Ranks of the gang job "
-                                         "(scheduler + workers).")) -> None:
+                                         "(scheduler + workers)."),
+           gpus: float = typer.Option(0.25, "--gpus", help=_GPUS)) -> None:
     """Both engines at equal rows: time and metrics, the largest rows within the memory
     budget, and a PNG of time against rows."""
     if submit is not None:
@@ -146,7 +152,8 @@ def report(data: str = typer.Argument(..., help="Click-log file or folder of sha
             "ctr-report", project=submit, command="report", data=os.path.abspath(data),
             options={"rows": rows, "out": os.path.abspath(out), "model": model,
                      "memory": memory, "seed": seed},
-            out_path=os.path.abspath(out), processes=processes, home=OPTIONS.home))
+            out_path=os.path.abspath(out), processes=processes, gpus=gpus,
+            home=OPTIONS.home))
         return
 
     def _row(r: dict) -> None:
@@ -155,7 +162,7 @@ def report(data: str = typer.Argument(..., help="Click-log file or folder of sha
 
     r = ctr.report(data, rows=rows, out=out, model=model, memory=memory, workers=workers,
                    threads=threads, scheduler_address=scheduler_address, seed=seed,
-                   home=OPTIONS.home, on_run=_row, on_cluster=_announce)
+                   version=version, home=OPTIONS.home, on_run=_row, on_cluster=_announce)
     if OPTIONS.json:
         emit_json(r)
         return

@@ -65,6 +65,16 @@ def _worker_data() -> int:
     return 0
 
 
+def _load_modules() -> None:
+    """What the tasks import, loaded on every worker before the clock starts (as the
+    pandas engine's process has them before its clock starts)."""
+    import pyarrow.csv  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        import xgboost  # noqa: F401
+
+
 def _warm_up(part: Part, categorical: str) -> None:
     """What a task does, on a few rows, before the limit counts from here: it loads the
     modules, and starts the threads they start on first use (a thread's stack is data
@@ -72,8 +82,6 @@ def _warm_up(part: Part, categorical: str) -> None:
     frame = load(Part(part.path, 20, None), F.columns(categorical), small=True)[0]
     x = F.features(frame, "hash" if categorical == "target" else categorical)
     forest(ModelSpec(), 1, 1, 0).fit(x, np.arange(len(x)) % 2)
-    with contextlib.suppress(ImportError):
-        import xgboost  # noqa: F401
 
 
 def _set_data_limit(budget: int | None) -> tuple[int, int] | None:
@@ -235,6 +243,7 @@ def run(parts: list[Part], spec: ModelSpec, categorical: str, *, address: str | 
         if on_cluster is not None:
             on_cluster(scheduler, link, n_workers)
         warm = functools.partial(_warm_up, parts[0], categorical)
+        client.run(_load_modules)
         with memory_budget(client, budget, warm):
             started = time.monotonic()
             if spec.kind == "rf":
@@ -244,8 +253,10 @@ def run(parts: list[Part], spec: ModelSpec, categorical: str, *, address: str | 
             else:
                 model, labels, scores, reports, read_done, fitted = _boosted(
                     client, parts, spec, categorical, threads)
+            seconds = time.monotonic() - started
     train_rows = sum(r["rows"] for r in reports) - len(labels)
     return Outcome(model=model, labels=labels, scores=scores, train_rows=train_rows,
                    reports=reports, read_seconds=read_done - started,
-                   train_seconds=fitted - read_done, workers=n_workers, dashboard=link,
+                   train_seconds=fitted - read_done, seconds=seconds, workers=n_workers,
+                   dashboard=link,
                    scheduler=scheduler)

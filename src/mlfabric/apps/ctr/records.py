@@ -41,7 +41,7 @@ class TrainResult(Record):
     log_loss: float
     read_seconds: float
     train_seconds: float
-    seconds: float  # read + train + score
+    seconds: float  # read + train + score (not starting a cluster or loading modules)
     malformed: int
     categorical: str  # none, hash or target
     workers: int = 1

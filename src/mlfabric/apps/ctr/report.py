@@ -3,12 +3,14 @@ handles within a memory budget, and a PNG of time against rows."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mlfabric.apps.ctr.dask_engine import ADDRESS_ENV, connect
 from mlfabric.apps.ctr.pandas_engine import MemoryBudgetExceeded
 from mlfabric.apps.ctr.records import ReportResult, TrainResult
 from mlfabric.apps.ctr.training import train
@@ -67,7 +69,7 @@ def _plot(runs: list[dict], path: Path, budget: int | None) -> None:
 def report(data: str, *, rows: str | list[int], out: str, model: str = "xgboost",
            engines: tuple[str, ...] = ("pandas", "dask"), memory: str | int | None = None,
            workers: int = 2, threads: int = 1, scheduler_address: str | None = None,
-           seed: int = 0, home: str | None = None,
+           seed: int = 0, version: str | None = None, home: str | None = None,
            on_run: Callable[[dict], None] | None = None,
            on_cluster: Callable[[str, str | None, int], None] | None = None) -> ReportResult:
     """Train every engine at every row count; write report.json, report.md and
@@ -79,21 +81,28 @@ def report(data: str, *, rows: str | list[int], out: str, model: str = "xgboost"
     started = time.monotonic()
     runs: list[dict] = []
     largest: dict[str, int | None] = {e: None for e in engines}
-    for n in counts:
-        for engine in engines:
-            try:
-                r: TrainResult = train(data, engine=engine, model=model, rows=n, memory=budget,
-                                       workers=workers, threads=threads,
-                                       scheduler_address=scheduler_address, seed=seed,
-                                       home=home, on_cluster=on_cluster)
-                row = {**r.to_dict(), "refused": False}
-                largest[engine] = max(largest[engine] or 0, r.rows)
-            except MemoryBudgetExceeded as exc:
-                row = {"engine": engine, "model": model, "rows": n, "refused": True,
-                       "estimate": exc.estimate, "reason": str(exc)}
-            runs.append(row)
-            if on_run is not None:
-                on_run(row)
+    with contextlib.ExitStack() as stack:
+        if "dask" in engines and not (scheduler_address or os.environ.get(ADDRESS_ENV)):
+            # one local cluster for every run (its start is no part of any run's time)
+            client = stack.enter_context(connect(None, workers, threads))
+            scheduler_address = client.scheduler.address
+        for n in counts:
+            for engine in engines:
+                try:
+                    r: TrainResult = train(data, engine=engine, model=model, rows=n,
+                                           memory=budget, workers=workers, threads=threads,
+                                           scheduler_address=scheduler_address, seed=seed,
+                                           version=version, home=home, on_cluster=on_cluster)
+                    row = {**r.to_dict(), "refused": False}
+                    largest[engine] = max(largest[engine] or 0, r.rows)
+                except MemoryBudgetExceeded as exc:
+                    if engine != "pandas":
+                        raise
+                    row = {"engine": engine, "model": model, "rows": n, "refused": True,
+                           "estimate": exc.estimate, "reason": str(exc)}
+                runs.append(row)
+                if on_run is not None:
+                    on_run(row)
     plot = folder / "time-vs-rows.png"
     _plot(runs, plot, budget)
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from mlfabric import jobs
-from mlfabric.apps.ctr.training import volume_of
+from mlfabric.apps.ctr.training import data_version, volume_of
 from mlfabric.errors import InvalidInput
 
 
@@ -26,11 +26,12 @@ def flags(options: dict[str, Any]) -> list[str]:
 
 
 def submit(name: str, *, project: str, command: str, data: str, options: dict[str, Any],
-           out_path: str | None = None, processes: int = 3,
+           out_path: str | None = None, processes: int = 3, gpus: float = 0.25,
            home: str | None = None) -> Any:
     """Queue ``mlfabric ctr COMMAND DATA OPTIONS`` as a Dask gang job of ``processes``
-    ranks; ``out_path`` (a folder inside a volume) is where it writes and what is
-    snapshotted on success."""
+    ranks, each holding ``gpus`` of a GPU (the scheduler places GPU shares; the training
+    itself runs on CPUs); ``out_path`` (a folder inside a volume) is where it writes and
+    what is snapshotted on success."""
     mounts = []
     data_volume = volume_of(data, home)
     if data_volume is None:
@@ -44,7 +45,8 @@ def submit(name: str, *, project: str, command: str, data: str, options: dict[st
             raise InvalidInput(f"a job writes only volumes: {out_path} is in none")
         if out_volume not in mounts:
             mounts.append(out_volume)
+    options = {**options, "data_version": data_version(data, home)}
     argv = [sys.executable, "-m", "mlfabric.cli.main", "ctr", command, data, *flags(options)]
-    return jobs.submit(name, project=project, processes=processes, engine="dask",
+    return jobs.submit(name, project=project, processes=processes, engine="dask", gpus=gpus,
                        command=argv, volumes=mounts, snapshot_on_complete=out_volume,
                        home=home)

@@ -17,7 +17,7 @@ from mlfabric.apps.ctr.generate import MANIFEST, read_manifest
 from mlfabric.apps.ctr.models import ModelSpec, save
 from mlfabric.apps.ctr.records import TrainResult
 from mlfabric.apps.ctr.sources import plan
-from mlfabric.errors import InvalidInput
+from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.names import validate_name
 from mlfabric.units import parse_size
 
@@ -27,9 +27,14 @@ METRICS = "metrics.json"
 
 
 def volume_of(path: str, home: str | None) -> str | None:
-    """The volume whose folder holds ``path``, if any."""
+    """The volume whose folder holds ``path``, if any (None too where no catalog can be
+    read: a confined job sees its volumes, not the home)."""
     real = os.path.realpath(path)
-    for vol in volumes.list(home=home):
+    try:
+        listed = volumes.list(home=home)
+    except (MlfabricError, OSError):
+        return None
+    for vol in listed:
         root = os.path.realpath(vol.path)
         if real == root or real.startswith(root + os.sep):
             return vol.name
@@ -61,13 +66,14 @@ def train(data: str, *, engine: str = "pandas", model: str = "rf", rows: int | N
           rounds: int = 60, memory: str | int | None = None, jobs: int = -1,
           workers: int = 2, threads: int = 1, scheduler_address: str | None = None,
           out: str | None = None, out_dir: str | None = None, run: str | None = None,
-          seed: int = 0, home: str | None = None,
+          seed: int = 0, version: str | None = None, home: str | None = None,
           on_cluster: Callable[[str, str | None, int], None] | None = None) -> TrainResult:
     """Train on the first ``rows`` rows of ``data`` and score the held-out ones.
 
     ``memory``: the pandas engine's budget (refused above it, before loading) or, for
     Dask, what each worker may allocate. ``out``: a volume to record the run in and
     snapshot; ``out_dir``: a folder (a gang job's volume, snapshotted by the scheduler).
+    ``version``: the data's version to record (default: found from the data's volume).
     """
     if engine not in ENGINES:
         raise InvalidInput(f"unknown engine '{engine}': expected one of {', '.join(ENGINES)}",
@@ -90,7 +96,6 @@ def train(data: str, *, engine: str = "pandas", model: str = "rf", rows: int | N
     if target is not None and (target / METRICS).exists():
         raise InvalidInput(f"run '{run}' is already recorded in {target.parent}")
     parts = plan(data, rows)
-    started = time.monotonic()
     estimate = None
     if engine == "pandas":
         estimate = pandas_engine.guard(parts, categorical, jobs, budget)
@@ -99,17 +104,16 @@ def train(data: str, *, engine: str = "pandas", model: str = "rf", rows: int | N
         outcome = dask_engine.run(parts, spec, categorical, address=scheduler_address,
                                   workers=workers, threads=threads, budget=budget,
                                   on_cluster=on_cluster)
-    seconds = time.monotonic() - started
     scores = metrics(outcome.labels, outcome.scores)
     manifest = read_manifest(data) if os.path.isdir(data) else None
     result = TrainResult(
         run=run, engine=engine, model=model, data=os.path.abspath(data),
         rows=outcome.train_rows + len(outcome.labels), train_rows=outcome.train_rows,
         test_rows=len(outcome.labels), **scores, read_seconds=outcome.read_seconds,
-        train_seconds=outcome.train_seconds, seconds=seconds,
+        train_seconds=outcome.train_seconds, seconds=outcome.seconds,
         malformed=sum(r["malformed"] for r in outcome.reports), categorical=categorical,
         workers=outcome.workers, bayes_auc=(manifest or {}).get("bayes_auc"),
-        data_version=data_version(data, home), dashboard=outcome.dashboard,
+        data_version=version or data_version(data, home), dashboard=outcome.dashboard,
         scheduler=outcome.scheduler, memory_budget=budget, estimate=estimate,
         out=str(target) if target is not None else None,
         snapshot=f"{out}@{run}" if out is not None else None, finished_at=time.time(),
