@@ -19,6 +19,7 @@ _EXPORTS = {
     "make_data": "generate", "read_manifest": "generate", "shard_plan": "generate",
     "train": "training", "runs": "training", "data_version": "training",
     "report": "report", "report_row": "report:row_line", "REPORT_COLUMNS": "report:COLUMNS",
+    "parse_rows": "report",
     "read_file": "criteo", "iter_blocks": "criteo", "shard_files": "criteo",
     "ShardReport": "criteo", "COLUMNS": "criteo",
     "estimate": "pandas_engine", "MemoryBudgetExceeded": "pandas_engine",

@@ -19,6 +19,18 @@ _GPUS = "GPU share each rank of the gang job holds (the training runs on CPUs)."
 _VERSION = "The data's version to record (default: the newest snapshot of its volume)."
 
 
+# Options train and report share (one definition each).
+MEMORY = typer.Option(None, "--memory", help=_MEMORY)
+WORKERS = typer.Option(2, "--workers", help="Workers of a local Dask cluster.")
+THREADS = typer.Option(1, "--threads", help="Threads per Dask worker.")
+ADDRESS = typer.Option(None, "--scheduler-address", help=_ADDRESS)
+SEED = typer.Option(0, "--seed", help="Random seed.")
+VERSION = typer.Option(None, "--data-version", help=_VERSION)
+SUBMIT = typer.Option(None, "--submit", help=_SUBMIT)
+PROCESSES = typer.Option(3, "--processes", help="Ranks of the gang job (scheduler + workers).")
+GPUS = typer.Option(0.25, "--gpus", help=_GPUS)
+
+
 def _announce(address: str, dashboard: str | None, workers: int) -> None:
     if not OPTIONS.json:
         note(f"dask cluster {address} with {workers} worker(s); dashboard: {dashboard}")
@@ -70,22 +82,16 @@ def train(data: str = typer.Argument(..., help="Click-log file or folder of shar
           trees: int = typer.Option(10, "--trees", help="Trees of the forest."),
           max_depth: int = typer.Option(10, "--max-depth", help="Depth of each tree."),
           rounds: int = typer.Option(60, "--rounds", help="Boosting rounds (xgboost)."),
-          memory: str | None = typer.Option(None, "--memory", help=_MEMORY),
+          memory: str | None = MEMORY,
           jobs: int = typer.Option(-1, "--jobs", help="Cores of the pandas engine (-1: all)."),
-          workers: int = typer.Option(2, "--workers", help="Workers of a local Dask cluster."),
-          threads: int = typer.Option(1, "--threads", help="Threads per Dask worker."),
-          scheduler_address: str | None = typer.Option(None, "--scheduler-address",
-                                                       help=_ADDRESS),
+          workers: int = WORKERS, threads: int = THREADS,
+          scheduler_address: str | None = ADDRESS,
           out: str | None = typer.Option(None, "--out", help="Volume to record the run in "
                                          "(then snapshotted)."),
           out_dir: str | None = typer.Option(None, "--out-dir", help="Or a folder."),
           run: str | None = typer.Option(None, "--run", help="Name of the run."),
-          seed: int = typer.Option(0, "--seed", help="Random seed."),
-          version: str | None = typer.Option(None, "--data-version", help=_VERSION),
-          submit: str | None = typer.Option(None, "--submit", help=_SUBMIT),
-          processes: int = typer.Option(3, "--processes", help="Ranks of the gang job "
-                                        "(scheduler + workers)."),
-          gpus: float = typer.Option(0.25, "--gpus", help=_GPUS)) -> None:
+          seed: int = SEED, version: str | None = VERSION, submit: str | None = SUBMIT,
+          processes: int = PROCESSES, gpus: float = GPUS) -> None:
     """Train on the first N rows and score the held-out ones (accuracy, AUC, log-loss)."""
     if submit is not None:
         from mlfabric import volumes
@@ -131,18 +137,10 @@ def report(data: str = typer.Argument(..., help="Click-log file or folder of sha
            out: str = typer.Option(..., "--out", "-o", help="Folder for report.md, "
                                    "report.json and time-vs-rows.png."),
            model: str = typer.Option("xgboost", "--model", help="rf or xgboost."),
-           memory: str | None = typer.Option(None, "--memory", help=_MEMORY),
-           workers: int = typer.Option(2, "--workers", help="Workers of a local Dask "
-                                       "cluster."),
-           threads: int = typer.Option(1, "--threads", help="Threads per Dask worker."),
-           scheduler_address: str | None = typer.Option(None, "--scheduler-address",
-                                                        help=_ADDRESS),
-           seed: int = typer.Option(0, "--seed", help="Random seed."),
-           version: str | None = typer.Option(None, "--data-version", help=_VERSION),
-           submit: str | None = typer.Option(None, "--submit", help=_SUBMIT),
-           processes: int = typer.Option(3, "--processes", help="Ranks of the gang job "
-                                         "(scheduler + workers)."),
-           gpus: float = typer.Option(0.25, "--gpus", help=_GPUS)) -> None:
+           memory: str | None = MEMORY, workers: int = WORKERS, threads: int = THREADS,
+           scheduler_address: str | None = ADDRESS, seed: int = SEED,
+           version: str | None = VERSION, submit: str | None = SUBMIT,
+           processes: int = PROCESSES, gpus: float = GPUS) -> None:
     """Both engines at equal rows: time and metrics, the largest rows within the memory
     budget, and a PNG of time against rows."""
     if submit is not None:
