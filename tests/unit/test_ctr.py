@@ -145,3 +145,28 @@ def test_manifest_is_json_with_the_generator_settings(data) -> None:
     assert {k: manifest[k] for k in ("format", "rows", "days", "shard_rows", "seed")} == {
         "format": "criteo-terabyte-tsv", "rows": 5000, "days": 2, "shard_rows": 1000,
         "seed": 3}
+
+
+def test_categories_hashed_or_target_encoded_without_seeing_their_own_label() -> None:
+    import pandas as pd
+
+    from mlfabric.apps.ctr.features import SMOOTHING, features, target_tables
+
+    rows = 100
+    frame = pd.DataFrame({"label": np.r_[np.ones(50), np.zeros(50)].astype(np.int8),
+                          **{n: np.arange(rows, dtype=np.float64) for n in INTS},
+                          **{n: np.full(rows, 7, np.uint32) for n in CATS},
+                          "fold": folds(rows)})
+    frame["c1"] = np.where(np.arange(rows) < 10, 0xFFFFFFFF, 5).astype(np.uint32)
+    hashed = features(frame, "hash")
+    assert hashed.shape == (rows, 39) and hashed[0, 13] == 0xFFFFFFFF % (1 << 20)
+    assert (features(frame, "none") == hashed[:, :13]).all()
+    tables = target_tables(frame)
+    assert tables.prior == 0.5
+    train = features(frame, "target", tables, training=True)
+    test = features(frame, "target", tables)
+    # c1 = 0xFFFFFFFF only on rows 0-9, all in fold 0 and all clicks: encoded from the
+    # other folds (where it never occurs) a training row gets the prior; a held-out row
+    # gets the smoothed rate of all ten clicks.
+    assert train[:10, 13].tolist() == [0.5] * 10
+    assert test[0, 13] == pytest.approx((10 + 0.5 * SMOOTHING) / (10 + SMOOTHING))
