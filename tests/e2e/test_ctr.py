@@ -30,6 +30,10 @@ def test_train_refuse_and_list_runs_over_cli_rest_and_the_page(home: Path) -> No
     assert (r["engine"], r["rows"], r["snapshot"]) == ("pandas", 3000, "models@r1")
     text = ok(home, "ctr", "train", data, "--rows", "2000").out
     assert "pandas rf on 1,600 rows, scored on 400: accuracy" in text and "AUC" in text
+    boosted = ok(home, "--json", "ctr", "train", data, "--rows", "2000", "--model",
+                 "xgboost").json()
+    assert (boosted["categorical"], boosted["test_rows"]) == ("target", 400)
+    assert boosted["auc"] > 0.6 and boosted["bayes_auc"] == r["bayes_auc"]
 
     refused = run_cli(home, "ctr", "train", data, "--memory", "4MiB", "--out", "models",
                       "--run", "r2")
