@@ -6,6 +6,7 @@ snapshot, and the report."""
 from __future__ import annotations
 
 import json
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,9 @@ def test_dask_trains_on_three_times_the_pandas_budget_while_pandas_refuses(
                 client.submit(lambda: np.ones(4 << 20).sum(), pure=False).result()
             assert client.submit(lambda: np.ones(1 << 10).sum(), pure=False).result() == 1024
         assert set(client.scheduler_info(n_workers=-1)["workers"]) == before
+        # and the workers have their own limits back (inherited from this process)
+        limits = client.run(resource.getrlimit, resource.RLIMIT_DATA)
+        assert set(map(tuple, limits.values())) == {resource.getrlimit(resource.RLIMIT_DATA)}
 
 
 def test_malformed_lines_are_skipped_and_reported_per_shard_on_workers(

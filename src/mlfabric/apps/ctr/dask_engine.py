@@ -84,18 +84,27 @@ def _warm_up(part: Part, categorical: str) -> None:
     forest(ModelSpec(), 1, 1, 0).fit(x, np.arange(len(x)) % 2)
 
 
-def _set_data_limit(budget: int | None) -> tuple[int, int] | None:
-    """On a worker: allow it ``budget`` bytes of data beyond what it holds now (None:
-    lift the limit back to the hard one); the previous limits."""
+def _set_data_limit(budget: int) -> tuple[int, int]:
+    """On a worker: allow it ``budget`` bytes of data beyond what it holds now; the
+    limits it had."""
     import resource
 
-
     old = resource.getrlimit(resource.RLIMIT_DATA)
-    soft = old[1] if budget is None else _worker_data() + budget
+    soft = _worker_data() + budget
     if old[1] != resource.RLIM_INFINITY:
         soft = min(soft, old[1])
     resource.setrlimit(resource.RLIMIT_DATA, (soft, old[1]))
     return old
+
+
+def _restore_data_limit(limits: dict[str, tuple[int, int]],
+                        dask_worker: Any = None) -> None:
+    """On a worker: the limits it had before the run (a soft limit may go back up to
+    the hard one, which was never lowered)."""
+    import resource
+
+    if dask_worker is not None and dask_worker.address in limits:
+        resource.setrlimit(resource.RLIMIT_DATA, tuple(limits[dask_worker.address]))
 
 
 @contextlib.contextmanager
@@ -110,14 +119,14 @@ def memory_budget(client: Any, budget: int | None, warm_up: Callable[[], None] |
     if warm_up is not None:
         client.gather([client.submit(warm_up, workers=[w], pure=False, allow_other_workers=False)
                        for w in client.scheduler_info(n_workers=-1)["workers"]])
-    limited = set(client.run(_set_data_limit, budget))
+    before = client.run(_set_data_limit, budget)
     try:
         yield
         now = set(client.scheduler_info(n_workers=-1)["workers"])
-        if now != limited:  # one died (and may have come back without the limit)
-            raise MemoryBudgetExceeded.workers(sorted(limited - now), budget)
+        if now != set(before):  # one died (and may have come back without the limit)
+            raise MemoryBudgetExceeded.workers(sorted(set(before) - now), budget)
     finally:
-        client.run(_set_data_limit, None)
+        client.run(_restore_data_limit, before)
 
 
 def _groups(parts: list[Part], trees: int) -> list[tuple[list[Part], int]]:
