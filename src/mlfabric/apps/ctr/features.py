@@ -3,6 +3,7 @@ target-encoding tables, the metrics, and the pandas engine's memory estimate."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,4 +121,5 @@ def pandas_bytes_per_row(categorical: str, jobs: int) -> int:
     sample weight per tree fitted at once."""
     kept = 1 + 8 * len(INTS) + (0 if categorical == "none" else 4 * len(CATS))
     n_features = len(INTS) + (0 if categorical == "none" else len(CATS))
-    return 2 * kept + 4 * n_features + 8 + 8 * max(1, jobs)
+    at_once = (os.cpu_count() or 1) if jobs < 0 else max(1, jobs)  # -1: every core
+    return 2 * kept + 4 * n_features + 8 + 8 * at_once
