@@ -82,6 +82,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/privacy.py
 	$(BIN)/python bench/assistant.py
 	$(BIN)/python bench/callcenter.py
+	$(BIN)/python bench/ctr.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)
