@@ -155,3 +155,57 @@ def run_on_terminal(home: Path | str, *args: str, answer: str) -> Result:
         os.close(terminal)
         os.close(controller)
     return Result(p.returncode, p.stdout, p.stderr)
+
+
+# A third-party app as an installed distribution lays it out: a package with an
+# ``mlfabric.apps`` entry point, a CLI noun, one REST route and a dashboard page.
+_TEST_APP = {
+    "hello_app/__init__.py": '''
+from mlfabric.apps import App, Route
+
+APP = App(name="hello", help="Say hello (a test app).", module="hello_app",
+          cli="hello_app.cli:app", page="web",
+          routes=(Route("greet", "GET", "/hello/greet", access="any", refs="name:text"),))
+
+
+def greet(name: str = "world", *, home: str | None = None) -> dict[str, str]:
+    """A greeting, from the library."""
+    return {"greeting": f"hello, {name}"}
+''',
+    "hello_app/cli.py": '''
+import typer
+
+from mlfabric.console import OPTIONS, emit_json, say
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("greet")
+def greet(name: str = typer.Option("world", "--name")) -> None:
+    """Say hello."""
+    import hello_app
+
+    out = hello_app.greet(name, home=OPTIONS.home)
+    emit_json(out) if OPTIONS.json else say(out["greeting"])
+''',
+    "hello_app/web/index.html": '''<!doctype html>
+<html><head><meta charset="utf-8"><script src="/dashboard/appkit.js"></script></head>
+<body><p data-testid="greeting">...</p>
+<script>
+const out = document.querySelector('[data-testid="greeting"]');
+mlfabric.api("/api/v1/hello/greet?name=page").then(
+  (r) => { out.textContent = r.greeting; },
+  (e) => { out.textContent = `error: ${e.message}`; });
+</script></body></html>
+''',
+    "hello_app-0.1.dist-info/METADATA": "Metadata-Version: 2.1\nName: hello-app\nVersion: 0.1\n",
+    "hello_app-0.1.dist-info/entry_points.txt": "[mlfabric.apps]\nhello = hello_app:APP\n",
+}
+
+
+def install_test_app(site: Path) -> dict[str, str]:
+    """Lay the test app ``hello`` out on ``site``; the variables that put it on the path."""
+    for rel, text in _TEST_APP.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}

@@ -22,7 +22,7 @@ import pytest
 
 from tests.component.test_serving import processes_of, wait_for
 from tests.component.test_serving_models import write_tail
-from tests.helpers import run_cli
+from tests.helpers import install_test_app, run_cli
 from tests.server import Server, start_server
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -38,10 +38,12 @@ LIVE_WITHIN_MS = 3000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One seeded demo server for the module (the tests add to it, never remove)."""
-    home = tmp_path_factory.mktemp("dashboard") / "home"
+    """One seeded demo server for the module (the tests add to it, never remove), with the
+    test app ``hello`` installed next to the shipped ones."""
+    base = tmp_path_factory.mktemp("dashboard")
+    home = base / "home"
     home.mkdir()
-    srv = start_server(home, demo=True)
+    srv = start_server(home, demo=True, env=install_test_app(base / "site"))
     try:
         assert srv.token, "the first start of a home prints an admin token"
         yield srv
@@ -435,3 +437,20 @@ def test_a_dask_cluster_job_links_its_dashboard(page: Any, server: Server) -> No
         with server.client() as c:
             assert c.delete("/jobs", params={"names": "cluster",
                                              "project": "team-d"}).status_code == 200
+
+
+def test_apps_tab_shows_an_apps_page_signed_in(page: Any, server: Server) -> None:
+    open_dashboard(page, server, "apps")
+    expect(page.get_by_test_id("app-faces")).to_contain_text("no page")
+    expect(page.get_by_test_id("app-hello")).to_contain_text("GET /api/v1/hello/greet")
+    page.get_by_test_id("app-open-hello").click()
+    expect(page.get_by_test_id("app-title")).to_have_text("hello")
+    frame = page.frame_locator('[data-testid="app-frame"]')
+    # the page called the app's route with the dashboard's token
+    expect(frame.get_by_test_id("greeting")).to_have_text("hello, page")
+    shot(page, "apps")
+    page.get_by_test_id("sign-out").click()
+    expect(page.get_by_test_id("app-panel")).to_be_hidden()
+    page.goto(f"{server.url}/apps/hello/")  # signed out: the page gets nothing
+    expect(page.get_by_test_id("greeting")).to_have_text(
+        "error: not signed in: sign in on the dashboard first")

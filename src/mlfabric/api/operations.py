@@ -166,6 +166,8 @@ def _ops() -> list[Operation]:
         op("tokens", "revoke", "DELETE", "/tokens/{token_id}", A.ADMIN, refs="token_id:token"),
         # the dashboard's overview: totals for all, rows of one's own projects
         op("web", "overview", "GET", "/overview", A.OVERVIEW),
+        # installed apps, with their dashboard pages and routes
+        op("apps", "list_apps", "GET", "/apps"),
         *_service_ops(),
         *_app_ops(),
     ]

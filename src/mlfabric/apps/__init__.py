@@ -10,19 +10,25 @@ and one entry point, so adding a pipeline edits no front-end file::
     faces = "mlfabric.apps.faces:APP"
 
 The CLI shows every app as a noun (``mlfabric faces ...``) and the server adds its routes
-to the operation table.
+to the operation table. An app with a ``page`` (a folder of its package holding
+``index.html`` and its assets) gets it served at ``/apps/NAME/`` and shown in the
+dashboard's Apps tab; the page calls the REST API through ``/dashboard/appkit.js``
+(``mlfabric.api(path)``, with the token the dashboard signed in with).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mlfabric.errors import MlfabricError
+from mlfabric.records import Record
 
 GROUP = "mlfabric.apps"
 
@@ -54,6 +60,22 @@ class App:
     module: str  # its public module (``mlfabric.apps.faces``)
     cli: str | None = None  # "module:attr" of its typer app
     routes: tuple[Route, ...] = field(default=())
+    page: str | None = None  # a folder of its package with index.html: its dashboard page
+
+    def page_dir(self) -> Path | None:
+        """The folder of the app's dashboard page, when it has one that exists."""
+        if self.page is None:
+            return None
+        spec = importlib.util.find_spec(self.module)
+        places = list(spec.submodule_search_locations or []) if spec else []
+        found = [Path(p) / self.page for p in places if (Path(p) / self.page / "index.html")
+                 .is_file()]
+        return found[0] if found else None
+
+    @property
+    def page_url(self) -> str | None:
+        """Where the server serves its page (``None``: it has none)."""
+        return f"/apps/{self.name}/" if self.page is not None else None
 
     def load_cli(self) -> Any:
         """The app's typer app."""
@@ -131,9 +153,27 @@ def discover() -> dict[str, App]:
 _broken: dict[str, str] = {}
 
 
+@dataclass(frozen=True)
+class AppInfo(Record):
+    """An installed app as users see it: its noun, what it does, its dashboard page and
+    the REST routes it adds (``METHOD /api/v1/...``)."""
+
+    name: str
+    help: str
+    page: str | None
+    routes: list[str] = field(default_factory=list)
+
+
+def list_apps() -> list[AppInfo]:
+    """Every installed app, by name."""
+    return [AppInfo(a.name, a.help, a.page_url if a.page_dir() else None,
+                    [f"{r.method} /api/v1{r.path}" for r in a.routes])
+            for _, a in sorted(discover().items())]
+
+
 def broken() -> dict[str, str]:
     """Apps whose entry point could not be loaded in the last ``discover``, and why."""
     return dict(_broken)
 
 
-__all__ = ["GROUP", "App", "Route", "broken", "discover"]
+__all__ = ["GROUP", "App", "AppInfo", "Route", "broken", "discover", "list_apps"]

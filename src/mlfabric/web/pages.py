@@ -4,6 +4,7 @@ allocation sampler behind the overview's history.
 ``mount(app)`` adds the page to the platform server's FastAPI app, whose lifespan calls
 ``start_sampler(app)`` and ``stop_sampler(app)`` so the history covers the server's life;
 ``history(app)`` is what ``GET /api/v1/overview`` (an operation of the table) reads.
+Each installed app with a page (``mlfabric.apps.App.page``) is served at ``/apps/NAME/``.
 """
 
 from __future__ import annotations
@@ -52,3 +53,16 @@ def mount(app: FastAPI) -> None:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount(ASSETS_PREFIX, StaticFiles(directory=STATIC), name="dashboard")
+    mount_app_pages(app)
+
+
+def mount_app_pages(app: FastAPI) -> None:
+    """Serve each installed app's page folder at ``/apps/NAME/`` (static files: what
+    the page shows it reads from the REST API, with the signed-in token)."""
+    from mlfabric.apps import discover
+
+    for name, found in sorted(discover().items()):
+        folder = found.page_dir()
+        if folder is not None:
+            app.mount(f"/apps/{name}", StaticFiles(directory=folder, html=True),
+                      name=f"app-{name}")

@@ -9,7 +9,7 @@ const HISTORY_S = 3600;
 const MIN_CHART_SPAN_S = 120;
 const LOG_TAIL_CHARS = 400000;
 const TOKEN_KEY = "mlfabric.token";
-const TABS = ["overview", "jobs", "volumes", "data", "workspaces", "inference"];
+const TABS = ["overview", "jobs", "volumes", "data", "workspaces", "inference", "apps"];
 const USAGE_EVERY_S = 30;        // a volume's usage walks its files: not on every poll
 const PALETTE = ["#4ea1ff", "#3fcf8e", "#f0b429", "#c678dd", "#ff7b72", "#56d4dd",
                  "#e5c07b", "#98c379", "#f78c6c", "#82aaff"];
@@ -24,6 +24,7 @@ const state = {
   projects: [],          // latest overview project rows (colours, filters)
   logs: null,            // {project, name, abort}
   usage: new Map(),      // volume name -> {at, usage}: the last usage read, per volume
+  app: null,             // the app whose page the Apps tab shows
 };
 
 // ---------------------------------------------------------------- DOM helpers
@@ -208,10 +209,11 @@ function signOut(message) {
   state.usage.clear();
   for (const id of ["project-bars", "allocation-chart", "chart-legend", "node-grid", "jobs-table",
                     "volumes-list", "datasets-list", "cache-pools", "cache-entries",
-                    "workspaces-table", "inference-table"]) {
+                    "workspaces-table", "inference-table", "apps-list"]) {
     $(id).replaceChildren();
   }
   for (const el of document.querySelectorAll(".card .value")) el.textContent = "–";
+  showApp(null);
   document.querySelectorAll(".view").forEach((v) => { v.hidden = true; });
   $("login-form").hidden = false;
   $("sign-out").hidden = true;
@@ -247,7 +249,7 @@ function showTab(tab) {
 
 // The overview tab renders from the overview every refresh fetches anyway.
 const LOADERS = {jobs: loadJobs, volumes: loadVolumes, data: loadData,
-                 workspaces: loadWorkspaces, inference: loadInference};
+                 workspaces: loadWorkspaces, inference: loadInference, apps: loadApps};
 
 /** Fetch the overview (header, history) and the current tab, then schedule the next. */
 async function refresh() {
@@ -871,3 +873,30 @@ function start() {
 }
 
 document.addEventListener("DOMContentLoaded", start);
+
+// ---------------------------------------------------------------- apps
+
+async function loadApps() {
+  const apps = await api("/apps");
+  reconcile($("apps-list"), apps, (a) => a.name, renderApp);
+  showEmpty("apps-empty", apps.length === 0);
+}
+
+function renderApp(a) {
+  const open = a.page
+    ? h("button", {class: "link", testid: `app-open-${a.name}`, onclick: () => showApp(a)}, "open page")
+    : h("span", {class: "muted"}, "no page");
+  return h("div", {class: "app-row", testid: `app-${a.name}`},
+    h("strong", {}, a.name), " ", h("span", {class: "muted"}, a.help), " ", open,
+    h("div", {class: "muted small"}, a.routes.join(" · ")));
+}
+
+/** Show an app's page (same origin: it reads the token through /dashboard/appkit.js). */
+function showApp(a) {
+  state.app = a ? a.name : null;
+  $("app-panel").hidden = !a;
+  setText("app-title", a ? a.name : "");
+  const frame = $("app-frame");
+  if (!a) frame.removeAttribute("src");
+  else if (frame.getAttribute("src") !== a.page) frame.setAttribute("src", a.page);
+}
