@@ -11,11 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mlfabric.apps import lanes
 from tests.conftest import kill_jobs
 from tests.e2e.test_scheduler_local import LOCAL, job, ok, wait_for, wait_state
+from tests.server import start_server
 
 EPOCHS = 6
 RECIPE = ["--epochs", str(EPOCHS), "--size", "64x32", "--batch-size", "4", "--width", "8"]
@@ -123,3 +125,22 @@ def test_lineage_and_retrain_from_the_snapshot(cluster: Path, trained: dict) -> 
     assert ok(home, "snapshot", "list", "lanes", "--json").json()[0]["name"] == "a-train"
     assert ok(home, "lanes", "lineage", "train", "-p", "a", "--json").json()["clones"] == \
         ["lanes-v2"]
+
+
+def test_lineage_over_rest_and_the_dashboard_page(cluster: Path, trained: dict) -> None:
+    home = cluster
+    cli = ok(home, "lanes", "lineage", "train", "-p", "a", "--json").json()
+    member = ok(home, "token", "create", "--user", "lo-member", "-p", "lo").out.split()[-1]
+    server = start_server(home, env=LOCAL)
+    try:
+        with server.client() as c:
+            r = c.get("/lanes/lineage/train", params={"project": "a"})
+            assert r.status_code == 200 and r.json() == cli
+        with server.client(member) as c:  # another project's job is as missing as none
+            r = c.get("/lanes/lineage/train", params={"project": "a"})
+            assert r.status_code == 404 and "a/train" in r.json()["error"]["message"]
+        page = httpx.get(f"{server.url}/apps/lanes/")
+        assert page.status_code == 200 and 'data-testid="lanes-lineage"' in page.text
+        assert "/api/v1/lanes/lineage/" in page.text and "/dashboard/appkit.js" in page.text
+    finally:
+        assert server.stop() == 0, "".join(server.lines)

@@ -10,7 +10,7 @@ from mlfabric.apps import App, Route
 from mlfabric.exports import lazy_exports
 
 APP = App(name="lanes", help="Distributed lane-detection training with snapshot versioning.",
-          module=__name__, cli="mlfabric.apps.lanes.cli:app",
+          module=__name__, cli="mlfabric.apps.lanes.cli:app", page="web",
           routes=(Route("lineage", "GET", "/lanes/lineage/{job}", access="any",
                         refs="job:job project:project"),))
 
