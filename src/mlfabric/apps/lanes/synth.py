@@ -44,10 +44,9 @@ class Scene:
         ys = np.asarray(h_samples_for(self.height), dtype=float)
         lanes = []
         for i in range(len(self.bottoms)):
-            xs = self.lane_x(i, ys)
+            xs = np.round(self.lane_x(i, ys), 1)
             visible = (ys > self.horizon + 1) & (xs >= 0) & (xs < self.width)
-            lane = [round(float(x), 1) if v else ABSENT for x, v in zip(xs, visible,
-                                                                           strict=True)]
+            lane = [float(x) if v else ABSENT for x, v in zip(xs, visible, strict=True)]
             if sum(x != ABSENT for x in lane) >= 2:
                 lanes.append(lane)
         return Label(raw_file, [int(y) for y in ys], lanes)

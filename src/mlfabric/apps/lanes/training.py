@@ -62,10 +62,12 @@ def _recipe(size: str, batch_size: int, lr: float, seed: int, width: int) -> dic
 def epoch_batches(n: int, batch: int, world: World, seed: int, epoch: int) -> list[np.ndarray]:
     """This rank's share of each global batch of the epoch: the same shuffle on every
     rank (seeded by the epoch), the remainder that does not fill a batch left out."""
-    batch = min(batch, n - n % world.size)
+    if batch % world.size:
+        raise InvalidInput(f"the batch ({batch}) must be a multiple of the processes "
+                           f"({world.size}): each takes an equal share")
+    batch = min(batch, n - n % world.size)  # fewer pictures than a batch: one smaller batch
     if batch < world.size:
         raise InvalidInput(f"{n} training pictures cannot feed {world.size} processes")
-    batch -= batch % world.size
     order = np.random.default_rng([seed, epoch]).permutation(n)
     return [order[i:i + batch][world.rank::world.size]
             for i in range(0, n - batch + 1, batch)]
