@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/ray.py
 	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/lanes.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)
