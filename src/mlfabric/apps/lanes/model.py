@@ -1,7 +1,7 @@
 """A compact spatial CNN (SCNN, Pan et al. 2018): a small convolutional encoder, then
 messages passed slice by slice down, up, right and left over its feature map, so a lane's
 evidence travels along thin, long structures that plain convolutions see only locally;
-a 1x1 head scores background and 5 lane slots per pixel. GroupNorm, not BatchNorm: a
+a 3x3 head scores background and 5 lane slots per pixel. GroupNorm, not BatchNorm: a
 picture's output does not depend on its batch, so data-parallel training over N
 processes computes the same steps as one process over the same global batch."""
 
@@ -57,7 +57,7 @@ class SCNN(nn.Module):
         self.encoder = nn.Sequential(_block(3, width // 2, 2), _block(width // 2, width),
                                      _block(width, width, 2), _block(width, width, dilation=2))
         self.scnn = MessagePassing(width)
-        self.head = nn.Conv2d(width, MAX_LANES + 1, 1)
+        self.head = nn.Conv2d(width, MAX_LANES + 1, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]

@@ -148,9 +148,11 @@ def _run(data: str, out_dir: Path, epochs: int, recipe: dict[str, Any], resumed:
         progress.finish()
         if world.rank == 0:
             assert test_split is not None
-            metrics = score_split(model, test_split, "test").to_dict()
-            model.to(device)
-            state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+            weights_now = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            scored = SCNN(width=int(recipe["width"]))  # a CPU copy: DDP keeps its own
+            scored.load_state_dict(weights_now)
+            metrics = score_split(scored, test_split, "test").to_dict()
+            state = {"model": weights_now, "optimizer": opt.state_dict(),
                      "epoch": epoch + 1, "recipe": recipe, "metrics": metrics,
                      "losses": losses, "dataset_version": version}
             save_checkpoint(out_dir, state, {"epoch": epoch + 1, "metrics": metrics,
