@@ -14,7 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mlfabric import snapshots
 from mlfabric.apps import lanes
+from mlfabric.errors import NotFound
 from tests.conftest import kill_jobs
 from tests.e2e.test_scheduler_local import LOCAL, job, ok, wait_for, wait_state
 from tests.server import start_server
@@ -110,6 +112,10 @@ def test_lineage_and_retrain_from_the_snapshot(cluster: Path, trained: dict) -> 
     live = Path(ok(home, "volume", "path", "lanes").out.strip()) / "model" / "metrics.json"
     live.write_text(json.dumps({"epoch": 99, "metrics": {}, "dataset_version": "changed"}))
     line = ok(home, "lanes", "lineage", "train", "-p", "a", "--json").json()
+    assert json.loads(snapshots.read_file("lanes@a-train", "model/metrics.json",
+                                          home=str(home))) == recorded
+    with pytest.raises(NotFound, match=r"file 'lanes@a-train:model/none\.json' not found"):
+        snapshots.read_file("lanes@a-train", "model/none.json", home=str(home))
     assert line["job"] == "a/train" and line["state"] == "Succeeded"
     assert line["snapshot"] == "lanes@a-train" and line["snapshot_files"] > 40
     assert line["dataset_version"] == made["version"] == recorded["dataset_version"]
