@@ -5,12 +5,14 @@
    MASTER_ADDR/PORT; gloo on CPU, nccl on GPU), one torch thread per process. Prints
    time per epoch (median of the epochs after the first), images/s in all and per
    process, scaling efficiency (speed-up / processes), the test accuracy/FP/FN of both
-   (tolerance 0.02), and one process with 2 threads (the same cores, shared by torch).
+   (tolerance 0.02); ``--rounds`` runs of each, the order alternating, so a changing
+   load favours neither; ``--threaded-peer`` adds one process with 2 threads (the same
+   cores, shared by torch).
 2. Versioning: a snapshot of the volume holding data + checkpoint, against ``cp -a`` of
    the same folder (the peer); then a second snapshot after the checkpoint alone changed
    (what the next epoch's snapshot costs), against a second ``cp -a``.
 
-Run:  .venv/bin/python bench/lanes.py [--images 600] [--epochs 6] [--size 128x64]
+Run:  .venv/bin/python bench/lanes.py [--images 600] [--epochs 6] [--size 128x64] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -61,23 +63,33 @@ def run_world(data: Path, out: Path, world: int, args: argparse.Namespace,
 
 
 def scaling(data: Path, work: Path, args: argparse.Namespace) -> None:
-    runs = {w: run_world(data, work / f"model-{w}", w, args) for w in (1, 2)}
-    # the same cores as 2 processes, in one: torch's own intra-op threads
-    threaded = run_world(data, work / "model-1x2", 1, args, threads=2)
+    # Rounds alternate the order (1 then 2, 2 then 1) so a load that changes during the
+    # run favours neither; every epoch after the first of each run counts.
+    epochs: dict[int, list[float]] = {1: [], 2: []}
+    runs: dict[int, dict] = {}
+    for n in range(args.rounds):
+        for w in ((1, 2) if n % 2 == 0 else (2, 1)):
+            out = work / f"model-{w}"
+            shutil.rmtree(out, ignore_errors=True)
+            runs[w] = run_world(data, out, w, args)
+            epochs[w] += runs[w]["seconds_per_epoch"][1:] or runs[w]["seconds_per_epoch"]
     print(f"\n1. scaling: {runs[1]['images']} training pictures at {args.size}, global batch "
-          f"{args.batch_size}, {args.epochs} epochs")
+          f"{args.batch_size}, {args.epochs} epochs, {args.rounds} rounds")
     print(f"{'processes':>9} {'s/epoch':>8} {'images/s':>9} {'img/s/proc':>10} "
           f"{'accuracy':>8} {'FP':>6} {'FN':>6}")
     speed = {}
-    for w, r in runs.items():
-        per_epoch = statistics.median(r["seconds_per_epoch"][1:] or r["seconds_per_epoch"])
+    for w, r in sorted(runs.items()):
+        per_epoch = statistics.median(epochs[w])
         speed[w] = r["images"] / per_epoch
         m = r["metrics"]
         print(f"{w:>9} {per_epoch:>8.2f} {speed[w]:>9.1f} {speed[w] / w:>10.1f} "
               f"{m['accuracy']:>8.4f} {m['fp']:>6.3f} {m['fn']:>6.3f}")
-    t2 = statistics.median(threaded["seconds_per_epoch"][1:] or threaded["seconds_per_epoch"])
-    print(f"(1 process with 2 torch threads: {t2:.2f} s/epoch, {threaded['images'] / t2:.1f} "
-          f"images/s; 2 processes against it: {speed[2] / (threaded['images'] / t2):.2f}x)")
+    if args.threaded_peer:  # the same cores as 2 processes, in one: torch's own threads
+        threaded = run_world(data, work / "model-1x2", 1, args, threads=2)
+        t2 = statistics.median(threaded["seconds_per_epoch"][1:])
+        print(f"(1 process with 2 torch threads: {t2:.2f} s/epoch, "
+              f"{threaded['images'] / t2:.1f} images/s; 2 processes against it: "
+              f"{speed[2] / (threaded['images'] / t2):.2f}x)")
     up = speed[2] / speed[1]
     gap = abs(runs[2]["metrics"]["accuracy"] - runs[1]["metrics"]["accuracy"])
     print(f"speed-up 2 vs 1 process: {up:.2f}x, scaling efficiency {up / 2:.0%} "
@@ -119,6 +131,9 @@ def main() -> None:
     p.add_argument("--size", default="128x64")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--width", type=int, default=16)
+    p.add_argument("--rounds", type=int, default=2, help="runs of each, order alternating")
+    p.add_argument("--threaded-peer", action="store_true",
+                   help="also 1 process with 2 torch threads")
     args = p.parse_args()
     load = os.getloadavg()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load "

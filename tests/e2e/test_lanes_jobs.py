@@ -99,6 +99,8 @@ def test_preempted_gang_resumes_from_its_checkpoint(cluster: Path, trained: dict
     assert f"to epoch {EPOCHS} from epoch {stopped_at} (2 processes" in log, log
     resumed = summary(home, "lanes-lo")
     assert resumed["epoch"] == EPOCHS
+    assert resumed["dataset_version"] == trained["summary"]["dataset_version"]  # same data
+    assert resumed["losses"] == pytest.approx(trained["summary"]["losses"], rel=1e-3)
     for key in ("accuracy", "fp", "fn"):
         assert abs(resumed["metrics"][key] - trained["summary"]["metrics"][key]) <= TOLERANCE
 
