@@ -10,6 +10,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,8 +19,9 @@ from mlfabric import snapshots
 from mlfabric.apps import lanes
 from mlfabric.errors import NotFound
 from tests.conftest import kill_jobs
+from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS, expect, open_dashboard, playwright_api
 from tests.e2e.test_scheduler_local import LOCAL, job, ok, wait_for, wait_state
-from tests.server import start_server
+from tests.server import Server, start_server
 
 EPOCHS = 6
 RECIPE = ["--epochs", str(EPOCHS), "--size", "64x32", "--batch-size", "4", "--width", "8"]
@@ -149,6 +151,32 @@ def test_lineage_over_rest_and_the_dashboard_page(cluster: Path, trained: dict) 
             assert r.status_code == 404 and "a/train" in r.json()["error"]["message"]
         page = httpx.get(f"{server.url}/apps/lanes/")
         assert page.status_code == 200 and 'data-testid="lanes-lineage"' in page.text
-        assert "/api/v1/lanes/lineage/" in page.text and "/dashboard/appkit.js" in page.text
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=CHROMIUM_ARGS)
+            try:
+                _page_shows_the_run(browser, server, cli)
+            finally:
+                browser.close()
     finally:
         assert server.stop() == 0, "".join(server.lines)
+
+
+def _page_shows_the_run(browser: Any, server: Server, cli: dict) -> None:
+    """Signed in on the dashboard, the app's page shows the run from the REST route."""
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        open_dashboard(pg, server)
+        pg.goto(f"{server.url}/apps/lanes/")
+        row = pg.get_by_test_id("lineage-a-train")
+        expect(row).to_contain_text("lanes@a-train")
+        expect(row).to_contain_text(cli["dataset_version"])
+        expect(row.get_by_test_id("accuracy")).to_have_text(
+            f"{cli['metrics']['accuracy']:.4f}")
+        expect(pg.get_by_test_id("lanes-status")).to_have_text("1 training runs")
+        assert errors == []
+    finally:
+        context.close()
