@@ -88,3 +88,24 @@ def test_clear_errors(home: Path, tmp_path: Path) -> None:
     assert (r.code, r.err) == (1, "error: volume 'nope' not found\n")
     r = run_cli(home, "lanes", "lineage", "nojob", "-p", "nop")
     assert r.code == 1 and r.err.startswith("error: project 'nop' not found")
+
+
+def test_retrain_refuses_a_checkpoint_that_does_not_score_what_it_recorded(
+        home: Path) -> None:
+    import torch
+
+    ok(home, "volume", "create", "runs")
+    vol = Path(ok(home, "volume", "path", "runs").out.strip())
+    ok(home, "lanes", "make-data", str(vol), "--images", "12", "--size", "64x32")
+    ok(home, "lanes", "train", "--data", str(vol), "--epochs", "1", *RECIPE)
+    ckpt = vol / "model" / "checkpoint.pt"
+    state = torch.load(ckpt, weights_only=True)
+    state["metrics"]["fn"] += 0.5  # what a swapped or damaged model file would look like
+    torch.save(state, ckpt)
+    ok(home, "snapshot", "create", "runs", "--name", "bad")
+    r = run_cli(home, "lanes", "retrain", "--from", "runs@bad", "--to", "runs-2")
+    assert r.code == 1 and r.err.startswith("error: runs@bad: the restored checkpoint does "
+                                            "not reproduce its metrics (fn ")
+    assert "not training on it (the clone runs-2 is kept)" in r.err
+    clone = Path(ok(home, "volume", "path", "runs-2").out.strip())
+    assert json.loads((clone / "model" / "metrics.json").read_text())["epoch"] == 1
