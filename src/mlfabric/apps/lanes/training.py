@@ -91,6 +91,10 @@ def train(data: str, *, out: str | None = None, epochs: int = 10, batch_size: in
     device = torch.device(f"cuda:{world.local_rank}" if cuda else "cpu")
     backend = ("nccl" if cuda else "gloo") if world.size > 1 else None
     if backend:
+        if os.environ.get("MASTER_ADDR") in ("127.0.0.1", "localhost"):
+            # one machine's gang (the local runtime): gloo on loopback, not the address
+            # the host name resolves to (none, in a job's sandbox)
+            os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
         dist.init_process_group(backend)
     try:
         return _run(data, out_dir, epochs, recipe, resumed, world, device, backend, progress)
