@@ -109,3 +109,17 @@ def test_retrain_refuses_a_checkpoint_that_does_not_score_what_it_recorded(
     assert "not training on it (the clone runs-2 is kept)" in r.err
     clone = Path(ok(home, "volume", "path", "runs-2").out.strip())
     assert json.loads((clone / "model" / "metrics.json").read_text())["epoch"] == 1
+
+
+def test_a_folder_laid_out_as_real_tusimple_is_read(home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "tusimple"
+    ok(home, "lanes", "make-data", str(data), "--images", "14", "--size", "64x32")
+    train = (data / "train.json").read_text().splitlines(keepends=True)
+    (data / "label_data_0313.json").write_text("".join(train[:5]))  # TuSimple's names
+    (data / "label_data_0531.json").write_text("".join(train[5:]))
+    (data / "train.json").unlink()
+    (data / "test.json").rename(data / "test_label.json")
+    r = ok(home, "lanes", "train", "--data", str(data), "--epochs", "1", *RECIPE,
+           "--json").json()
+    assert r["images"] == len(train) and r["skipped"] == {}
+    assert r["metrics"]["pictures"] == len((data / "test_label.json").read_text().splitlines())
