@@ -83,6 +83,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/assistant.py
 	$(BIN)/python bench/callcenter.py
 	$(BIN)/python bench/ctr.py
+	$(BIN)/python bench/lanes.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)

@@ -84,11 +84,16 @@ def cli_mode(request: pytest.FixtureRequest, home: Path,
 @pytest.fixture
 def local_home(home: Path) -> Iterator[Path]:
     """A home for ``local``-runtime tests: every job process is killed at the end."""
+    yield home
+    kill_jobs(home)
+
+
+def kill_jobs(home: Path) -> None:
+    """SIGKILL the process groups of every job of ``home`` (a local-runtime test's end)."""
     from tests.helpers import run_cli
 
-    yield home
     with contextlib.suppress(Exception):
-        listed = run_cli(home, "job", "list", "--json", env={"MLFABRIC_RUNTIME": "local"})
+        listed = run_cli(home, "job", "list", "-A", "--json", env={"MLFABRIC_RUNTIME": "local"})
         for j in json.loads(listed.out or "[]"):
             for pid in j.get("pids") or []:
                 with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -18,8 +18,8 @@ PUBLIC = ["mlfabric", "mlfabric.volumes", "mlfabric.snapshots", "mlfabric.store"
           "mlfabric.datasets.cache", "mlfabric.nodes", "mlfabric.projects", "mlfabric.jobs",
           "mlfabric.tokens", "mlfabric.auth", "mlfabric.scheduler", "mlfabric.storage",
           "mlfabric.workspaces", "mlfabric.serving", "mlfabric.privacy", "mlfabric.web",
-          "mlfabric.api", "mlfabric.apps.faces", "mlfabric.apps.assistant",
-          "mlfabric.apps.rag"]
+          "mlfabric.api", *(f"mlfabric.apps.{app}" for app in (
+              "faces", "assistant", "rag", "lanes", "callcenter", "ctr", "edgebench"))]
 
 
 @pytest.mark.parametrize("name", PUBLIC)
