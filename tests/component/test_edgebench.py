@@ -120,7 +120,7 @@ def test_bad_requests_fail_before_loadgen_starts(bench: str) -> None:
 def test_an_unreachable_server_is_named(unused_port: int) -> None:
     from mlfabric.apps.edgebench.backends import TritonBackend
 
-    with pytest.raises(MlfabricError, match=f"inference server 'edge' at http://127.0.0.1:"
+    with pytest.raises(MlfabricError, match=f"inference server 'edge' at grpc://127.0.0.1:"
                                             f"{unused_port} is unreachable"):
         TritonBackend([("edge", f"127.0.0.1:{unused_port}")], "resnet")
 
@@ -132,3 +132,49 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def fuse_mounts() -> list[str]:
+    return [line for line in Path("/proc/mounts").read_text().splitlines()
+            if "fuse.rclone" in line]
+
+
+def test_storage_comparison_reads_through_a_loopback_network_file_system(bench: str) -> None:
+    seen: list[tuple[str, int]] = []
+    before = fuse_mounts()
+    out = edgebench.compare_storage(model="resnet", data="imgs", scenario="singlestream",
+                                    runs=3, home=bench, on_run=lambda r: seen.append(
+                                        (r.storage, len(fuse_mounts()))), **FAST)
+    assert [s for s, _ in seen] == ["local", "fuse-sftp"] * 3
+    assert all(n == len(before) + 1 for _, n in seen)  # mounted during the runs
+    assert fuse_mounts() == before  # and unmounted after
+    latency, load = out
+    assert (latency.metric, load.metric) == ("p90_latency_ms", "load_seconds")
+    stored = {r.id: r for r in edgebench.results(home=bench)}
+    assert sorted(latency.a_values + latency.b_values) == sorted(
+        stored[i].p90_latency_ms for i in latency.runs)
+    assert all(stored[i].valid for i in latency.runs)
+    assert len(latency.a_values) == len(latency.b_values) == 3
+    for c in out:
+        assert c.a_noise_pct >= 0 and c.b_noise_pct >= 0
+        assert c.within_noise == (abs(c.difference_pct) <= max(c.a_noise_pct, c.b_noise_pct))
+        png = Path(c.charts[0]).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 2000
+
+
+@pytest.mark.parametrize("network", [False, True], ids=["local", "fuse-sftp"])
+def test_io_characterisation_reads_every_pattern_and_leaves_nothing(bench: str,
+                                                                     network: bool) -> None:
+    r = edgebench.io("imgs", file_mib=2, frames=2, random_ops=8, blocks=(4096, 1 << 20),
+                     frame_bytes=1 << 20, network=network, home=bench)
+    assert [(x.pattern, x.block_bytes) for x in r.rows] == [
+        ("sequential", 4096), ("random", 4096), ("sequential", 1 << 20), ("random", 1 << 20),
+        ("frames", 1 << 20)]
+    ops = {(x.pattern, x.block_bytes): x.operations for x in r.rows}
+    assert ops[("sequential", 4096)] == 512 and ops[("random", 4096)] == 8
+    assert ops[("sequential", 1 << 20)] == 2 and ops[("random", 1 << 20)] == 2
+    assert ops[("frames", 1 << 20)] == 2
+    assert all(x.mib_per_second > 0 and x.iops > 0 for x in r.rows)
+    assert not (Path(volumes.path("imgs", home=bench)) / ".edgebench-io").exists()
+    with pytest.raises(NotFound):
+        edgebench.io("nosuch", home=bench)

@@ -4,7 +4,8 @@ on volumes, the offline, single-stream and multi-stream scenarios in process or 
 characterisation of a volume's storage.
 
 Public API mirroring ``mlfabric edgebench ...``: ``make_models``, ``make_data``, ``run``,
-``results``, ``compare_storage``, ``compare_servers``, ``io``. Torch, onnxruntime and
+``results``, ``compare_storage``, ``compare_servers``, ``start_servers``,
+``stop_servers``, ``io``. Torch, onnxruntime and
 LoadGen load on first use (the ``edgebench`` extra).
 """
 
@@ -19,7 +20,8 @@ _EXPORTS = {
     "make_models": "prepare", "make_data": "prepare",
     "run": "harness", "results": "store:list_results",
     "compare_storage": "compare", "compare_servers": "compare",
-    "io": "iobench:characterise",
+    "io": "iobench:characterise", "start_servers": "servers", "stop_servers": "servers",
+    "compare": "stats",
     "parse_summary": "summary", "read_logs": "summary", "Summary": "summary",
     "ModelInfo": "records", "DataSetInfo": "records", "RunResult": "records",
     "IoReport": "records", "IoRow": "records", "Comparison": "records",

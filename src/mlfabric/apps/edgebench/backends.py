@@ -54,32 +54,32 @@ class LocalBackend:
 
 
 class TritonBackend:
-    """``mlfabric inference`` servers over KServe v2 HTTP, a batch to each in turn."""
+    """``mlfabric inference`` servers over KServe v2 gRPC, a batch to each in turn (gRPC's
+    client may be called from LoadGen's and the SUT's threads; the HTTP one is bound to
+    the gevent hub of the thread that made it)."""
 
     def __init__(self, urls: list[tuple[str, str]], model: str, per_server: int = 2) -> None:
-        import tritonclient.http as httpclient
+        import tritonclient.grpc as grpcclient
 
         self.name = "inference:" + ",".join(n for n, _ in urls)
         self.model = model
         self.lanes = per_server * len(urls)
-        self._http = httpclient
+        self._grpc = grpcclient
         self._clients = []
         shapes = []
         for server, address in urls:
-            client = httpclient.InferenceServerClient(url=address, concurrency=per_server,
-                                                      connection_timeout=10.0,
-                                                      network_timeout=120.0)
+            client = grpcclient.InferenceServerClient(url=address)
             try:
-                live = client.is_server_live()
+                live = client.is_server_live(client_timeout=10.0)
             except Exception as exc:  # tritonclient raises its own and socket errors
                 client.close()
-                raise MlfabricError(f"inference server '{server}' at http://{address} is "
+                raise MlfabricError(f"inference server '{server}' at grpc://{address} is "
                                     f"unreachable: {exc}") from None
             if not live:
-                raise MlfabricError(f"inference server '{server}' at http://{address} is "
+                raise MlfabricError(f"inference server '{server}' at grpc://{address} is "
                                     "not live")
             try:
-                meta = client.get_model_metadata(model)
+                meta = client.get_model_metadata(model, as_json=True, client_timeout=10.0)
             except Exception:
                 client.close()
                 raise NotFound("model", f"{model} (not served by inference server "
@@ -97,9 +97,9 @@ class TritonBackend:
     def infer(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
             client = self._clients[next(self._next) % len(self._clients)]
-        tensor = self._http.InferInput(INPUT, list(batch.shape), "FP32")
-        tensor.set_data_from_numpy(batch, binary_data=True)
-        wanted = [self._http.InferRequestedOutput(self.output, binary_data=True)]
+        tensor = self._grpc.InferInput(INPUT, list(batch.shape), "FP32")
+        tensor.set_data_from_numpy(batch)
+        wanted = [self._grpc.InferRequestedOutput(self.output)]
         return client.infer(self.model, [tensor], outputs=wanted).as_numpy(self.output)
 
     def close(self) -> None:

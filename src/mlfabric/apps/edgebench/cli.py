@@ -106,3 +106,98 @@ def results(scenario: str | None = typer.Option(None, "--scenario", "-s", help="
     """List stored runs, oldest first."""
     rows = edgebench.results(results=volume, scenario=scenario, home=OPTIONS.home)
     listing(rows, _COLUMNS, [_row(r) for r in rows], [r.id for r in rows])
+
+
+def _comparison_table(comparisons: list[edgebench.Comparison]) -> None:
+    table(["COMPARISON", "METRIC", "A", "A MEAN", "A NOISE %", "B", "B MEAN", "B NOISE %",
+           "B/A", "DIFF %", "WITHIN NOISE"],
+          [[c.what, c.metric, c.a, c.a_mean, c.a_noise_pct, c.b, c.b_mean, c.b_noise_pct,
+            c.ratio, c.difference_pct, "yes" if c.within_noise else "no"]
+           for c in comparisons])
+    for c in comparisons:
+        for chart in c.charts:
+            say(f"chart: {chart}")
+
+
+@app.command("compare-storage")
+def compare_storage(model: str = typer.Option(..., "--model", "-m", help="resnet or "
+                                              "ssd-mobilenet."),
+                    data: str = typer.Option(..., "--data", "-d", help="VOLUME[@SNAPSHOT]."),
+                    scenario: str = typer.Option("offline", "--scenario", "-s"),
+                    runs: int = typer.Option(3, "--runs", help="Runs per configuration."),
+                    target: str = typer.Option("local", "--target"),
+                    repo: str = typer.Option("edgebench-models", "--repo", help=_REPO),
+                    results: str = typer.Option("edgebench-results", "--results",
+                                                help=_RESULTS),
+                    min_duration_ms: int = typer.Option(5000, "--min-duration-ms",
+                                                        help=_DURATION),
+                    min_queries: int | None = typer.Option(None, "--min-queries",
+                                                           help=_QUERIES)) -> None:
+    """Local volume vs the same data over a loopback network file system (SFTP + FUSE)."""
+    out = edgebench.compare_storage(model=model, data=data, scenario=scenario, runs=runs,
+                                    target=target, repo=repo, results=results,
+                                    min_duration_ms=min_duration_ms,
+                                    min_query_count=min_queries, home=OPTIONS.home,
+                                    on_run=lambda r: note(f"{r.storage}: {r.result} {r.id}"))
+    if OPTIONS.json:
+        emit_json(out)
+    else:
+        _comparison_table(out)
+
+
+@app.command("serve")
+def serve(prefix: str = typer.Argument(..., help="Servers are named PREFIX-1..PREFIX-N."),
+          repo: str = typer.Option("edgebench-models", "--repo", help=_REPO),
+          servers: int = typer.Option(1, "--servers", help="How many servers."),
+          project: str = typer.Option(..., "--project", "-p", help="Project they run in."),
+          gpus: float | None = typer.Option(None, "--gpus", help="GPU share of each."),
+          pin_cores: bool = typer.Option(True, "--pin/--no-pin", help="Pin each server to "
+                                         "its own share of the cores.")) -> None:
+    """Start N inference servers on the model repository (scheduled jobs)."""
+    names = edgebench.start_servers(prefix, repo=repo, count=servers, project=project,
+                                    gpus=gpus, pin_cores=pin_cores, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json({"servers": names, "target": "inference:" + ",".join(names)})
+    else:
+        say(f"started {', '.join(names)}; target: inference:{','.join(names)}")
+
+
+@app.command("compare-servers")
+def compare_servers(model: str = typer.Option(..., "--model", "-m"),
+                    data: str = typer.Option(..., "--data", "-d", help="VOLUME[@SNAPSHOT]."),
+                    target: str = typer.Option(..., "--target", help="inference:A,B"),
+                    runs: int = typer.Option(3, "--runs", help="Runs per configuration."),
+                    repo: str = typer.Option("edgebench-models", "--repo", help=_REPO),
+                    results: str = typer.Option("edgebench-results", "--results",
+                                                help=_RESULTS),
+                    min_duration_ms: int = typer.Option(5000, "--min-duration-ms",
+                                                        help=_DURATION)) -> None:
+    """Offline throughput on one server vs all servers of the target, round-robin."""
+    c = edgebench.compare_servers(model=model, data=data, target=target, runs=runs,
+                                  repo=repo, results=results, min_duration_ms=min_duration_ms,
+                                  home=OPTIONS.home,
+                                  on_run=lambda r: note(f"{r.servers} server(s): {r.result} "
+                                                        f"{r.samples_per_second} samples/s"))
+    if OPTIONS.json:
+        emit_json(c)
+    else:
+        _comparison_table([c])
+
+
+@app.command("io")
+def io(volume: str = typer.Argument(..., help="Volume whose storage to measure."),
+       file_mib: int = typer.Option(256, "--file-mib", help="Size of the test file."),
+       frames: int = typer.Option(32, "--frames", help="HD frames to read whole."),
+       random_ops: int = typer.Option(2000, "--random-ops", help="Random reads per block "
+                                      "size."),
+       network: bool = typer.Option(False, "--network", help="Read through the loopback "
+                                    "network file system.")) -> None:
+    """Sequential and random read throughput and IOPS, and frame-sized reads."""
+    r = edgebench.io(volume, file_mib=file_mib, frames=frames, random_ops=random_ops,
+                     network=network, home=OPTIONS.home)
+    if OPTIONS.json:
+        emit_json(r)
+        return
+    table(["PATTERN", "BLOCK", "MIB/S", "IOPS", "OPS", "SECONDS"],
+          [[x.pattern, x.block_bytes, x.mib_per_second, x.iops, x.operations, x.seconds]
+           for x in r.rows], title=f"{r.volume} ({'network' if network else 'local'})")
