@@ -18,7 +18,7 @@ PUBLIC = ["mlfabric", "mlfabric.volumes", "mlfabric.snapshots", "mlfabric.store"
           "mlfabric.datasets.cache", "mlfabric.nodes", "mlfabric.projects", "mlfabric.jobs",
           "mlfabric.tokens", "mlfabric.auth", "mlfabric.scheduler", "mlfabric.storage",
           "mlfabric.workspaces", "mlfabric.serving", "mlfabric.privacy", "mlfabric.web",
-          "mlfabric.api", "mlfabric.apps.faces"]
+          "mlfabric.api", "mlfabric.apps.faces", "mlfabric.apps.edgebench"]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
-from mlfabric.apps.edgebench.models import INPUT
+from mlfabric.apps.edgebench.spec import INPUT
 from mlfabric.errors import InvalidInput, MlfabricError, NotFound
 
 

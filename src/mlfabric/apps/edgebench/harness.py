@@ -25,8 +25,8 @@ from mlfabric.apps.edgebench.data import (
     read_labels,
     sample_paths,
 )
-from mlfabric.apps.edgebench.models import check_model_name
 from mlfabric.apps.edgebench.records import RunResult
+from mlfabric.apps.edgebench.spec import check_model_name
 from mlfabric.apps.edgebench.summary import accuracy_entries, read_logs
 from mlfabric.errors import InvalidInput, MlfabricError, NotFound
 

@@ -16,16 +16,13 @@ from torch import nn
 
 from mlfabric.apps.edgebench.data import CLASSES, class_images, normalize
 from mlfabric.apps.edgebench.records import ModelInfo
+from mlfabric.apps.edgebench.spec import INPUT, MODELS, check_model_name
 from mlfabric.errors import InvalidInput
 
-INPUT = "images"
 OPSET = 17
 MAX_BATCH = 32
 DETECTOR_CLASSES = 4
 ANCHORS = 3
-# name -> (kind, output names, default input size: ImageNet's 224, COCO SSD's 300)
-MODELS = {"resnet": ("classification", ("logits",), 224),
-          "ssd-mobilenet": ("detection", ("boxes", "scores"), 300)}
 
 
 class BasicBlock(nn.Module):
@@ -102,13 +99,6 @@ def build(name: str, seed: int = 0) -> nn.Module:
     check_model_name(name)
     torch.manual_seed(seed)
     return ResNetSmall() if name == "resnet" else SSDMobileNetSmall()
-
-
-def check_model_name(name: str) -> str:
-    if name not in MODELS:
-        raise InvalidInput(f"unknown model '{name}': expected one of {', '.join(MODELS)}",
-                           field="model", value=name)
-    return name
 
 
 def train_classifier(net: nn.Module, size: int, steps: int, seed: int = 0) -> float:

@@ -4,7 +4,7 @@ written into volumes (a model repository volume, a data volume)."""
 from __future__ import annotations
 
 from mlfabric.apps.edgebench import data as datasets
-from mlfabric.apps.edgebench import models
+from mlfabric.apps.edgebench import spec
 from mlfabric.apps.edgebench.records import DataSetInfo, ModelInfo
 
 
@@ -17,9 +17,11 @@ def make_models(volume: str, *, names: list[str] | None = None, size: int | None
     from mlfabric import volumes
 
     repo = volumes.path(volume, home=home)  # NotFound for a missing volume
-    wanted = names or list(models.MODELS)
+    from mlfabric.apps.edgebench import models
+
+    wanted = names or list(spec.MODELS)
     for n in wanted:
-        models.check_model_name(n)
+        spec.check_model_name(n)
     return [models.export(n, repo, size=size if n == "resnet" else det_size,
                           train_steps=train_steps, seed=seed) for n in wanted]
 
