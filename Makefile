@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # install falls back to the Python loop and the test that checks the build fails),
 # btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the
 # catalog tests start themselves), chromium (the dashboard's end-to-end tests drive it
-# headless through Playwright) and bubblewrap (members' jobs run confined in it).
+# headless through Playwright), bubblewrap (members' jobs run confined in it), and
+# rclone + fuse3 (edgebench's loopback network file system: SFTP served and FUSE-mounted).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
@@ -30,6 +31,8 @@ system-packages:
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	command -v rclone >/dev/null 2>&1 || missing="$$missing rclone"; \
+	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -75,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/ray.py
 	$(BIN)/python bench/privacy.py
+	$(BIN)/python bench/edgebench.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)

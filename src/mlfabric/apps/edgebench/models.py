@@ -135,8 +135,8 @@ def export(name: str, repo: str | os.PathLike[str], *, size: int | None = None,
     """Write model ``name`` at input ``size`` into the repository folder ``repo``."""
     kind, outputs, default = MODELS[check_model_name(name)]
     size = size or default
-    if size < 32 or size % 16:
-        raise InvalidInput(f"invalid size {size}: expected a multiple of 16, at least 32",
+    if size < 32:
+        raise InvalidInput(f"invalid size {size}: expected at least 32 pixels",
                            field="size", value=size)
     started = time.monotonic()
     net = build(name, seed)
