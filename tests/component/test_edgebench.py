@@ -178,3 +178,15 @@ def test_io_characterisation_reads_every_pattern_and_leaves_nothing(bench: str,
     assert not (Path(volumes.path("imgs", home=bench)) / ".edgebench-io").exists()
     with pytest.raises(NotFound):
         edgebench.io("nosuch", home=bench)
+
+
+def test_samples_load_from_a_dataset_cache(bench: str, tmp_path: Path) -> None:
+    from mlfabric import caches, datasets, remotes
+
+    remotes.add("lake", str(tmp_path / "lake"), home=bench)
+    version = datasets.push("imgs", remote="lake", name="imgs-ds", home=bench)
+    r = edgebench.run("singlestream", model="resnet", data=f"imgs-ds:{version.version}",
+                      home=bench, **FAST)
+    assert r.valid and r.data == f"imgs-ds:{version.version}"
+    [entry] = caches.list(home=bench)
+    assert entry.dataset == "imgs-ds"

@@ -61,10 +61,16 @@ class Settings:
 
 
 def resolve_data(ref: str, home: str | None) -> tuple[str, str]:
-    """``VOLUME`` or ``VOLUME@SNAP`` as (folder to read, the reference). A snapshot is read
-    through a read-only linked clone ``edgebench-VOLUME-SNAP`` (made once, kept)."""
+    """``VOLUME``, ``VOLUME@SNAP`` or ``DATASET:VERSION`` as (folder to read, the
+    reference). A snapshot is read through a read-only linked clone
+    ``edgebench-VOLUME-SNAP`` (made once, kept); a dataset version from its cache entry
+    (cached from its lake first when missing)."""
     from mlfabric import volumes
 
+    if ":" in ref:
+        from mlfabric import caches  # type: ignore[attr-defined]
+
+        return caches.add(ref, home=home).path, ref
     volume, sep, snap = ref.partition("@")
     if not sep:
         return volumes.path(volume, home=home), ref
