@@ -76,3 +76,18 @@ def test_multistream_summary_gives_percentiles_streams_and_queries() -> None:
 def test_text_that_is_no_summary_is_refused() -> None:
     with pytest.raises(CorruptData, match="not a LoadGen summary"):
         parse_summary("No warnings encountered during test.\n")
+
+
+def test_a_run_that_ended_early_is_rerun_expecting_twice_its_rate() -> None:
+    from types import SimpleNamespace
+
+    from mlfabric.apps.edgebench.harness import raise_expected, too_short
+
+    early = parse_summary(INVALID_OFFLINE)
+    assert too_short(early) and not too_short(parse_summary(VALID_MULTISTREAM, DETAIL))
+    ts = SimpleNamespace(offline_expected_qps=1000.0)
+    raise_expected(ts, early)
+    assert ts.offline_expected_qps == pytest.approx(2 * 17819.9)
+    ts = SimpleNamespace(multi_stream_expected_latency_ns=10**9)
+    raise_expected(ts, parse_summary(VALID_MULTISTREAM, DETAIL))
+    assert ts.multi_stream_expected_latency_ns == int(0.5e9 * 8 / 3200)

@@ -93,6 +93,10 @@ class TritonBackend:
         self.input_shape = shapes[0]
         self._next = itertools.count()
         self._lock = threading.Lock()
+        if all(d > 0 for d in self.input_shape):
+            warm = np.zeros([1, *self.input_shape], dtype=np.float32)
+            for _ in self._clients:  # a server's first request loads its model instance
+                self.infer(warm)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:

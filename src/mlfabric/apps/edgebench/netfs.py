@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlfabric import proctree
 from mlfabric.errors import MlfabricError
 
 STORAGE = "fuse-sftp"
@@ -56,13 +57,10 @@ def check_tools() -> str:
 
 
 def _stop(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    started = proctree.start_time(proc.pid) if proc.poll() is None else None
+    if started is not None:
+        proctree.end([(proc.pid, started)], grace_s=10.0)
+    proc.wait()
 
 
 @contextlib.contextmanager

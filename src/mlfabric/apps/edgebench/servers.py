@@ -6,32 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
+from mlfabric import proctree
 from mlfabric.errors import InvalidInput
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(entry.name))
-    return out
 
 
 def process_tree(pids: list[int]) -> list[int]:
     """These processes and all their descendants."""
-    seen: list[int] = []
-    todo = list(pids)
-    while todo:
-        pid = todo.pop()
-        if pid not in seen:
-            seen.append(pid)
-            todo += _children(pid)
-    return seen
+    return [*pids, *(p for pid in pids for p, _ in proctree.descendants(pid))]
 
 
 def pin(pids: list[int], cores: set[int]) -> int:
