@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # headless through Playwright), bubblewrap (members' jobs run confined in it), flite (the
 # call-center corpus and the assistant's spoken replies) and ffmpeg (the call-center
 # app's MP3s).
+# headless through Playwright), bubblewrap (members' jobs run confined in it), and
+# rclone + fuse3 (edgebench's loopback network file system: SFTP served and FUSE-mounted).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
@@ -34,6 +36,8 @@ system-packages:
 	command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
 	command -v flite >/dev/null 2>&1 || missing="$$missing flite"; \
 	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	command -v rclone >/dev/null 2>&1 || missing="$$missing rclone"; \
+	command -v fusermount3 >/dev/null 2>&1 || missing="$$missing fuse3"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
@@ -84,6 +88,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/callcenter.py
 	$(BIN)/python bench/ctr.py
 	$(BIN)/python bench/lanes.py
+	$(BIN)/python bench/edgebench.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info test-artifacts site $(RUN_HOME)

@@ -454,3 +454,14 @@ def test_apps_tab_shows_an_apps_page_signed_in(page: Any, server: Server) -> Non
     page.goto(f"{server.url}/apps/hello/")  # signed out: the page gets nothing
     expect(page.get_by_test_id("greeting")).to_have_text(
         "error: not signed in: sign in on the dashboard first")
+
+
+def test_edgebench_page_reads_its_results_row_signed_in(page: Any, server: Server) -> None:
+    open_dashboard(page, server, "apps")
+    expect(page.get_by_test_id("app-edgebench")).to_contain_text(
+        "GET /api/v1/edgebench/results")
+    page.get_by_test_id("app-open-edgebench").click()
+    frame = page.frame_locator('[data-testid="app-frame"]')
+    # the demo home has no runs yet: the page called its row with the token and says so
+    expect(frame.get_by_test_id("status")).to_contain_text("no runs yet")
+    expect(frame.get_by_test_id("runs")).to_be_hidden()
