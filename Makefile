@@ -23,10 +23,9 @@ $(STAMP): pyproject.toml setup.py src/mlfabric/storage/_fastfs.c | $(BIN)/python
 # btrfs-progs (the btrfs driver's loop-mounted tests), postgresql (a private server the
 # catalog tests start themselves), chromium (the dashboard's end-to-end tests drive it
 # headless through Playwright), bubblewrap (members' jobs run confined in it), flite (the
-# call-center corpus and the assistant's spoken replies) and ffmpeg (the call-center
-# app's MP3s).
-# headless through Playwright), bubblewrap (members' jobs run confined in it), and
-# rclone + fuse3 (edgebench's loopback network file system: SFTP served and FUSE-mounted).
+# call-center corpus and the assistant's spoken replies), ffmpeg (the call-center app's
+# MP3s), and rclone + fuse3 (edgebench's loopback network file system: SFTP served and
+# FUSE-mounted).
 system-packages:
 	@missing=""; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
