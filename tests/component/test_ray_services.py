@@ -1,10 +1,12 @@
-"""Workspaces, inference servers and cached datasets on the ``ray`` runtime, on the loopback
-bed of tests/raybed.py: each service runs as a Ray actor on the node mlfabric placed it on
-and reports that node and its address; a job's datasets are leased from the cache pool
-its node names (``mlfabric.io/cache-pool``). One home for the module."""
+"""Workspaces, inference servers, cached datasets and Dask clusters on the ``ray`` runtime,
+on the loopback bed of tests/raybed.py: each service runs as a Ray actor on the node
+mlfabric placed it on and reports that node and its address; a job's datasets are leased
+from the cache pool its node names (``mlfabric.io/cache-pool``); a Dask gang spans Ray
+nodes (its scheduler file on the shared path). One home for the module."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -15,9 +17,10 @@ import pytest
 
 from mlfabric import datasets as lake
 from mlfabric import proctree, remotes, volumes
-from tests.component.test_ray_runtime import handles, job, ok, ray_ids, wait_log
-from tests.component.test_serving import kill_leftovers
+from tests.component.test_ray_runtime import handles, job, ok, ray_ids, step_until, wait_log
+from tests.component.test_serving import kill_leftovers, wait_for
 from tests.component.test_serving_models import write_tail
+from tests.e2e.test_scheduler_dask import GROUPBY
 from tests.helpers import run_cli
 from tests.raybed import CACHE_POOLS, RayBed
 
@@ -147,3 +150,33 @@ def test_datasets_are_cached_in_the_pool_their_node_names(ray_bed: RayBed,
         ok(home, "job", "delete", name, "-p", "team")
     for entry in ok(home, "cache", "list", "--json").json():
         assert entry["leases"] == [], entry  # given back in the pool they were taken
+
+
+def test_a_dask_gang_runs_across_ray_nodes_and_its_processes_end_with_it(
+        ray_bed: RayBed, ray_services: Path) -> None:
+    home = ray_services
+    ok(home, "volume", "create", "sales")
+    vol = Path(ok(home, "volume", "path", "sales").out.strip())
+    (vol / "part-1.csv").write_text("region,amount\neu,5\nus,7\neu,1\n")
+    (vol / "part-2.csv").write_text("region,amount\nus,3\napac,4\neu,2\n")
+    # 2 GPUs per process, 4 per node: the gang spans both worker nodes
+    ok(home, "job", "submit", "sums", "-p", "team", "-g", "2", "--processes", "3",
+       "--engine", "dask", "--volume", "sales", "--", PY, "-c", GROUPBY)
+    wait_for(lambda: (vol / "result.json").exists(), "the groupby's result", timeout=120)
+    result = json.loads((vol / "result.json").read_text())
+    assert result["sums"] == {"eu": 8, "us": 10, "apac": 4}
+    assert result["workers"] == ["rank-1", "rank-2"] and result["ran_on"]
+    running = job(home, "sums", "team")
+    placed = [p["node"] for p in running["placements"]]
+    assert sorted(set(placed)) == ["ray-a", "ray-b"]
+    ids = ray_ids(ray_bed)
+    assert [h["node_id"] for h in handles(home, "sums", "team")] == [ids[n] for n in placed]
+    assert running["endpoints"]["scheduler"] == result["address"]
+    procs = [(pid, start) for pid in running["pids"]
+             if (start := proctree.start_time(pid)) is not None]
+    procs += [d for pid, _ in procs for d in proctree.descendants(pid)]
+    assert len(procs) >= 6  # each rank's sandbox and its Dask process at least
+    (vol / "go").touch()
+    done = step_until(home, "sums", "team", "Succeeded")
+    assert done["exit_code"] == 0 and done["endpoints"] == {}
+    wait_for(lambda: proctree.alive(procs) == [], "the Dask processes to end", timeout=30)
