@@ -6,7 +6,6 @@ nodes (its scheduler file on the shared path). One home for the module."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from mlfabric import proctree, remotes, volumes
 from tests.component.test_ray_runtime import handles, job, ok, ray_ids, step_until, wait_log
 from tests.component.test_serving import kill_leftovers, wait_for
 from tests.component.test_serving_models import write_tail
-from tests.e2e.test_scheduler_dask import GROUPBY
+from tests.e2e.test_scheduler_dask import GROUPBY, groupby_result, sales_volume
 from tests.helpers import run_cli
 from tests.raybed import CACHE_POOLS, RayBed
 
@@ -155,17 +154,11 @@ def test_datasets_are_cached_in_the_pool_their_node_names(ray_bed: RayBed,
 def test_a_dask_gang_runs_across_ray_nodes_and_its_processes_end_with_it(
         ray_bed: RayBed, ray_services: Path) -> None:
     home = ray_services
-    ok(home, "volume", "create", "sales")
-    vol = Path(ok(home, "volume", "path", "sales").out.strip())
-    (vol / "part-1.csv").write_text("region,amount\neu,5\nus,7\neu,1\n")
-    (vol / "part-2.csv").write_text("region,amount\nus,3\napac,4\neu,2\n")
+    vol = sales_volume(home, ok)
     # 2 GPUs per process, 4 per node: the gang spans both worker nodes
     ok(home, "job", "submit", "sums", "-p", "team", "-g", "2", "--processes", "3",
        "--engine", "dask", "--volume", "sales", "--", PY, "-c", GROUPBY)
-    wait_for(lambda: (vol / "result.json").exists(), "the groupby's result", timeout=120)
-    result = json.loads((vol / "result.json").read_text())
-    assert result["sums"] == {"eu": 8, "us": 10, "apac": 4}
-    assert result["workers"] == ["rank-1", "rank-2"] and result["ran_on"]
+    result = groupby_result(vol)
     running = job(home, "sums", "team")
     placed = [p["node"] for p in running["placements"]]
     assert sorted(set(placed)) == ["ray-a", "ray-b"]
