@@ -124,13 +124,23 @@ SHOW_DATASET = ("import os; p = os.environ['MLFABRIC_DATASET_PETS']; "
 def test_datasets_are_cached_in_the_pool_their_node_names(ray_bed: RayBed,
                                                          ray_services: Path) -> None:
     home = ray_services
+
+    def submit(name: str) -> dict:
+        ok(home, "job", "submit", name, "-p", "team", "-g", "4", "--dataset", "pets:v1",
+           "--", PY, "-c", SHOW_DATASET)
+        return job(home, name, "team")
+
+    # one job per node (4 GPUs each); the labelled node's pool is not there yet: the job
+    # placed there cannot start, and says why
+    first = {name: submit(name) for name in ("d1", "d2")}
+    [failed] = [j for j in first.values() if j["state"] == "Failed"]
+    [missing] = set(CACHE_POOLS.values())
+    assert failed["message"] == f"could not start: cache pool '{missing}' not found"
     pools = {name: home.parent / f"cache-{name}" for name in set(CACHE_POOLS.values())}
     for name, path in pools.items():
         ok(home, "cache", "config", "--pool", name, "--path", str(path))
-    # one job per node (4 GPUs each): one on the labelled node, one on the other
-    for name in ("d1", "d2"):
-        ok(home, "job", "submit", name, "-p", "team", "-g", "4", "--dataset", "pets:v1",
-           "--", PY, "-c", SHOW_DATASET)
+    ok(home, "job", "delete", failed["name"], "-p", "team")
+    assert submit(failed["name"])["state"] == "Running"  # on the labelled node, its pool now
     default = Path(ok(home, "cache", "config", "--json").json()["path"])
     seen = {}
     for name in ("d1", "d2"):
