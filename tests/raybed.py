@@ -20,6 +20,9 @@ from mlfabric import proctree
 LOOPBACK = "127.0.0.1"
 GPUS_PER_WORKER = 4
 WORKERS = ("ray-a", "ray-b")
+# the cache pool a worker's jobs lease their datasets from (``mlfabric.io/cache-pool``);
+# the others use the default pool
+CACHE_POOLS = {"ray-b": "near"}
 
 
 def node_args(**extra: Any) -> dict[str, Any]:
@@ -125,7 +128,8 @@ def ray_bed() -> Iterator[RayBed]:
     bed.keep(cluster.head_node)
     try:
         for name in WORKERS:
-            bed.add_worker(name)
+            bed.add_worker(name, labels={"mlfabric.io/cache-pool": CACHE_POOLS[name]}
+                           if name in CACHE_POOLS else None)
         cluster.wait_for_nodes()
         yield bed
     finally:

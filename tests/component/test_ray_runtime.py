@@ -50,8 +50,8 @@ def ray_home(ray_bed: RayBed, home: Path) -> Iterator[Path]:
             run_cli(home, "job", "delete", j["name"], "-p", j["project"])
 
 
-def ok(home: Path, *args: str) -> Result:
-    r = run_cli(home, *args)
+def ok(home: Path, *args: str, input: str | None = None) -> Result:
+    r = run_cli(home, *args, input=input)
     assert r.code == 0, f"{args}: {r.err}"
     return r
 

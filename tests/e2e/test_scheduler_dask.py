@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
 from mlfabric import proctree
 from tests.e2e.test_scheduler_local import LOCAL, PY, job, ok, wait_for, wait_state
-from tests.helpers import run_cli
+from tests.helpers import Result, run_cli
 
 ADDRESS = re.compile(r"^tcp://127\.0\.0\.1:\d+$")
 
@@ -37,6 +38,25 @@ with Client(os.environ["MLFABRIC_DASK_ADDRESS"]) as client:
     while not (vol / "go").exists():  # the test looks at the processes meanwhile
         time.sleep(0.05)
 """
+
+
+def sales_volume(home: Path, ok: Callable[..., Result]) -> Path:
+    """A ``sales`` volume of two CSV parts (``ok`` runs the CLI); its folder."""
+    ok(home, "volume", "create", "sales")
+    vol = Path(ok(home, "volume", "path", "sales").out.strip())
+    (vol / "part-1.csv").write_text("region,amount\neu,5\nus,7\neu,1\n")
+    (vol / "part-2.csv").write_text("region,amount\nus,3\napac,4\neu,2\n")
+    return vol
+
+
+def groupby_result(vol: Path) -> dict:
+    """What GROUPBY wrote once it has, its sums and workers checked."""
+    wait_for(lambda: (vol / "result.json").exists(), "the groupby's result", timeout=120)
+    result = json.loads((vol / "result.json").read_text())
+    assert result["sums"] == {"eu": 8, "us": 10, "apac": 4}
+    assert result["workers"] == ["rank-1", "rank-2"]
+    assert set(result["ran_on"]) <= {"rank-1", "rank-2"} and result["ran_on"]
+    return result
 
 
 def _setup(home: Path) -> None:
@@ -85,18 +105,11 @@ def test_dask_cluster_groupby_on_a_volume_and_its_processes_end_with_it(
         local_home: Path) -> None:
     home = local_home
     _setup(home)
-    ok(home, "volume", "create", "sales")
-    vol = Path(ok(home, "volume", "path", "sales").out.strip())
-    (vol / "part-1.csv").write_text("region,amount\neu,5\nus,7\neu,1\n")
-    (vol / "part-2.csv").write_text("region,amount\nus,3\napac,4\neu,2\n")
+    vol = sales_volume(home, ok)
     # Half a GPU per process: the scheduler and a worker share GPU 0, the other worker GPU 1.
     ok(home, "job", "submit", "sums", "-p", "a", "-g", "0.5", "--processes", "3",
        "--engine", "dask", "--volume", "sales", "--", PY, "-c", GROUPBY)
-    wait_for(lambda: (vol / "result.json").exists(), "the groupby's result", timeout=90)
-    result = json.loads((vol / "result.json").read_text())
-    assert result["sums"] == {"eu": 8, "us": 10, "apac": 4}
-    assert result["workers"] == ["rank-1", "rank-2"]
-    assert set(result["ran_on"]) <= {"rank-1", "rank-2"} and result["ran_on"]
+    result = groupby_result(vol)
     assert result["resources"] == [0.5, 0.5]  # tasks may ask for the worker's GPU share
 
     running = job(home, "sums", "a")

@@ -178,3 +178,19 @@ def test_unlink_keeps_folders_that_hold_user_files(tmp_path: Path) -> None:
     link_mounts(root, [("datasets/pets", str(tmp_path))])
     unlink_mounts(root, [("datasets/pets", str(tmp_path))])
     assert (root / "datasets" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("host", "node_address", "shown"), [
+    ("127.0.0.1", "10.0.0.7", "127.0.0.1"),  # bound to one address: that one
+    ("0.0.0.0", "10.0.0.7", "10.0.0.7"),  # a wildcard: the node it runs on
+    ("::", "fd00::7", "[fd00::7]"),
+])
+def test_service_urls_on_a_wildcard_address_name_the_node_they_run_on(
+        host: str, node_address: str, shown: str) -> None:
+    from mlfabric.serving import InferenceServer
+
+    assert jupyter_config.url(host, 8888, node_address) == f"http://{shown}:8888/lab"
+    srv = InferenceServer(name="s", project="p", model_repo="m", job="inference-s",
+                          state="ready", host=host, http_port=1, grpc_port=2, metrics_port=3,
+                          gpus=None, created_at=0.0, node="n1", node_address=node_address)
+    assert (srv.http_url, srv.grpc_url) == (f"http://{shown}:1", f"{shown}:2")

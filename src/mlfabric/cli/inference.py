@@ -26,7 +26,8 @@ def _models(s: InferenceServer) -> str | None:
 def _show(s: InferenceServer) -> None:
     gpus = None if s.gpus is None else f"{s.gpus:g}"
     rows = [["name", s.name], ["project", s.project], ["state", _state(s)],
-            ["model repo", s.model_repo], ["job", f"{s.project}/{s.job}"], ["gpus", gpus],
+            ["model repo", s.model_repo], ["job", f"{s.project}/{s.job}"], ["node", s.node],
+            ["gpus", gpus],
             ["http", s.http_url], ["grpc", s.grpc_url], ["metrics", s.metrics_url],
             ["created", when(s.created_at)]]
     record(s, [r for r in rows if r[1] is not None], s.name)

@@ -43,7 +43,8 @@ def _made(verb: str, ws: Workspace) -> None:
 
 def _show(ws: Workspace) -> None:
     rows = [["name", ws.name], ["project", ws.project], ["state", ws.state],
-            ["reason", ws.reason], ["url", ws.url], ["gpus", f"{ws.gpus:g}"],
+            ["reason", ws.reason], ["url", ws.url], ["node", ws.node],
+            ["gpus", f"{ws.gpus:g}"],
             ["volume", ws.volume], ["job", f"{ws.project}/{ws.job}"],
             ["volumes", ", ".join(ws.volumes) or None],
             ["datasets", ", ".join(ws.datasets) or None],

@@ -93,20 +93,31 @@ def to_job_info(row: Any, home: Path) -> JobInfo:
         pids=_pids(row) if running else [],
         log_dir=str(job_dir(home, row.project, row.name)), engine=spec.get("engine"),
         endpoints=engines.endpoints(spec, job_dir(home, row.project, row.name))
-        if running else {})
+        if running else {}, node_address=_address(row) if running else None)
+
+
+def _handles(row: Any) -> tuple[Any, list[Process]]:
+    """A running job's runtime and its processes (None, [] where there are none)."""
+    if not row.runtime or not row.processes:
+        return None, []
+    from mlfabric.scheduler.runtimes import RUNTIMES
+
+    if row.runtime not in RUNTIMES:
+        return None, []
+    return RUNTIMES.get(row.runtime), [Process.from_dict(p) for p in row.processes]
 
 
 def _pids(row: Any) -> list[int]:
     """The OS pids of a running job's processes, as its runtime reads its handles."""
-    if not row.runtime or not row.processes:
-        return []
-    from mlfabric.scheduler.runtimes import RUNTIMES
-
-    if row.runtime not in RUNTIMES:
-        return []
-    runtime = RUNTIMES.get(row.runtime)
-    procs = (Process.from_dict(p) for p in row.processes)
+    runtime, procs = _handles(row)
     return [pid for p in procs if (pid := runtime.pid(p)) is not None]
+
+
+def _address(row: Any) -> str | None:
+    """The address of the node a running job's first process runs on, if its runtime
+    reports one."""
+    runtime, procs = _handles(row)
+    return runtime.address(procs[0]) if procs else None
 
 
 def to_node_info(row: Any, alloc: float = 0.0) -> NodeInfo:

@@ -169,11 +169,14 @@ class Cycle:
         runtime = (node.runtime if node is not None and node.runtime else None) \
             or default_runtime()
         ref = f"{key[0]}/{key[1]}"
-        base = self.run_of(key)
+        run = replace(self.run_of(key), placements=ins.placements, started_at=self.now)
         try:
-            run = replace(base, placements=ins.placements, started_at=self.now,
-                          mounts=mounts.acquire(self.home, key[0], key[1], row.spec))
-            procs = get_runtime(runtime).start(run)
+            rt = get_runtime(runtime)
+            # its datasets are cached on its node's pool before it starts
+            pool = rt.cache_pool(run) if row.spec.get("datasets") else None
+            run = replace(run, mounts=mounts.acquire(self.home, key[0], key[1], row.spec,
+                                                     pool=pool))
+            procs = rt.start(run)
         except (MlfabricError, OSError) as exc:
             mounts.release(self.home, key[0], key[1], row.spec)
             self.sched.handle(Finish(*key, "failed"))

@@ -128,9 +128,11 @@ def lease_holder(project: str, job: str) -> str:
     return f"job/{project}/{job}"
 
 
-def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
-    """Resolve ``spec``'s mounts; dataset versions are cached (if need be) and leased to the
-    job. On failure nothing stays leased."""
+def acquire(home: str, project: str, job: str, spec: dict[str, Any],
+            pool: str | None = None) -> Mounts:
+    """Resolve ``spec``'s mounts; dataset versions are cached (if need be) in cache
+    ``pool`` (None: the default one) and leased to the job. On failure nothing stays
+    leased."""
     from mlfabric import caches, volumes
 
     vols = []
@@ -141,7 +143,8 @@ def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
     sets: list[DatasetMount] = []
     try:
         for ref in spec.get("datasets") or ():
-            lease = caches.acquire_lease(ref, lease_holder(project, job), home=home)
+            lease = caches.acquire_lease(ref, lease_holder(project, job), pool=pool,
+                                         home=home)
             sets.append(DatasetMount(ref, lease.dataset, lease.path))
     except BaseException:
         release(home, project, job, spec)
@@ -153,14 +156,17 @@ def acquire(home: str, project: str, job: str, spec: dict[str, Any]) -> Mounts:
 
 
 def release(home: str, project: str, job: str, spec: dict[str, Any]) -> None:
-    """Give back the job's dataset leases (those it holds; missing ones are fine)."""
+    """Give back the job's dataset leases, in whichever pool it holds them (missing ones
+    are fine)."""
     if not spec.get("datasets"):
         return
     from mlfabric import caches
 
-    for ref in spec["datasets"]:
-        with contextlib.suppress(MlfabricError):
-            caches.release_lease(ref, lease_holder(project, job), home=home)
+    for pool in caches.pools(home=home):
+        for ref in spec["datasets"]:
+            with contextlib.suppress(MlfabricError):
+                caches.release_lease(ref, lease_holder(project, job), pool=pool.name,
+                                     home=home)
 
 
 def complete(home: str, volume: str, project: str, job: str) -> str:

@@ -86,6 +86,9 @@ class JobInfo(Record):
     engine: str | None = None  # what its processes run as (``dask``: a Dask cluster)
     # what its running engine publishes: Dask's ``scheduler`` address and ``dashboard``
     endpoints: dict[str, str] = field(default_factory=dict)
+    # the address of the node its (first) process runs on, where the runtime reports one
+    # (``ray``: the Ray node's IP); None on this machine's runtimes
+    node_address: str | None = None
 
     computed = ("ref",)
 
@@ -94,6 +97,12 @@ class JobInfo(Record):
         """``project/name``."""
         return f"{self.project}/{self.name}"
 
+    @property
+    def node(self) -> str | None:
+        """The node its first process runs on (None unless it runs)."""
+        if self.state != "Running" or not self.placements:
+            return None
+        return str(self.placements[0]["node"])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ class InferenceServer(Record):
     server answers and has tried to load every model (each model's own state is in
     ``models``: one that failed leaves the server ready); ``models`` holds, per model,
     ``{name, versions, state, reason}`` as the server last reported them (empty unless
-    the job runs)."""
+    the job runs). While it runs, ``node`` is the node its job was placed on and
+    ``node_address`` that node's address where the runtime reports one (``ray``); a
+    server bound to a wildcard address (0.0.0.0) is reached at that address."""
 
     name: str
     project: str
@@ -34,13 +36,20 @@ class InferenceServer(Record):
     ready: bool = False
     models: list[dict[str, Any]] = field(default_factory=list)
     message: str | None = None
+    node: str | None = None
+    node_address: str | None = None
 
     computed = ("http_url", "grpc_url", "metrics_url")
 
     @property
     def client_host(self) -> str:
-        """Where clients connect: the bind address, or loopback for a wildcard bind."""
-        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        """Where clients connect: the bind address, or for a wildcard bind the address of
+        the node it runs on (loopback when it runs on this machine); an IPv6 address in
+        brackets, as URLs write it."""
+        host = self.host
+        if host in ("0.0.0.0", "", "::"):
+            host = self.node_address or "127.0.0.1"
+        return f"[{host}]" if ":" in host else host
 
     @property
     def http_url(self) -> str:

@@ -57,4 +57,6 @@ def to_server(st: Home, row: Any, job: Any | None) -> InferenceServer:
         name=row.name, project=row.project, model_repo=row.model_repo, job=row.job,
         state=state, host=row.host, http_port=row.http_port, grpc_port=row.grpc_port,
         metrics_port=row.metrics_port, gpus=(row.spec or {}).get("gpus"),
-        created_at=row.created_at, ready=ready, models=models, message=message)
+        created_at=row.created_at, ready=ready, models=models, message=message,
+        node=job.node if job is not None else None,
+        node_address=job.node_address if job is not None else None)

@@ -96,9 +96,10 @@ def launch_command(name: str, *, volume: str, volumes: list[str], datasets: list
     return cmd
 
 
-def url(host: str, port: int) -> str:
-    """Where users open the workspace."""
-    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+def url(host: str, port: int, node_address: str | None = None) -> str:
+    """Where users open the workspace: at ``host``, or for a wildcard address at the
+    address of the node it runs on (``node_address``; default this machine's name)."""
+    shown = (node_address or socket.gethostname()) if host in ("0.0.0.0", "::") else host
     if ":" in shown:
         shown = f"[{shown}]"
     return f"http://{shown}:{port}/lab"

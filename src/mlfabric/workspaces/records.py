@@ -16,7 +16,9 @@ class Workspace(Record):
     volumes as ``VOL:PATH`` (PATH inside the Jupyter root), ``datasets`` the cached
     ``DATASET:VERSION`` refs (under ``datasets/DATASET``). ``password`` is set only in what
     ``create`` and ``clone`` return, when they generated it: it is stored hashed and never
-    shown again.
+    shown again. While it runs, ``node`` is the node its job was placed on and
+    ``node_address`` that node's address where the runtime reports one (``ray``); a
+    workspace bound to a wildcard address (0.0.0.0) has its URL on that address.
     """
 
     name: str
@@ -34,3 +36,5 @@ class Workspace(Record):
     volumes: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     password: str | None = None
+    node: str | None = None
+    node_address: str | None = None

@@ -112,8 +112,10 @@ def to_workspace(row: Any, job: jobs.JobInfo | None, *,
                   "it again")
     else:
         state, reason = job.state, _reason(job)
+    node, address = (job.node, job.node_address) if job is not None else (None, None)
     return Workspace(name=row.name, project=row.project, volume=row.volume, job=row.job,
-                     state=state, reason=reason, url=url(row.host, row.port), host=row.host,
+                     state=state, reason=reason, url=url(row.host, row.port, address),
+                     node=node, node_address=address, host=row.host,
                      port=row.port, gpus=float(spec.get("gpus") or 0), size=spec.get("size"),
                      volumes=list(spec.get("volumes") or []),
                      datasets=list(spec.get("datasets") or []), created_at=row.created_at,

@@ -133,6 +133,16 @@ class Runtime(ABC):
         """The OS process id behind ``process`` on this machine, if there is one."""
         return None
 
+    def address(self, process: Process) -> str | None:
+        """The address of the node ``process`` runs on, where the runtime knows one that
+        differs from this machine's (what a service it runs is reached at)."""
+        return None
+
+    def cache_pool(self, run: Run) -> str | None:
+        """The cache pool the datasets of ``run`` are leased from on the node it is placed
+        on (a gang: its rank 0's); None: the default pool."""
+        return None
+
     def discover(self, home: Path, address: str | None) -> Cluster:
         """The nodes of the cluster this runtime runs on (``address``: where it is; kept
         in ``home`` for later cycles). Runtimes without a cluster have none to find."""

@@ -37,6 +37,7 @@ ADDRESS_ENV = "MLFABRIC_RAY_ADDRESS"
 NAMESPACE = "mlfabric"
 NODE_LABEL = "mlfabric.io/node"  # a Ray node's mlfabric name (default: ray-<node id>)
 POOL_LABEL = "mlfabric.io/pool"  # its node pool (default: default)
+CACHE_POOL_LABEL = "mlfabric.io/cache-pool"  # where its jobs' datasets are cached
 _NODE_ID = "ray.io/node-id"
 START_TIMEOUT_S = 60.0
 CALL_TIMEOUT_S = 30.0
@@ -280,8 +281,8 @@ class RayRuntime(Runtime):
                 local = ray.get(actor.start.remote(variables), timeout=START_TIMEOUT_S)
                 out.append(Process(rank, {"address": addr, "actor": f"{prefix}.{rank}",
                                           "placement_group": pg is not None and prefix,
-                                          "node_id": at["node_id"], "gpus": at["gpus"],
-                                          "local": local}))
+                                          "node_id": at["node_id"], "ip": at["ip"],
+                                          "gpus": at["gpus"], "local": local}))
             return tuple(out)
         except BaseException as exc:
             for actor in actors:
@@ -330,6 +331,10 @@ class RayRuntime(Runtime):
         pid = (process.handle.get("local") or {}).get("pid")
         return int(pid) if pid is not None else None
 
+    def address(self, process: Process) -> str | None:
+        ip = process.handle.get("ip")
+        return str(ip) if ip else None
+
     def stop(self, run: Run, grace_s: float) -> None:
         """Each actor ends its process (SIGTERM, ``grace_s``, then SIGKILL of its whole
         tree) and is killed; the placement group is removed: Ray's GPUs are free."""
@@ -351,6 +356,14 @@ class RayRuntime(Runtime):
             with contextlib.suppress(ray.exceptions.RayError, ValueError):
                 ray.util.remove_placement_group(
                     ray.util.get_placement_group(name))  # type: ignore[arg-type]
+
+    def cache_pool(self, run: Run) -> str | None:
+        """The pool named by the ``mlfabric.io/cache-pool`` label of rank 0's node."""
+        if not run.placements:
+            return None
+        node = run.placements[0].node
+        found = _node_ids(address(run.job_dir.parents[2]), {node})[node]
+        return found.labels.get(CACHE_POOL_LABEL) or None
 
     def discover(self, home: Path, address_: str | None) -> Cluster:
         addr = address_ or address(home)
@@ -401,8 +414,9 @@ def main(argv: list[str]) -> int:
     return int(code)
 
 
-__all__ = ["ADDRESS_ENV", "NAMESPACE", "NODE_LABEL", "POOL_LABEL", "SHARED_PATH_NOTE",
-           "RayNode", "RayRuntime", "address", "address_file", "connect", "ray_nodes"]
+__all__ = ["ADDRESS_ENV", "CACHE_POOL_LABEL", "NAMESPACE", "NODE_LABEL", "POOL_LABEL",
+           "SHARED_PATH_NOTE", "RayNode", "RayRuntime", "address", "address_file", "connect",
+           "ray_nodes"]
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
