@@ -4,6 +4,7 @@ from mlfabric.exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, base="mlfabric.storage", exports={
     "create": "volume", "list": "volume:list_volumes", "show": "volume", "path": "volume",
-    "usage": "volume", "delete": "volume", "plan_delete": "volume", "clone": "clone",
+    "usage": "volume", "holding": "volume", "delete": "volume", "plan_delete": "volume",
+    "clone": "clone",
     "Volume": "records", "Usage": "records", "DeletePlan": "records",
 })

@@ -173,7 +173,8 @@ def test_domain_language_model_lowers_word_error_rate(prepared: Path,
 
 
 def test_adapted_sentiment_beats_vader_and_the_seed_metric_misleads(
-        home: Path, tmp_path: Path, prepared: Path, heard: tuple[dict, Any]) -> None:
+        home: Path, tmp_path: Path, prepared: Path, heard: tuple[dict, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     made = run_cli(home, "--json", "callcenter", "make-dataset", "text", "--conversations",
                    "24", "--seed", "8", "--text-only", "--to-volume", "center")
     assert made.code == 0, made.err
@@ -219,6 +220,32 @@ def test_adapted_sentiment_beats_vader_and_the_seed_metric_misleads(
     assert f"stock {wer.stock_wer:.3f}, adapted {wer.adapted_wer:.3f}" in md
     pngs = sorted((tmp_path / "report").glob("confusion-*.png"))
     assert len(pngs) == 6 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+    # the evaluation as a scheduler job, its report written to a volume
+    require_root("jobs run confined as their projects' uids")
+    monkeypatch.setenv("MLFABRIC_RUNTIME", "local")
+    h = str(home)
+    nodes.add("n1", gpus=1, home=h)
+    projects.create("center", quota=1, home=h)
+    report_dir = Path(volumes.path("models", home=h)) / "reports" / "v1"
+    outside = run_cli(home, "callcenter", "eval-sentiment", made.json()["path"], "--model",
+                      model["path"], "--report", str(tmp_path / "r"), "--submit", "center")
+    assert outside.code == 1 and "the report folder" in outside.err and "is in none" in \
+        outside.err
+    sub = run_cli(home, "--json", "callcenter", "eval-sentiment", made.json()["path"],
+                  "--model", model["path"], "--resamples", "50", "--report", str(report_dir),
+                  "--submit", "center")
+    assert sub.code == 0, sub.err
+    assert sub.json() == {"job": "eval", "project": "center"}
+    deadline = time.monotonic() + 120
+    while (j := jobs.get("eval", project="center", home=h)).state not in ("Succeeded",
+                                                                         "Failed"):
+        assert time.monotonic() < deadline, jobs.logs("eval", project="center", home=h)
+        jobs.step(home=h)
+        time.sleep(0.2)
+    assert j.state == "Succeeded", jobs.logs("eval", project="center", home=h)
+    md = (report_dir / "report.md").read_text()
+    assert f"| adapted | gold | {on_gold['adapted'].macro_f1:.3f} |" in md
 
 
 def test_prepare_as_one_scheduler_job_per_shard(home: Path, corpus: Path,

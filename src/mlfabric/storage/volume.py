@@ -83,6 +83,17 @@ def list_volumes(*, home: str | None = None) -> list[Volume]:
     return st.catalog.run_read(_q)
 
 
+def holding(path: str, *, home: str | None = None) -> tuple[str, str] | None:
+    """The volume whose folder holds ``path`` (existing or not) and the path inside it
+    (``""`` for the folder itself), or None when no volume holds it."""
+    real = os.path.realpath(path)
+    for vol in list_volumes(home=home):
+        root = os.path.realpath(vol.path)
+        if real == root or real.startswith(root + os.sep):
+            return vol.name, os.path.relpath(real, root) if real != root else ""
+    return None
+
+
 def show(name: str, *, home: str | None = None) -> Volume:
     """One volume with its lineage and snapshot count."""
     validate_name(name, "volume name")

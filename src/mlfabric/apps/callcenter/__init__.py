@@ -33,6 +33,7 @@ _EXPORTS = {
     "transcribe_corpus": "asr",
     "train_sentiment": "sentiment", "vader_label": "sentiment", "load_classifier": "sentiment",
     "evaluate_sentiment": "evaluation", "paired_bootstrap": "evaluation",
+    "submit_eval": "evaluation",
     "write_report": "report", "seed_metric": "evaluation", "macro_f1": "evaluation",
     "confusion": "evaluation",
     "record_sentence": "live", "list_agents": "live", "list_calls": "live",

@@ -146,9 +146,23 @@ def eval_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
                                                  "resamples of whole conversations."),
                    report: str | None = typer.Option(None, "--report", help="Folder for "
                                                      "report.md and the confusion PNGs "
-                                                     "(a volume's path keeps them).")
+                                                     "(a volume's path keeps them)."),
+                   submit: str | None = typer.Option(None, "--submit", metavar="PROJECT",
+                                                     help="Run it as a scheduler job of "
+                                                     "PROJECT (corpus, model and --report "
+                                                     "inside volumes)."),
+                   name: str = typer.Option("eval", "--name", help="The job's name "
+                                            "(with --submit).")
                    ) -> None:
     """Stock vs adapted vs always-neutral sentiment on the held-out calls."""
+    if submit is not None:
+        if report is None:
+            raise typer.BadParameter("--submit needs --report (a folder inside a volume)")
+        job = callcenter.submit_eval(path, model=model, report=report, project=submit,
+                                     name=name, resamples=resamples, home=OPTIONS.home)
+        emit_json({"job": job, "project": submit}) if OPTIONS.json else say(
+            f"submitted job {submit}/{job}: `mlfabric job logs {job} -p {submit}` follows it")
+        return
     r = callcenter.evaluate_sentiment(path, model=model, resamples=resamples)
     if report is not None:
         written = callcenter.write_report(r, report)

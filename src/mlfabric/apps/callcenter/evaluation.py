@@ -7,6 +7,7 @@ perfect 0 on it."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -128,3 +129,28 @@ def evaluate_sentiment(path: str, *, model: str, resamples: int = RESAMPLES,
                         for name in ("stock", "adapted")} if keep else {}
     return SentimentReport(path=str(path), sentences=len(test), scores=out,
                            seed_metric=metric, extra=extra)
+
+
+def submit_eval(path: str, *, model: str, report: str, project: str, name: str = "eval",
+                resamples: int = RESAMPLES, home: str | None = None) -> str:
+    """Queue ``mlfabric callcenter eval-sentiment`` as a scheduler job of ``project``: the
+    corpus, the model and the report folder must each be inside a volume, which the job
+    gets mounted (under the volume's name in its working folder) and writes its report
+    to. Returns the job's name."""
+    from mlfabric import jobs, volumes
+
+    mounts: dict[str, str] = {}
+    args = []
+    for what, where in (("corpus", path), ("model", model), ("report", report)):
+        found = volumes.holding(where, home=home)
+        if found is None:
+            raise InvalidInput(f"a job reads and writes volumes only: the {what} folder "
+                               f"'{where}' is in none", field=what, value=where)
+        volume, inside = found
+        mounts[volume] = f"{volume}:{volume}"
+        args.append(str(Path(volume) / inside))
+    exe = str(Path(sys.executable).parent / "mlfabric")
+    jobs.submit(name, project=project, volumes=list(mounts.values()),
+                command=[exe, "callcenter", "eval-sentiment", args[0], "--model", args[1],
+                         "--report", args[2], "--resamples", str(resamples)], home=home)
+    return name

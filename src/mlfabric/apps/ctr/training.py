@@ -29,16 +29,11 @@ METRICS = "metrics.json"
 def volume_of(path: str, home: str | None) -> str | None:
     """The volume whose folder holds ``path``, if any (None too where no catalog can be
     read: a confined job sees its volumes, not the home)."""
-    real = os.path.realpath(path)
     try:
-        listed = volumes.list(home=home)
+        found = volumes.holding(path, home=home)
     except (MlfabricError, OSError):
         return None
-    for vol in listed:
-        root = os.path.realpath(vol.path)
-        if real == root or real.startswith(root + os.sep):
-            return vol.name
-    return None
+    return found[0] if found else None
 
 
 def data_version(data: str, home: str | None) -> str | None:
