@@ -529,7 +529,8 @@ def test_uploads_are_journaled_while_they_run(tmp_path: Path, home: Path,
         assert transfer.sync(str(src), "memory://journaled", workers=1, home=home).copied == 300
     finally:
         MemoryFileSystem().rm("/journaled", recursive=True)
-    assert len([n for n in batches if n]) >= 4 and sum(batches) == 300
+    # more than the one batch at the end (how many depends on the threads' timing)
+    assert len([n for n in batches if n]) >= 2 and sum(batches) == 300
 
 
 def test_local_copies_are_flushed_once_before_the_run_is_done(
