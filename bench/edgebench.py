@@ -5,6 +5,8 @@ against its named peer in the same run, printed as ratios:
 
 - storage: the data set on its local volume (peer) vs the same files over a loopback
   network file system (rclone SFTP + FUSE), page cache dropped before each run, 3+ runs each;
+  and vs a dataset cache filled before each run from an S3 lake (moto's S3 server on
+  127.0.0.1, the S3-backed option);
 - servers: one ``mlfabric inference`` server (peer) vs two, pinned to disjoint cores,
   round-robin, offline throughput; and plain onnxruntime in process against one server;
 - io: ``edgebench io`` on the volume directly (peer) vs through the network file system.
@@ -21,6 +23,7 @@ import os
 import platform
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from mlfabric import nodes, projects, volumes
@@ -50,6 +53,28 @@ def comparison(c: edgebench.Comparison) -> dict:
     return {"metric": c.metric, c.a: f"{c.a_mean} (noise {c.a_noise_pct}%)",
             c.b: f"{c.b_mean} (noise {c.b_noise_pct}%)", "ratio": c.ratio,
             "diff %": c.difference_pct, "within noise": c.within_noise}
+
+
+@contextlib.contextmanager
+def s3_lake(home: str) -> Iterator[str]:
+    """A remote ``s3lake`` on moto's S3 server on 127.0.0.1 (test credentials)."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from mlfabric import remotes
+
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                      AWS_DEFAULT_REGION="us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="edge")
+        remotes.add("s3lake", "s3://edge/lake", endpoint_url=endpoint, home=home)
+        yield "s3lake"
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -89,6 +114,12 @@ def main() -> None:
     show("storage: local volume (peer) vs loopback network file system",
          [comparison(c) for c in storage])
     report["storage"] = [c.to_dict() for c in storage]
+    with s3_lake(home) as lake:
+        via_s3 = edgebench.compare_storage(model="resnet", data="imagenet", scenario="offline",
+                                           runs=args.runs, lake=lake, **kw)
+    show("storage: local volume (peer) vs dataset cache filled from S3 before each run",
+         [comparison(c) for c in via_s3])
+    report["storage_s3_cache"] = [c.to_dict() for c in via_s3]
 
     names: list[str] = []
     try:

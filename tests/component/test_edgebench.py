@@ -17,6 +17,9 @@ from mlfabric import volumes
 from mlfabric.apps import edgebench
 from mlfabric.apps.edgebench.data import load_sample, read_labels, sample_paths
 from mlfabric.errors import InvalidInput, MlfabricError, NotFound
+from tests.component.test_transfer_s3 import _aws_env, bucket, endpoint, keys
+
+__all__ = ["_aws_env", "bucket", "endpoint"]  # S3 fixtures shared with the transfer tests
 
 SIDE = 32
 FAST = {"min_duration_ms": 200, "samples_per_query": 2}
@@ -190,3 +193,39 @@ def test_samples_load_from_a_dataset_cache(bench: str, tmp_path: Path) -> None:
     assert r.valid and r.data == f"imgs-ds:{version.version}"
     [entry] = caches.list(home=bench)
     assert entry.dataset == "imgs-ds"
+
+
+def test_storage_comparison_through_an_s3_backed_dataset_cache(bench: str, endpoint: str,
+                                                               bucket: str) -> None:
+    """The second remote option: the data set pushed to an S3 lake (moto on loopback) and
+    fetched into a fresh cache entry before every run."""
+    from mlfabric import caches, remotes
+
+    remotes.add("s3lake", f"s3://{bucket}/lake", endpoint_url=endpoint, home=bench)
+    before = {r.id for r in edgebench.results(home=bench)}
+    with pytest.raises(NotFound, match="remote 'nosuch'"):
+        edgebench.compare_storage(model="resnet", data="imgs", lake="nosuch", home=bench)
+    assert {r.id for r in edgebench.results(home=bench)} == before  # no run started
+
+    seen: list[edgebench.RunResult] = []
+    out = edgebench.compare_storage(model="resnet", data="imgs", scenario="singlestream",
+                                    runs=2, lake="s3lake", home=bench,
+                                    on_run=seen.append, **FAST)
+    assert [r.storage for r in seen] == ["local", "cache-s3"] * 2
+    local, cached = seen[0::2], seen[1::2]
+    assert all(r.data == "imgs" and r.fetch_seconds == 0 for r in local)
+    [ref] = {r.data for r in cached}
+    assert ref.startswith("edgebench-imgs:") and all(r.fetch_seconds > 0 for r in cached)
+    assert all(r.valid for r in seen)
+    # every picture (and the labels) went to the bucket; the last fetch is still cached
+    objects = keys(endpoint, bucket, "lake/objects/")
+    assert len(objects) >= 40
+    [entry] = [e for e in caches.list(home=bench) if f"{e.dataset}:{e.version}" == ref]
+    assert sorted(load_sample(p).shape for p in sample_paths(entry.path, 40)) == [
+        (3, SIDE, SIDE)] * 40
+    latency, ready = out
+    assert (latency.a, latency.b) == ("local", "cache-s3")
+    assert (latency.metric, ready.metric) == ("p90_latency_ms", "fetch_and_load_seconds")
+    assert ready.b_values == [round(r.fetch_seconds + r.load_seconds, 4) for r in cached]
+    assert ready.a_values == [round(r.load_seconds, 4) for r in local]
+    assert latency.runs == [r.id for r in local + cached]

@@ -44,6 +44,8 @@ def test_edgebench_from_the_command_line_and_the_server(home: Path) -> None:
     assert "inference server 'down'" in fails(home, "edgebench", "run", "-s", "offline", "-m",
                                               "resnet", "-d", "imgs", "--target",
                                               "inference:down")
+    assert "remote 'nosuch'" in fails(home, "edgebench", "compare-storage", "-m", "resnet",
+                                      "-d", "imgs", "--lake", "nosuch")
     assert ok(home, "--json", "edgebench", "results").json() == []
 
     ok(home, "edgebench", "make-data", "imgs", "--images", "16", "--size", "32", "--force")

@@ -67,8 +67,10 @@ _COLUMNS = ["RUN", "SCENARIO", "MODEL", "TARGET", "STORAGE", "RESULT", "SAMPLES/
 def run(scenario: str = typer.Option(..., "--scenario", "-s", help="offline, singlestream "
                                      "or multistream."),
         model: str = typer.Option(..., "--model", "-m", help="resnet or ssd-mobilenet."),
-        data: str = typer.Option(..., "--data", "-d", help="Image set volume: "
-                                 "VOLUME[@SNAPSHOT]."),
+        data: str = typer.Option(..., "--data", "-d", help="Image set: VOLUME[@SNAPSHOT] "
+                                 "or a dataset version DATASET:VERSION (read from its cache)."),
+        pool: str | None = typer.Option(None, "--pool", help="Cache pool a DATASET:VERSION "
+                                        "is read from (default pool)."),
         target: str = typer.Option("local", "--target", help="local (onnxruntime here) or "
                                    "inference:NAME[,NAME...]."),
         servers: int | None = typer.Option(None, "--servers", help="Use the first N servers "
@@ -85,7 +87,7 @@ def run(scenario: str = typer.Option(..., "--scenario", "-s", help="offline, sin
                                                 "LoadGen loads for the timed run.")) -> None:
     """Run a LoadGen scenario; keep its logs and results in the results volume."""
     r = edgebench.run(scenario, model=model, data=data, target=target, servers=servers,
-                      repo=repo, results=results, accuracy=accuracy,
+                      pool=pool, repo=repo, results=results, accuracy=accuracy,
                       min_duration_ms=min_duration_ms, min_query_count=min_queries,
                       samples_per_query=samples_per_query,
                       performance_samples=performance_samples, home=OPTIONS.home,
@@ -122,10 +124,16 @@ def _comparison_table(comparisons: list[edgebench.Comparison]) -> None:
 @app.command("compare-storage")
 def compare_storage(model: str = typer.Option(..., "--model", "-m", help="resnet or "
                                               "ssd-mobilenet."),
-                    data: str = typer.Option(..., "--data", "-d", help="VOLUME[@SNAPSHOT]."),
+                    data: str = typer.Option(..., "--data", "-d", help="VOLUME[@SNAPSHOT] "
+                                             "or DATASET:VERSION."),
                     scenario: str = typer.Option("offline", "--scenario", "-s"),
                     runs: int = typer.Option(3, "--runs", help="Runs per configuration."),
                     target: str = typer.Option("local", "--target"),
+                    lake: str | None = typer.Option(None, "--lake", help="Compare with a "
+                                                    "dataset cache filled from this remote "
+                                                    "before each run (an S3 lake: the "
+                                                    "S3-backed cache) instead of the network "
+                                                    "file system."),
                     repo: str = typer.Option("edgebench-models", "--repo", help=_REPO),
                     results: str = typer.Option("edgebench-results", "--results",
                                                 help=_RESULTS),
@@ -133,9 +141,10 @@ def compare_storage(model: str = typer.Option(..., "--model", "-m", help="resnet
                                                         help=_DURATION),
                     min_queries: int | None = typer.Option(None, "--min-queries",
                                                            help=_QUERIES)) -> None:
-    """Local volume vs the same data over a loopback network file system (SFTP + FUSE)."""
+    """Local volume vs the same data over a loopback network file system (SFTP + FUSE),
+    or through a dataset cache filled from a lake (--lake)."""
     out = edgebench.compare_storage(model=model, data=data, scenario=scenario, runs=runs,
-                                    target=target, repo=repo, results=results,
+                                    target=target, lake=lake, repo=repo, results=results,
                                     min_duration_ms=min_duration_ms,
                                     min_query_count=min_queries, home=OPTIONS.home,
                                     on_run=lambda r: note(f"{r.storage}: {r.result} {r.id}"))

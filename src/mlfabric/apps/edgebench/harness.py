@@ -60,27 +60,32 @@ class Settings:
         return self.samples_per_query if self.scenario == "multistream" else 1
 
 
-def resolve_data(ref: str, home: str | None) -> tuple[str, str]:
+def resolve_data(ref: str, home: str | None, pool: str | None = None
+                 ) -> tuple[str, str, float]:
     """``VOLUME``, ``VOLUME@SNAP`` or ``DATASET:VERSION`` as (folder to read, the
-    reference). A snapshot is read through a read-only linked clone
-    ``edgebench-VOLUME-SNAP`` (made once, kept); a dataset version from its cache entry
-    (cached from its lake first when missing)."""
+    reference, seconds spent fetching it). A snapshot is read through a read-only linked
+    clone ``edgebench-VOLUME-SNAP`` (made once, kept); a dataset version from its cache
+    entry in ``pool``, cached from its lake first when missing (the fetch is what the
+    seconds time)."""
     from mlfabric import volumes
 
     if ":" in ref:
         from mlfabric import caches  # type: ignore[attr-defined]
 
-        return caches.add(ref, home=home).path, ref
+        t0 = time.monotonic()
+        entry = caches.add(ref, pool=pool, home=home)
+        fetched = time.monotonic() - t0 if entry.fetched_objects else 0.0
+        return entry.path, ref, fetched
     volume, sep, snap = ref.partition("@")
     if not sep:
-        return volumes.path(volume, home=home), ref
+        return volumes.path(volume, home=home), ref, 0.0
     volumes.show(volume, home=home)  # NotFound for a missing volume
     clone = f"edgebench-{volume}-{snap}"[:63].rstrip("-")
     try:
-        return volumes.path(clone, home=home), ref
+        return volumes.path(clone, home=home), ref, 0.0
     except NotFound:
         volumes.clone(clone, ref, mode="link", home=home)
-        return volumes.path(clone, home=home), ref
+        return volumes.path(clone, home=home), ref, 0.0
 
 
 def parse_target(target: str, servers: int | None) -> list[str]:
@@ -268,20 +273,21 @@ def run(scenario: str, *, model: str, data: str, target: str = "local",
         results: str = store.RESULTS, accuracy: bool = False, min_duration_ms: int = 5000,
         min_query_count: int | None = None, samples_per_query: int = 8,
         performance_samples: int = 256, read_from: str | None = None,
-        storage: str = "local", drop_page_cache: bool = True,
+        storage: str = "local", drop_page_cache: bool = True, pool: str | None = None,
         home: str | None = None,
         on_start: Callable[[str], None] | None = None) -> RunResult:
     """Run LoadGen's ``scenario`` on ``model`` over the pictures of volume ``data``
     (``VOLUME[@SNAP]``), in process (``target='local'``) or on ``mlfabric inference``
     servers (``inference:A[,B]``, the first ``servers`` of them, round-robin).
 
+    ``pool``: the cache pool a ``DATASET:VERSION`` is read from (the default pool).
     ``read_from``: another path to the same data set (a network mount of it), labelled
     ``storage``. The data set's files leave the page cache first (``drop_page_cache``), so
     the query sample library's load reads the storage."""
     settings = Settings(scenario, accuracy, min_duration_ms, min_query_count,
                         samples_per_query, performance_samples).check()
     check_model_name(model)
-    folder, data_ref = resolve_data(data, home)
+    folder, data_ref, fetch_seconds = resolve_data(data, home, pool)
     info = read_dataset(folder)
     labels = read_labels(folder) if accuracy else None
     if accuracy and (labels is None or info.kind != "imagenet" or model != "resnet"):
@@ -345,6 +351,7 @@ def run(scenario: str, *, model: str, data: str, target: str = "local",
         p90_latency_ms=ms(s.p90_latency_ns), p99_latency_ms=ms(s.p99_latency_ns),
         mean_latency_ms=ms(s.mean_latency_ns), samples_per_query=s.samples_per_query,
         queries=s.queries, load_seconds=round(sut.load_seconds, 4),
+        fetch_seconds=round(fetch_seconds, 4),
         accuracy=None if acc is None else round(acc, 4), logs=str(logs),
         started_at=started, seconds=round(seconds, 3),
         notes=notes + [f"not satisfied: {r}" for r in s.invalid_reasons])

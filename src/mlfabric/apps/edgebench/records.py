@@ -43,10 +43,10 @@ class RunResult(Record):
     scenario: str  # offline | singlestream | multistream
     mode: str  # performance | accuracy
     model: str
-    data: str  # VOLUME[@SNAP]
+    data: str  # VOLUME[@SNAP] | DATASET:VERSION
     target: str  # local | inference:NAME[,NAME]
     servers: int
-    storage: str  # local | fuse-sftp
+    storage: str  # local | fuse-sftp | cache-SCHEME (a cache filled from an s3/file lake)
     valid: bool | None
     result: str  # VALID | INVALID (LoadGen's words)
     samples_per_second: float | None
@@ -61,6 +61,7 @@ class RunResult(Record):
     started_at: float
     seconds: float
     notes: list[str] = field(default_factory=list)
+    fetch_seconds: float = 0.0  # filling the dataset cache from its lake (0: read in place)
 
 
 @dataclass(frozen=True)
