@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import fmean
 
 from mlfabric import nodes, projects, volumes
 from mlfabric.apps import edgebench
@@ -55,6 +57,71 @@ def comparison(c: edgebench.Comparison) -> dict:
             "diff %": c.difference_pct, "within noise": c.within_noise}
 
 
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and its descendants (user + system, from /proc)."""
+    from mlfabric import proctree
+
+    total = 0
+    for p in [pid, *(d for d, _ in proctree.descendants(pid))]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / HZ
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine spent busy since boot (every core)."""
+    cpu = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return (sum(cpu) - cpu[3] - cpu[4]) / HZ  # all but idle and iowait
+
+
+class CpuMeter:
+    """CPU seconds of this process (the SUT: LoadGen, the gRPC client) and of each server's
+    process tree in every run of ``compare_servers``, as deltas between its runs' ends."""
+
+    def __init__(self, names: list[str], home: str) -> None:
+        from mlfabric import jobs, serving
+
+        self.pids = {n: jobs.get(serving.show(n, home=home).job, project="bench",
+                                 home=home).pids[0] for n in names}
+        self.rows: list[dict] = []
+        self.last = self._snap()
+
+    def _snap(self) -> dict[str, float]:
+        return {"wall": time.monotonic(), "client": time.process_time(),
+                "machine": _machine_busy(),
+                **{n: _tree_cpu(pid) for n, pid in self.pids.items()}}
+
+    def run_ended(self, r: edgebench.RunResult) -> None:
+        now = self._snap()
+        d = {k: now[k] - self.last[k] for k in now}
+        self.last = now
+        samples = (r.samples_per_second or 0) * r.seconds
+        per = {k: round(1000 * d[k] / samples, 3) if samples else None
+               for k in ("client", *self.pids)}
+        self.rows.append({"servers": r.servers, "samples/s": r.samples_per_second,
+                          "client ms/sample": per["client"],
+                          **{f"{n} ms/sample": per[n] for n in self.pids},
+                          "machine busy %": round(100 * d["machine"] / (
+                              d["wall"] * (os.cpu_count() or 1)), 1)})
+
+    def ceiling(self) -> str:
+        """The two-server ratio these CPU costs allow on this machine's cores."""
+        one = [r for r in self.rows if r["servers"] == 1]
+        two = [r for r in self.rows if r["servers"] == 2]
+        if not one or not two:
+            return "no runs measured"
+        cost = fmean(sum(v for k, v in r.items() if k.endswith("ms/sample")) for r in two)
+        best = 1000 * (os.cpu_count() or 1) / cost
+        got = fmean(r["samples/s"] for r in one)
+        return (f"CPU per sample with two servers: {cost:.2f} ms (client and servers); "
+                f"{os.cpu_count()} cores allow at most {best:.0f} samples/s, "
+                f"{best / got:.2f}x one server's {got:.0f}")
+
+
 @contextlib.contextmanager
 def s3_lake(home: str) -> Iterator[str]:
     """A remote ``s3lake`` on moto's S3 server on 127.0.0.1 (test credentials)."""
@@ -62,6 +129,8 @@ def s3_lake(home: str) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     from mlfabric import remotes
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per S3 request
 
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                       AWS_DEFAULT_REGION="us-east-1")
@@ -133,11 +202,16 @@ def main() -> None:
         ratio = served[0].samples_per_second / local[0].samples_per_second
         print(f"  offline: one server / onnxruntime in process = {ratio:.3f}")
         report["server_vs_local_offline"] = round(ratio, 4)
+        meter = CpuMeter(names, home)
         servers = edgebench.compare_servers(model="resnet", data="imagenet",
                                             target="inference:edge-1,edge-2", runs=args.runs,
-                                            **kw)
+                                            on_run=meter.run_ended, **kw)
         show("servers: one (peer) vs two, offline", [comparison(servers)])
         report["servers"] = servers.to_dict()
+        show("servers: where the CPU goes (per run)", meter.rows)
+        report["servers_cpu"] = meter.rows
+        print("  " + meter.ceiling())
+        report["servers_ceiling"] = meter.ceiling()
     finally:
         with contextlib.suppress(Exception):
             edgebench.stop_servers(names, home=home)
