@@ -409,7 +409,12 @@ def test_cli_usage_errors_exit_2(home: Path) -> None:
 
 
 # -- kill and resume -------------------------------------------------------------------
-def stopped_sync(tmp_path: Path, home: Path, sig: int, *, total: int = 1200
+# enough files that the signal lands mid-run: a quiet machine syncs 1,200 of them in 0.2 s,
+# which a watcher that saw the 20th file sometimes failed to interrupt
+STOPPED_TOTAL = 4000
+
+
+def stopped_sync(tmp_path: Path, home: Path, sig: int, *, total: int = STOPPED_TOTAL
                  ) -> tuple[Path, Path, subprocess.Popen[str], str, str]:
     """``mlfabric transfer sync`` of ``total`` files in its own process, sent ``sig`` once
     it has copied 20 of them; returns the folders, the process, its stdout and stderr."""
@@ -460,7 +465,7 @@ def test_killed_sync_resumes_without_recopying(tmp_path: Path, home: Path) -> No
     pair = pair_key(*open_pair(str(src), str(dst)))
     first_job = journal.jobs(pair)[0]
     assert first_job.state == "running"  # it never got to say otherwise
-    assert_resumes(src, dst, home, first_job.id, 1200)
+    assert_resumes(src, dst, home, first_job.id, STOPPED_TOTAL)
     assert [j.state for j in journal.jobs(pair)] == ["done", "interrupted"]
 
 
@@ -473,7 +478,7 @@ def test_ctrl_c_says_run_again_and_the_next_run_resumes(tmp_path: Path, home: Pa
     journal = Journal.open(home)
     first_job = journal.jobs(pair_key(*open_pair(str(src), str(dst))))[0]
     assert first_job.state == "interrupted"
-    assert_resumes(src, dst, home, first_job.id, 1200)
+    assert_resumes(src, dst, home, first_job.id, STOPPED_TOTAL)
 
 
 class StopFS(MemoryFileSystem):
