@@ -48,6 +48,8 @@ class RuntimeConformance(Conformance):
         try:
             assert [p.rank for p in run.processes] == [0, 1]
             assert rt.poll(run, time.time()) is None and rt.alive(run)
+            time.sleep(0.5)  # past the runtime's own start-up: a stop now ends a settled run
+            assert rt.poll(run, time.time()) is None and rt.alive(run)
         finally:
             rt.stop(run, grace_s=1)
         if "processes" in rt.capabilities:

@@ -126,7 +126,8 @@ class Runtime(ABC):
         """Stop the run's processes: ask politely, wait ``grace_s``, then force."""
 
     def alive(self, run: Run) -> bool:
-        """Whether the run's processes are the ones started and still there."""
+        """Whether every process of the run is the one started and still runs (a process
+        that ended, with a code or without, is not alive)."""
         return self.poll(run, now=run.started_at) is None
 
     def pid(self, process: Process) -> int | None:

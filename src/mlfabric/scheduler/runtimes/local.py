@@ -243,7 +243,7 @@ class LocalRuntime(Runtime):
             dict(os.environ), None
 
     def alive(self, run: Run) -> bool:
-        return all(is_alive(p) or self.exit_code(run, p.rank) is not None for p in run.processes)
+        return all(is_alive(p) and self.exit_code(run, p.rank) is None for p in run.processes)
 
     def stop(self, run: Run, grace_s: float) -> None:
         """SIGTERM each rank's process group and give the ranks ``grace_s`` to end (to

@@ -325,7 +325,7 @@ class RayRuntime(Runtime):
         return out
 
     def alive(self, run: Run) -> bool:
-        return all(c is not False for c in self._codes(run).values())
+        return all(c is None for c in self._codes(run).values())
 
     def pid(self, process: Process) -> int | None:
         pid = (process.handle.get("local") or {}).get("pid")
