@@ -18,7 +18,7 @@ import pytest
 from mlfabric import datasets, jobs, nodes, projects, remotes, snapshots, volumes
 from mlfabric.apps import callcenter
 from mlfabric.apps.callcenter import audio
-from mlfabric.errors import AlreadyExists, InvalidInput
+from mlfabric.errors import AlreadyExists, InvalidInput, NotFound
 from tests.helpers import require_root, run_cli, tree_digest
 
 CALLS = 4  # the fourth is held out
@@ -287,20 +287,86 @@ def test_live_history_is_kept_in_the_catalog(home: Path, backend: str,
     if backend == "postgres":
         monkeypatch.setenv("MLFABRIC_CATALOG_URL", request.getfixturevalue("postgres_url"))
     h = str(home)
+    for name in ("cc-a", "cc-b"):
+        projects.create(name, quota=1, home=h)
     for i, label in enumerate(["negative", "neutral", "positive", "positive"]):
         callcenter.record_sentence("agent-02", "c-9", i, f"sentence {i}", label,
-                                   start=i, end=i + 0.8, home=h)
-    callcenter.record_sentence("agent-03", "c-10", 0, "hello", "neutral", home=h)
+                                   start=i, end=i + 0.8, project="cc-a", home=h)
+    callcenter.record_sentence("agent-03", "c-10", 0, "hello", "neutral", project="cc-a",
+                               home=h)
     with pytest.raises(AlreadyExists):
-        callcenter.record_sentence("agent-02", "c-9", 1, "again", "neutral", home=h)
+        callcenter.record_sentence("agent-02", "c-9", 1, "again", "neutral", project="cc-a",
+                                   home=h)
     with pytest.raises(InvalidInput, match="longer than 2000"):
-        callcenter.record_sentence("agent-02", "c-9", 9, "x" * 2001, "neutral", home=h)
+        callcenter.record_sentence("agent-02", "c-9", 9, "x" * 2001, "neutral",
+                                   project="cc-a", home=h)
     with pytest.raises(InvalidInput, match="belongs to agent 'agent-02'"):
-        callcenter.record_sentence("agent-03", "c-9", 7, "mine", "neutral", home=h)
-    [c9] = callcenter.list_calls("agent-02", home=h)
+        callcenter.record_sentence("agent-03", "c-9", 7, "mine", "neutral", project="cc-a",
+                                   home=h)
+    [c9] = callcenter.list_calls("agent-02", project="cc-a", home=h)
     assert (c9["call"], c9["sentences"], c9["trend"]) == ("c-9", 4, [-1.0, -0.5, 0.0, 0.25])
-    agents = {a["agent"]: a for a in callcenter.list_agents(home=h)}
+    agents = {a["agent"]: a for a in callcenter.list_agents(project="cc-a", home=h)}
     assert agents["agent-02"]["by_label"] == {"negative": 1, "neutral": 1, "positive": 2}
-    assert [e.index for e in callcenter.call_sentences("c-9", 1, home=h)] == [2, 3]
-    events = list(callcenter.follow_call("c-9", 2, idle=0.2, home=h))
+    assert [e.index for e in callcenter.call_sentences("c-9", 1, project="cc-a", home=h)] \
+        == [2, 3]
+    events = list(callcenter.follow_call("c-9", 2, idle=0.2, project="cc-a", home=h))
     assert [json.loads(e.split("data: ", 1)[1])["index"] for e in events if "data: " in e] == [3]
+    # another project has calls of its own, under the same names, and sees none of cc-a's
+    assert callcenter.list_agents(project="cc-b", home=h) == []
+    assert callcenter.list_calls(project="cc-b", home=h) == []
+    assert callcenter.call_sentences("c-9", project="cc-b", home=h) == []
+    callcenter.record_sentence("agent-09", "c-9", 0, "other", "positive", project="cc-b",
+                               home=h)
+    assert [a["agent"] for a in callcenter.list_agents(project="cc-b", home=h)] == ["agent-09"]
+    assert len(callcenter.call_sentences("c-9", project="cc-a", home=h)) == 4
+    with pytest.raises(NotFound, match="project 'nosuch'"):
+        callcenter.record_sentence("agent-02", "c-1", 0, "x", "neutral", project="nosuch",
+                                   home=h)
+    with pytest.raises(NotFound, match="project 'nosuch'"):
+        callcenter.list_calls(project="nosuch", home=h)
+
+
+def test_live_sentences_of_earlier_versions_move_to_project_default(home: Path) -> None:
+    """Before calls belonged to projects, sentences were in an unscoped table: the first
+    use moves each of them, once, into project ``default``, and drops that table."""
+    from sqlalchemy import create_engine, inspect, text
+
+    h = str(home)
+    projects.create("default", quota=1, home=h)
+    engine = create_engine(f"sqlite:///{home / 'catalog.db'}")  # the home's own catalog
+    with engine.begin() as c:
+        c.execute(text(
+            "CREATE TABLE callcenter_sentences (id INTEGER PRIMARY KEY, agent VARCHAR(63), "
+            "call VARCHAR(63), idx INTEGER, text TEXT, label VARCHAR(16), start_s FLOAT, "
+            "end_s FLOAT, heard_at FLOAT, stored_at FLOAT)"))
+        for i, label in enumerate(("negative", "positive")):
+            c.execute(text("INSERT INTO callcenter_sentences (agent, call, idx, text, label, "
+                           "start_s, end_s, heard_at, stored_at) VALUES ('agent-01', 'old-1', "
+                           f":i, 'said {i}', :label, 0, 1, 100, 100)"),
+                      {"i": i, "label": label})
+    said = callcenter.call_sentences("old-1", project="default", home=h)
+    assert [(e.index, e.text, e.label) for e in said] == [(0, "said 0", "negative"),
+                                                          (1, "said 1", "positive")]
+    assert not inspect(engine).has_table("callcenter_sentences")
+    assert [c["call"] for c in callcenter.list_calls(project="default", home=h)] == ["old-1"]
+
+
+def test_live_commands_name_their_project(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = str(home)
+    projects.create("cc-a", quota=1, home=h)
+    callcenter.record_sentence("agent-04", "c-1", 0, "thanks a lot", "positive",
+                               project="cc-a", home=h)
+    none = run_cli(home, "callcenter", "agents")
+    assert none.code != 0 and "no project: give --project P" in none.err
+    missing = run_cli(home, "callcenter", "calls", "-p", "nosuch")
+    assert missing.code == 1 and missing.err.startswith("error: ") and "'nosuch'" in missing.err
+    # the project is checked before any audio is read: the file need not exist
+    early = run_cli(home, "callcenter", "stream", "-p", "nosuch", "--agent", "agent-04",
+                    "--call", "c-2", "--fast", str(home / "no-such.mp3"))
+    assert early.code == 1 and "'nosuch'" in early.err and "no-such.mp3" not in early.err
+    calls = run_cli(home, "--json", "callcenter", "calls", "-p", "cc-a")
+    assert calls.code == 0, calls.err
+    assert [(c["call"], c["agent"]) for c in calls.json()] == [("c-1", "agent-04")]
+    monkeypatch.setenv("MLFABRIC_PROJECT", "cc-a")  # the user's default project
+    agents = run_cli(home, "--json", "callcenter", "agents")
+    assert agents.code == 0 and [a["agent"] for a in agents.json()] == ["agent-04"]

@@ -130,6 +130,37 @@ def test_every_reference_of_every_operation_is_refused_to_another_project(
                             "successes")
 
 
+def project_cases() -> list[str]:
+    """The operations whose project is one the caller must belong to."""
+    return [key for key, op in operations().items()
+            if "project" in op.access.fills()
+            and "project" in {p.name for p in op.parameters()}]
+
+
+def test_every_operation_of_a_project_refuses_a_member_of_another(
+        cluster: tuple[Server, str]) -> None:
+    """Naming another project (listing its jobs, submitting into it, reading an app's
+    data kept per project...) is a 403 that names the project, for every such
+    operation."""
+    server, bob = cluster
+    keys = project_cases()
+    assert {"jobs.submit", "jobs.list", "callcenter.list_calls"} <= set(keys)
+    with server.client() as admin:
+        jobs_before = ok(admin.get("/jobs", params={"project": "team-a"}))
+    refused = {}
+    with server.client(bob) as client:
+        for key in keys:
+            method, path, args = _request(operations()[key], "", "")
+            args["project"] = "team-a"
+            send = ({"params": args} if method in ("GET", "DELETE") else {"json": args})
+            resp = client.request(method, path, **send)
+            refused[key] = (resp.status_code, resp.json().get("error", {}).get("message"))
+    wanted = (403, "user 'bob' is not a member of project 'team-a'")
+    assert {k: v for k, v in refused.items() if v != wanted} == {}
+    with server.client() as admin:
+        assert ok(admin.get("/jobs", params={"project": "team-a"})) == jobs_before
+
+
 def test_a_members_job_mounts_only_what_an_admin_cached(cluster: tuple[Server, str]) -> None:
     server, bob = cluster
     with server.client(bob) as client:

@@ -11,19 +11,20 @@ Public API mirroring ``mlfabric callcenter ...``. The heavy libraries load on fi
 from mlfabric.apps import App, Route
 from mlfabric.exports import lazy_exports
 
-# agents and calls are the app's own names, no platform resource ("text")
+# calls belong to a project; agents and calls are the app's own names in it ("text")
 APP = App(name="callcenter", help="Call-center speech sentiment: ASR and per-sentence "
           "sentiment, stock vs adapted.", module=__name__,
           cli="mlfabric.apps.callcenter.cli:app", page="web",
-          routes=(Route("record_sentence", "POST", "/callcenter/sentences", access="any",
-                        refs="agent:text call:text"),
-                  Route("list_agents", "GET", "/callcenter/agents", access="any"),
-                  Route("list_calls", "GET", "/callcenter/calls", access="any",
-                        refs="agent:text"),
+          routes=(Route("record_sentence", "POST", "/callcenter/sentences", access="project",
+                        refs="project:project agent:text call:text"),
+                  Route("list_agents", "GET", "/callcenter/agents", access="project",
+                        refs="project:project"),
+                  Route("list_calls", "GET", "/callcenter/calls", access="project",
+                        refs="project:project agent:text"),
                   Route("call_sentences", "GET", "/callcenter/calls/{call}/sentences",
-                        access="any", refs="call:text"),
+                        access="project", refs="project:project call:text"),
                   Route("follow_call", "GET", "/callcenter/calls/{call}/events",
-                        access="any", refs="call:text", stream=True)))
+                        access="project", refs="project:project call:text", stream=True)))
 
 _EXPORTS = {
     "make_dataset": "dataset", "read_manifest": "dataset", "plan_corpus": "dataset",

@@ -12,13 +12,28 @@ import httpx
 import typer
 
 from mlfabric.apps import callcenter
-from mlfabric.config import SERVER_ENV, TOKEN_ENV
+from mlfabric.config import PROJECT_ENV, SERVER_ENV, TOKEN_ENV, default_project
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, warn
 from mlfabric.errors import MlfabricError
 
 app = typer.Typer(no_args_is_help=True)  # its help: APP in mlfabric.apps.callcenter
 
 _WORKERS = "Parallel workers (default: one per core)."
+
+
+def _live_project(ctx: typer.Context, param: typer.CallbackParam, value: str | None
+                  ) -> str | None:
+    """The project of a live call: ``-p``, else the user's default project."""
+    value = value or (None if ctx.resilient_parsing else default_project())
+    if value is None and not ctx.resilient_parsing:
+        raise typer.BadParameter(f"no project: give --project P, set {PROJECT_ENV}, or run "
+                                 "mlfabric config set project P", param=param)
+    return value
+
+
+_PROJECT = typer.Option(None, "--project", "-p", callback=_live_project,
+                        help=f"Project of the calls (default ${PROJECT_ENV}, then: "
+                        "mlfabric config get project).")
 
 
 @app.command("make-dataset")
@@ -184,24 +199,37 @@ def eval_sentiment(path: str = typer.Argument(..., help="Corpus folder."),
     say(f"{r.extra['skipped']} files skipped by preparation")
 
 
-def _poster(json_lines: bool) -> Callable[[callcenter.SentenceEvent], object]:
-    """Store each sentence: through the server (MLFABRIC_SERVER/MLFABRIC_TOKEN) when
-    set, else in the home's catalog; then show it."""
+def _refused(resp: httpx.Response, what: str) -> None:
+    if resp.status_code >= 400:
+        try:
+            message = resp.json().get("error", {}).get("message", resp.text)
+        except ValueError:  # not JSON
+            message = resp.text
+        raise MlfabricError(f"server refused {what}: {message}")
+
+
+def _poster(json_lines: bool, project: str) -> Callable[[callcenter.SentenceEvent], object]:
+    """Store each sentence as one of ``project``: through the server
+    (MLFABRIC_SERVER/MLFABRIC_TOKEN) when set, else in the home's catalog; then show it."""
     url, token = os.environ.get(SERVER_ENV), os.environ.get(TOKEN_ENV)
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                           timeout=30) if url else None
+    # before the call plays: the project is there and the caller may record in it
+    if client is not None:
+        _refused(client.get("/api/v1/callcenter/agents", params={"project": project}),
+                 f"project '{project}'")
+    else:
+        callcenter.list_agents(project=project, home=OPTIONS.home)
 
     def post(e: callcenter.SentenceEvent) -> object:
         body = dataclasses.asdict(e)  # heard_at as epoch seconds, as the route takes it
         if client is not None:
-            resp = client.post("/api/v1/callcenter/sentences", json=body)
-            if resp.status_code >= 400:
-                raise MlfabricError(f"server refused sentence {e.index}: "
-                                    f"{resp.json().get('error', {}).get('message', resp.text)}")
+            _refused(client.post("/api/v1/callcenter/sentences",
+                                 json={**body, "project": project}), f"sentence {e.index}")
         else:
             callcenter.record_sentence(**{k: body[k] for k in (
                 "agent", "call", "index", "text", "label", "start", "end", "heard_at")},
-                home=OPTIONS.home)
+                project=project, home=OPTIONS.home)
         if json_lines:
             print(json.dumps(body), flush=True)
         else:
@@ -216,6 +244,7 @@ def stream(files: list[str] = typer.Argument(..., help="Audio files of the call,
                                              "one after another."),
            agent: str = typer.Option(..., "--agent", help="Agent taking the call."),
            call: str = typer.Option(..., "--call", help="Call name."),
+           project: str = _PROJECT,
            asr_model: str | None = typer.Option(None, "--asr-model", help="Adapted ASR "
                                                 "folder (default: the stock model)."),
            model: str | None = typer.Option(None, "--model", help="Adapted sentiment "
@@ -227,15 +256,16 @@ def stream(files: list[str] = typer.Argument(..., help="Audio files of the call,
 
     validate_name(agent, "agent name")
     validate_name(call, "call name")
+    post = _poster(OPTIONS.json, project)
     samples = callcenter.call_audio(files)
-    callcenter.stream_call(samples, agent=agent, call=call, post=_poster(OPTIONS.json),
+    callcenter.stream_call(samples, agent=agent, call=call, post=post,
                            asr_model=asr_model, sentiment_model=model, realtime=not fast)
 
 
 @app.command("agents")
-def agents() -> None:
+def agents(project: str = _PROJECT) -> None:
     """Agents with their calls and sentiment so far."""
-    rows = callcenter.list_agents(home=OPTIONS.home)
+    rows = callcenter.list_agents(project=project, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(rows)
         return
@@ -245,9 +275,10 @@ def agents() -> None:
 
 
 @app.command("calls")
-def calls(agent: str | None = typer.Option(None, "--agent", help="Only this agent's.")) -> None:
+def calls(agent: str | None = typer.Option(None, "--agent", help="Only this agent's."),
+          project: str = _PROJECT) -> None:
     """Calls, newest first, with their sentiment trend."""
-    rows = callcenter.list_calls(agent, home=OPTIONS.home)
+    rows = callcenter.list_calls(agent, project=project, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(rows)
         return

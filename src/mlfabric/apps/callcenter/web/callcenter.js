@@ -4,7 +4,34 @@
 "use strict";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
-const state = {call: null, sentences: [], abort: null};
+const wanted = new URLSearchParams(location.search);
+// the calls' project: "" lets the server fill in a member's only project
+const state = {project: wanted.get("project") || "", call: null, sentences: [], abort: null};
+
+// an app route with the chosen project (and ``extra``) in its query string
+function route(path, extra = {}) {
+  const query = new URLSearchParams(extra);
+  if (state.project) query.set("project", state.project);
+  const text = query.toString();
+  return `/api/v1/callcenter${path}${text ? `?${text}` : ""}`;
+}
+
+async function fillProjects() {
+  const pick = $("cc-project");
+  try {
+    for (const p of await mlfabric.api("/api/v1/projects")) {
+      if (![...pick.options].some((o) => o.value === p.name)) {
+        pick.add(new Option(p.name, p.name));
+      }
+    }
+  } catch (e) {
+    showError(e);
+  }
+  if (state.project && ![...pick.options].some((o) => o.value === state.project)) {
+    pick.add(new Option(state.project, state.project));
+  }
+  pick.value = state.project;
+}
 
 function cell(row, text) {
   const td = document.createElement("td");
@@ -23,7 +50,7 @@ const when = (t) => new Date(t * 1000).toLocaleString();
 
 async function refresh() {
   try {
-    const agents = await mlfabric.api("/api/v1/callcenter/agents");
+    const agents = await mlfabric.api(route("/agents"));
     const body = $("cc-agents").querySelector("tbody");
     body.replaceChildren();
     const filter = $("cc-agent-filter");
@@ -37,8 +64,7 @@ async function refresh() {
       if (!known.has(a.agent)) filter.add(new Option(a.agent, a.agent));
     }
     const agent = filter.value;
-    const calls = await mlfabric.api(
-      "/api/v1/callcenter/calls" + (agent ? `?agent=${encodeURIComponent(agent)}` : ""));
+    const calls = await mlfabric.api(route("/calls", agent ? {agent} : {}));
     const cbody = $("cc-calls").querySelector("tbody");
     cbody.replaceChildren();
     for (const c of calls) {
@@ -99,7 +125,7 @@ async function follow(call) {
   render();
   refresh();
   try {
-    const res = await fetch(`/api/v1/callcenter/calls/${encodeURIComponent(call)}/events`,
+    const res = await fetch(route(`/calls/${encodeURIComponent(call)}/events`),
       {headers: {Authorization: `Bearer ${mlfabric.token()}`}, signal: state.abort.signal});
     if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
     const reader = res.body.getReader();
@@ -128,7 +154,14 @@ async function follow(call) {
 
 $("cc-agent-filter").addEventListener("change", refresh);
 $("cc-label-filter").addEventListener("change", render);
-const wanted = new URLSearchParams(location.search).get("call");
-if (wanted) follow(wanted);
+$("cc-project").addEventListener("change", () => {
+  // another project: its own agents and calls, none of the last one's
+  const url = new URL(location.href);
+  url.search = "";
+  if ($("cc-project").value) url.searchParams.set("project", $("cc-project").value);
+  location.assign(url);
+});
+fillProjects();
+if (wanted.get("call")) follow(wanted.get("call"));
 refresh();
 setInterval(refresh, 2000);
