@@ -61,7 +61,7 @@ run: $(RUN_STAMP)
 # ruff, then the import contracts of pyproject.toml ([tool.importlinter]): layers, no cycle,
 # front ends and apps on the public API only.
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff check src tests bench tools examples
 	PYTHONPATH=tools/importlint $(BIN)/lint-imports --no-logo --no-cache
 
 test: $(STAMP) system-packages lint
