@@ -268,6 +268,8 @@ class LocalRuntime(Runtime):
         everything = [p for tree in trees.values() for p in tree]
         proctree.kill(everything, signal.SIGKILL)
         proctree.wait_gone(everything, 5.0)
+        for proc in run.processes:  # a stopped run is not polled again: no zombie stays
+            _reap(_pid(proc))
 
 
 def _signal_group(proc: Process, sig: int) -> None:
