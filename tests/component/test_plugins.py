@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from mlfabric.datasets.remote import TRANSPORTS, Stored
 from mlfabric.datasets.remote.fs import FsspecLake
+from mlfabric.errors import InvalidInput
 from mlfabric.scheduler.runtimes import RUNTIMES, Outcome, Process, Run, Runtime
 from mlfabric.storage.drivers import DRIVERS
 from mlfabric.storage.drivers.local import LocalDriver
@@ -42,6 +43,8 @@ class PopenRuntime(Runtime):
     _children: ClassVar[dict[str, subprocess.Popen[bytes]]] = {}
 
     def start(self, run: Run) -> tuple[Process, ...]:
+        if not run.spec.get("command"):
+            raise InvalidInput(f"job '{run.project}/{run.job}' has no command")
         out = []
         for rank in range(len(run.placements)):
             child = subprocess.Popen(list(run.spec["command"]), start_new_session=True)

@@ -37,7 +37,7 @@ from mlfabric.scheduler.events import (
 from mlfabric.scheduler.instructions import Instruction, Preempt, Start, Stop
 from mlfabric.scheduler.policy import Scheduler
 from mlfabric.scheduler.records import CycleReport
-from mlfabric.scheduler.runtimes import Run, default_runtime, get_runtime
+from mlfabric.scheduler.runtimes import Process, Run, default_runtime, get_runtime
 from mlfabric.scheduler.states import ACTIVE, after
 
 Clock = Callable[[], float]
@@ -145,7 +145,8 @@ class Cycle:
         return events
 
     def execute(self, out: list[Instruction], deleted: set[tuple[str, str]]) -> None:
-        for ins in sorted(out, key=lambda i: isinstance(i, Start)):  # free GPUs first
+        starts = []
+        for ins in out:  # free GPUs first
             key = (ins.project, ins.job)
             ref = f"{ins.project}/{ins.job}"
             if isinstance(ins, Stop):
@@ -161,34 +162,63 @@ class Cycle:
                           processes=None)
                 self.report.preempted.append(ref)
             else:
-                self._start(key, ins)
+                starts.append(ins)
+        self._start_all(starts)
 
-    def _start(self, key: tuple[str, str], ins: Start) -> None:
+    def _start_all(self, starts: list[Start]) -> None:
+        """Start the placed jobs, each runtime's together (their starts may overlap),
+        and record each as started or failed, in the order they were placed."""
+        prepared: dict[tuple[str, str], tuple[str, Run]] = {}
+        failed: dict[tuple[str, str], tuple[str, Exception]] = {}
+        for ins in starts:
+            key = (ins.project, ins.job)
+            row = self.rows[key]
+            node = self.node_rows.get(ins.placements[0].node) if ins.placements else None
+            runtime = (node.runtime if node is not None and node.runtime else None) \
+                or default_runtime()
+            run = replace(self.run_of(key), placements=ins.placements, started_at=self.now)
+            try:
+                rt = get_runtime(runtime)
+                # its datasets are cached on its node's pool before it starts
+                pool = rt.cache_pool(run) if row.spec.get("datasets") else None
+                run = replace(run, mounts=mounts.acquire(self.home, key[0], key[1], row.spec,
+                                                         pool=pool))
+            except (MlfabricError, OSError) as exc:
+                failed[key] = (runtime, exc)
+                continue
+            prepared[key] = (runtime, run)
+        started: dict[tuple[str, str], tuple[Process, ...]] = {}
+        for runtime in dict.fromkeys(r for r, _ in prepared.values()):
+            keys = [k for k, (r, _) in prepared.items() if r == runtime]
+            results = get_runtime(runtime).start_all([prepared[k][1] for k in keys])
+            for key, result in zip(keys, results, strict=True):
+                if isinstance(result, MlfabricError):
+                    failed[key] = (runtime, result)
+                else:
+                    started[key] = result
+        for ins in starts:
+            key = (ins.project, ins.job)
+            if key in started:
+                self._started(key, ins, prepared[key][0], started[key])
+            else:
+                self._failed_to_start(key, *failed[key])
+
+    def _failed_to_start(self, key: tuple[str, str], runtime: str, exc: Exception) -> None:
         row = self.rows[key]
-        node = self.node_rows.get(ins.placements[0].node) if ins.placements else None
-        runtime = (node.runtime if node is not None and node.runtime else None) \
-            or default_runtime()
-        ref = f"{key[0]}/{key[1]}"
-        run = replace(self.run_of(key), placements=ins.placements, started_at=self.now)
-        try:
-            rt = get_runtime(runtime)
-            # its datasets are cached on its node's pool before it starts
-            pool = rt.cache_pool(run) if row.spec.get("datasets") else None
-            run = replace(run, mounts=mounts.acquire(self.home, key[0], key[1], row.spec,
-                                                     pool=pool))
-            procs = rt.start(run)
-        except (MlfabricError, OSError) as exc:
-            mounts.release(self.home, key[0], key[1], row.spec)
-            self.sched.handle(Finish(*key, "failed"))
-            self.move(key, "failed", f"could not start: {exc}", finished_at=self.now,
-                      message=f"could not start: {exc}", runtime=runtime)
-            self.report.failed_to_start.append(ref)
-            return
+        mounts.release(self.home, key[0], key[1], row.spec)
+        self.sched.handle(Finish(*key, "failed"))
+        self.move(key, "failed", f"could not start: {exc}", finished_at=self.now,
+                  message=f"could not start: {exc}", runtime=runtime)
+        self.report.failed_to_start.append(f"{key[0]}/{key[1]}")
+
+    def _started(self, key: tuple[str, str], ins: Start, runtime: str,
+                 procs: tuple[Process, ...]) -> None:
+        row = self.rows[key]
         self.move(key, "started", None, runtime=runtime,
-                    placements=jobstore.placements_json(ins.placements),
-                    processes=[p.to_dict() for p in procs], started_at=self.now,
-                    finished_at=None, exit_code=None, message=None, runs=(row.runs or 0) + 1)
-        self.report.started.append(ref)
+                  placements=jobstore.placements_json(ins.placements),
+                  processes=[p.to_dict() for p in procs], started_at=self.now,
+                  finished_at=None, exit_code=None, message=None, runs=(row.runs or 0) + 1)
+        self.report.started.append(f"{key[0]}/{key[1]}")
 
     # -- persisting ------------------------------------------------------------------------
     def persist(self, conn: Connection, drop: set[tuple[str, str]]) -> None:

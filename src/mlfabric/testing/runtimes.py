@@ -74,6 +74,34 @@ class RuntimeConformance(Conformance):
         finally:
             rt.stop(again, grace_s=1)
 
+    def test_start_all_starts_each_run_and_puts_a_failure_in_its_place(
+            self, rt: Runtime, tmp_path: Path) -> None:
+        """A cycle starts its placed jobs together: each starts as ``start`` would, and
+        one that cannot (here: no command) gets its error without stopping the rest."""
+        from mlfabric.errors import MlfabricError
+
+        sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+        runs = [replace(_run(self.node, tmp_path, command), job=job,
+                        job_dir=tmp_path / f"job-{job}")
+                for job, command in (("a", sleep), ("b", []), ("c", sleep))]
+        results = rt.start_all(runs)
+        started = [replace(run, processes=got) for run, got in zip(runs, results, strict=True)
+                   if not isinstance(got, MlfabricError)]
+        try:
+            assert len(results) == 3
+            for got in (results[0], results[2]):
+                assert not isinstance(got, MlfabricError), got
+                assert [p.rank for p in got] == [0, 1]
+            for run in started:
+                assert rt.poll(run, time.time()) is None
+            if "processes" in rt.capabilities:
+                assert isinstance(results[1], MlfabricError)
+                assert "has no command" in str(results[1])
+                assert len({rt.pid(p) for run in started for p in run.processes}) == 4
+        finally:
+            for run in started:
+                rt.stop(run, grace_s=1)
+
     def test_a_run_ends_with_its_exit_code(self, rt: Runtime, tmp_path: Path) -> None:
         run = _run(self.node, tmp_path, [sys.executable, "-c", "raise SystemExit(0)"],
                    {"sim_duration": 0.0})

@@ -11,11 +11,12 @@ by name in ``RUNTIMES``; a new one proves itself with
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlfabric.errors import InvalidInput
+from mlfabric.errors import InvalidInput, MlfabricError
 from mlfabric.scheduler.model import Node, Placement
 from mlfabric.scheduler.mounts import Mounts
 
@@ -116,6 +117,21 @@ class Runtime(ABC):
     @abstractmethod
     def start(self, run: Run) -> tuple[Process, ...]:
         """Start every process of ``run``; return what identifies them later."""
+
+    def start_all(self, runs: Sequence[Run]) -> list[tuple[Process, ...] | MlfabricError]:
+        """Start several runs (a cycle's placements), each as ``start`` would; a run
+        that could not start gets its error in its place, the others start. One after
+        another here; a runtime whose starts wait (Ray: a worker process per actor)
+        overlaps them."""
+        out: list[tuple[Process, ...] | MlfabricError] = []
+        for run in runs:
+            try:
+                out.append(self.start(run))
+            except MlfabricError as exc:
+                out.append(exc)
+            except OSError as exc:
+                out.append(MlfabricError(str(exc)))
+        return out
 
     @abstractmethod
     def poll(self, run: Run, now: float) -> Outcome | None:

@@ -21,7 +21,8 @@ import contextlib
 import os
 import socket
 import sys
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -223,6 +224,35 @@ def _actor(ray: Any, proc: Process) -> Any:
     return ray.get_actor(proc.handle["actor"], namespace=NAMESPACE)
 
 
+@dataclass
+class _Starting:
+    """A run whose actors Ray was asked for (``RayRuntime._begin``)."""
+
+    run: Run
+    addr: str
+    prefix: str
+    nodes: list[str]
+    pg: Any = None
+    actors: list[Any] = field(default_factory=list)
+    where: list[Any] = field(default_factory=list)  # each actor's ``where`` call
+
+
+def _undo(ray: Any, at: _Starting, exc: BaseException) -> BaseException:
+    """Kill what a failed start made; the error to raise in its place (an
+    ``MlfabricError`` for Ray's own, anything else as it was)."""
+    for actor in at.actors:
+        with contextlib.suppress(Exception):
+            ray.kill(actor)
+    if at.pg is not None:
+        with contextlib.suppress(Exception):
+            ray.util.remove_placement_group(at.pg)
+    if isinstance(exc, MlfabricError):
+        return exc
+    if isinstance(exc, ray.exceptions.RayError | TimeoutError):
+        return MlfabricError(f"Ray could not start {at.prefix}: {exc}")
+    return exc
+
+
 class RayRuntime(Runtime):
     """Jobs as detached Ray actors on the nodes mlfabric chose."""
 
@@ -235,8 +265,27 @@ class RayRuntime(Runtime):
         return connect(addr)
 
     def start(self, run: Run) -> tuple[Process, ...]:
-        from mlfabric.scheduler.runtimes.local import process_env
+        return self._finish(self._begin(run))
 
+    def start_all(self, runs: Sequence[Run]) -> list[tuple[Process, ...] | MlfabricError]:
+        """Ask Ray for every run's actors first, then wait for each: the worker
+        processes of all the runs start side by side, not one run after another."""
+        begun: list[_Starting | MlfabricError] = []
+        for run in runs:
+            try:
+                begun.append(self._begin(run))
+            except MlfabricError as exc:
+                begun.append(exc)
+        out: list[tuple[Process, ...] | MlfabricError] = []
+        for b in begun:
+            try:
+                out.append(b if isinstance(b, MlfabricError) else self._finish(b))
+            except MlfabricError as exc:
+                out.append(exc)
+        return out
+
+    def _begin(self, run: Run) -> _Starting:
+        """Reserve the run's placement group and create its actors, without waiting."""
         if not run.spec.get("command"):
             raise InvalidInput(f"job '{run.project}/{run.job}' has no command to run on the "
                                "ray runtime", field="command")
@@ -249,53 +298,54 @@ class RayRuntime(Runtime):
         )
 
         nodes = _node_ids(addr, {p.node for p in run.placements})
-        prefix = _prefix(run)
-        pg = None
-        if len(run.placements) > 1:
-            bundles = [{"GPU": s} if (s := _share(run, r)) else {"CPU": 0.01}
-                       for r in range(len(run.placements))]
-            pg = placement_group(bundles, strategy="PACK", name=prefix, lifetime="detached",
-                                 bundle_label_selector=[{_NODE_ID: nodes[p.node].node_id}
-                                                        for p in run.placements])
-        actors: list[Any] = []
+        at = _Starting(run, addr, _prefix(run), sorted(nodes))
         try:
-            if pg is not None and not pg.wait(START_TIMEOUT_S):
-                raise MlfabricError(f"Ray could not reserve the placement group {prefix} on "
-                                    f"{', '.join(sorted(nodes))} in {START_TIMEOUT_S:g} s")
+            if len(run.placements) > 1:
+                bundles = [{"GPU": s} if (s := _share(run, r)) else {"CPU": 0.01}
+                           for r in range(len(run.placements))]
+                at.pg = placement_group(
+                    bundles, strategy="PACK", name=at.prefix, lifetime="detached",
+                    bundle_label_selector=[{_NODE_ID: nodes[p.node].node_id}
+                                           for p in run.placements])
             cls = ray.remote(RankActor)
             for rank, pl in enumerate(run.placements):
-                strategy = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=rank) \
-                    if pg is not None else NodeAffinitySchedulingStrategy(
-                        nodes[pl.node].node_id, soft=False)
-                actors.append(cls.options(
-                    name=f"{prefix}.{rank}", namespace=NAMESPACE, lifetime="detached",
+                strategy = PlacementGroupSchedulingStrategy(
+                    at.pg, placement_group_bundle_index=rank) if at.pg is not None else \
+                    NodeAffinitySchedulingStrategy(nodes[pl.node].node_id, soft=False)
+                at.actors.append(cls.options(
+                    name=f"{at.prefix}.{rank}", namespace=NAMESPACE, lifetime="detached",
                     num_cpus=0, num_gpus=_share(run, rank), max_restarts=0,
                     scheduling_strategy=strategy).remote(run, rank))
-            where = ray.get([a.where.remote() for a in actors], timeout=START_TIMEOUT_S)
+            at.where = [a.where.remote() for a in at.actors]
+        except BaseException as exc:
+            raise _undo(ray, at, exc) from None
+        return at
+
+    def _finish(self, at: _Starting) -> tuple[Process, ...]:
+        """Wait for the actors of a begun run and start its processes."""
+        from mlfabric.scheduler.runtimes.local import process_env
+
+        ray, run = connect(at.addr), at.run
+        try:
+            if at.pg is not None and not at.pg.wait(START_TIMEOUT_S):
+                raise MlfabricError(f"Ray could not reserve the placement group {at.prefix} "
+                                    f"on {', '.join(at.nodes)} in {START_TIMEOUT_S:g} s")
+            where = ray.get(at.where, timeout=START_TIMEOUT_S)
             master = where[0]
             out = []
-            for rank, (actor, at) in enumerate(zip(actors, where, strict=True)):
+            for rank, (actor, here) in enumerate(zip(at.actors, where, strict=True)):
                 variables = process_env(run, rank, int(master["port"]))
-                variables |= {"CUDA_VISIBLE_DEVICES": at["gpus"], "MASTER_ADDR": master["ip"],
-                              "MLFABRIC_RAY_NODE_ID": at["node_id"]}
+                variables |= {"CUDA_VISIBLE_DEVICES": here["gpus"],
+                              "MASTER_ADDR": master["ip"],
+                              "MLFABRIC_RAY_NODE_ID": here["node_id"]}
                 local = ray.get(actor.start.remote(variables), timeout=START_TIMEOUT_S)
-                out.append(Process(rank, {"address": addr, "actor": f"{prefix}.{rank}",
-                                          "placement_group": pg is not None and prefix,
-                                          "node_id": at["node_id"], "ip": at["ip"],
-                                          "gpus": at["gpus"], "local": local}))
+                out.append(Process(rank, {"address": at.addr, "actor": f"{at.prefix}.{rank}",
+                                          "placement_group": at.pg is not None and at.prefix,
+                                          "node_id": here["node_id"], "ip": here["ip"],
+                                          "gpus": here["gpus"], "local": local}))
             return tuple(out)
         except BaseException as exc:
-            for actor in actors:
-                with contextlib.suppress(Exception):
-                    ray.kill(actor)
-            if pg is not None:
-                with contextlib.suppress(Exception):
-                    ray.util.remove_placement_group(pg)
-            if isinstance(exc, MlfabricError):
-                raise
-            if isinstance(exc, ray.exceptions.RayError | TimeoutError):
-                raise MlfabricError(f"Ray could not start {prefix}: {exc}") from None
-            raise
+            raise _undo(ray, at, exc) from None
 
     def _codes(self, run: Run) -> dict[int, int | bool | None]:
         """Each rank's exit code as its actor reads it; once the actor is gone (the run
