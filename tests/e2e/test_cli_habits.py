@@ -73,6 +73,38 @@ def test_volume_delete_asks_on_a_terminal(home: Path) -> None:
     assert r.code == 0 and "[y/N]" not in r.err, r
 
 
+def test_every_delete_of_data_asks_on_a_terminal(home: Path, tmp_path: Path) -> None:
+    """A snapshot, a dataset version and a workspace with its volume are asked for
+    first, as a volume is; "n" leaves each as it was, "y" or ``-y`` deletes."""
+    cluster(home)
+    ok(home, "volume", "create", "data")
+    (Path(ok(home, "volume", "path", "data").out.strip()) / "a.txt").write_text("x\n")
+    ok(home, "snapshot", "create", "data", "--name", "s1")
+    ok(home, "remote", "add", "lake", f"file://{tmp_path / 'lake'}")
+    ok(home, "dataset", "push", "data@s1", "--name", "pets", "--remote", "lake")
+    r = run_cli(home, "workspace", "create", "nb", "-p", "team", "-g", "0.5",
+                "--password-stdin", input="a-long-password\n", env=SIM)
+    assert r.code == 0, r.err
+    cases = (
+        (("snapshot", "delete", "data@s1"), "delete snapshot data@s1 (1 files",
+         lambda: [x["name"] for x in ok(home, "snapshot", "list", "data", "--json").json()]),
+        (("dataset", "delete", "pets:v1", "--force"),
+         "delete dataset version pets:v1 of remote lake (1 files",
+         lambda: ok(home, "dataset", "list", "--json").json()),
+        (("workspace", "delete", "nb"), "delete workspace nb and its volume nb with its",
+         lambda: [x["name"] for x in ok(home, "workspace", "list", "--json").json()]),
+    )
+    for args, question, listed in cases:
+        before = listed()
+        assert before, args
+        r = run_on_terminal(home, *args, answer="n")
+        assert r.code == 1 and question in r.err and "aborted" in r.err, (args, r)
+        assert listed() == before, args
+        r = run_on_terminal(home, *args, "-y", answer="n")
+        assert r.code == 0 and "[y/N]" not in r.err, (args, r)
+        assert listed() != before, args
+
+
 # -- item 15: help reads as text ------------------------------------------------------------
 
 ARTIFACTS = re.compile(r"<[a-z][a-z ]*>|\{[A-Za-z_.]+\}|``|:[a-z]+:`|\\b")

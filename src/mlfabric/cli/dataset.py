@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import datasets
 from mlfabric.console import OPTIONS, emit_json, listing, progress, record, say, when
 from mlfabric.datasets import DEFAULT_WORKERS
@@ -104,9 +105,16 @@ def pull(ref: str = typer.Argument(..., help="DATASET:VERSION (or DATASET for th
 @app.command("delete")
 def delete(ref: str = typer.Argument(..., help="DATASET:VERSION."),
            force: bool = typer.Option(False, "--force", help="Delete even while cached or "
-                                      "leased (leased cache entries stay until released).")
-           ) -> None:
+                                      "leased (leased cache entries stay until released)."),
+           yes: bool = options.yes()) -> None:
     """Delete a version (its objects go at the next gc --remote)."""
+
+    def question() -> str:
+        d = datasets.show(ref, home=OPTIONS.home)
+        return (f"delete dataset version {d.dataset}:{d.version} of remote {d.remote} "
+                f"({d.files} files, {format_size(d.bytes)})?")
+
+    options.ask_first(yes, question)
     d = datasets.delete(ref, force=force, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(d)

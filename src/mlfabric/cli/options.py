@@ -3,6 +3,7 @@ the ``project`` setting (``mlfabric config set project P``); an explicit ``-p`` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -28,6 +29,22 @@ def _required(ctx: Any, param: Any, value: str | None) -> str | None:
         raise typer.BadParameter(f"no project: give --project P, set {PROJECT_ENV}, or run "
                                  "mlfabric config set project P", param=param)
     return value
+
+
+def yes() -> Any:
+    """``--yes/-y``: a delete does not ask first on a terminal."""
+    return typer.Option(False, "--yes", "-y", help="Do not ask for confirmation on a "
+                        "terminal.")
+
+
+def ask_first(yes: bool, question: Callable[[], str | None]) -> None:
+    """On a terminal and without ``--yes``, ask ``question()`` (what is about to go; None:
+    nothing to ask, the operation will refuse on its own) and abort on anything but yes.
+    In scripts and pipes nothing is asked."""
+    from mlfabric.console import confirm, interactive
+
+    if not yes and interactive() and (q := question()) is not None:
+        confirm(q)
 
 
 def project(*, required: bool = False, help: str = _HELP) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import snapshots
 from mlfabric.console import OPTIONS, emit_json, listing, progress, record, say, size, warn, when
 
@@ -44,8 +45,14 @@ def show(ref: str) -> None:
 
 
 @app.command("delete")
-def delete(ref: str) -> None:
+def delete(ref: str, yes: bool = options.yes()) -> None:
     """Delete VOLUME@SNAPSHOT (its data is reclaimed by gc)."""
+
+    def question() -> str:
+        s = snapshots.show(ref, home=OPTIONS.home)
+        return f"delete snapshot {s.ref} ({s.files} files, {size(s.bytes)})?"
+
+    options.ask_first(yes, question)
     s = snapshots.delete(ref, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(s)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from mlfabric.cli import options
 from mlfabric.cli.backend import volumes
 from mlfabric.console import (
     OPTIONS,
-    confirm,
     emit_json,
-    interactive,
     listing,
     progress,
     record,
@@ -111,8 +110,7 @@ def delete(name: str, force: bool = typer.Option(False, "--force",
                                                  help="Also delete its snapshots."),
            dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be "
                                         "deleted."),
-           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for "
-                                    "confirmation on a terminal.")) -> None:
+           yes: bool = options.yes()) -> None:
     """Delete a volume (never while a job, workspace or inference server mounts it)."""
     if dry_run:
         plan = volumes.plan_delete(name, home=OPTIONS.home)
@@ -131,12 +129,15 @@ def delete(name: str, force: bool = typer.Option(False, "--force",
         if plan.needs_force and not force:
             say("it has snapshots: deleting needs --force")
         return
-    if not yes and interactive():
+
+    def question() -> str | None:
         plan = volumes.plan_delete(name, home=OPTIONS.home)
-        if not plan.mounted_by and (force or not plan.needs_force):  # else delete says no
-            snaps = f" and its {len(plan.snapshots)} snapshot(s)" if plan.snapshots else ""
-            confirm(f"delete volume {name}{snaps} ({plan.files} files, "
-                    f"{size(plan.bytes)})?")
+        if plan.mounted_by or (plan.needs_force and not force):
+            return None  # delete says no
+        snaps = f" and its {len(plan.snapshots)} snapshot(s)" if plan.snapshots else ""
+        return f"delete volume {name}{snaps} ({plan.files} files, {size(plan.bytes)})?"
+
+    options.ask_first(yes, question)
     v = volumes.delete(name, force=force, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(v)

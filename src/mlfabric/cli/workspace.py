@@ -150,8 +150,16 @@ def start(name: str) -> None:
 @app.command("delete")
 def delete(name: str, keep_volume: bool = typer.Option(False, "--keep-volume",
                                                        help="Keep the volume and its "
-                                                       "snapshots.")) -> None:
+                                                       "snapshots."),
+           yes: bool = options.yes()) -> None:
     """Delete a workspace and (unless --keep-volume) its volume."""
+
+    def question() -> str:
+        ws = workspaces.show(name, home=OPTIONS.home)
+        return f"delete workspace {ws.name}" + (
+            "?" if keep_volume else f" and its volume {ws.volume} with its snapshots?")
+
+    options.ask_first(yes, question)
     ws = workspaces.delete(name, keep_volume=keep_volume, home=OPTIONS.home)
     if OPTIONS.json:
         emit_json(ws)
