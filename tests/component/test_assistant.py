@@ -270,3 +270,32 @@ def test_retraining_on_history_learns_new_intents_and_refuses_a_worse_candidate(
                        "cheapest rain boots", home=str(trained))
     assert t.intent != "cheapest_item"
 
+
+
+def test_an_idle_session_expires_and_goes_when_a_session_opens(trained: Path) -> None:
+    from mlfabric.errors import InvalidInput, NotFound
+
+    h = str(trained)
+    bot = assistant.Assistant(h)  # the settings as they are now: 24 h
+    old, fresh = bot.open("cid"), bot.open("dee")
+    conversations = sa.create_engine(f"sqlite:///{trained / 'apps' / 'assistant' / 'assistant.db'}")
+    with conversations.begin() as c:  # cid's last turn was 25 hours ago
+        c.execute(sa.text("UPDATE sessions SET updated_at = updated_at - 25 * 3600 "
+                          "WHERE id = :id"), {"id": old.session})
+    with pytest.raises(NotFound, match=f"session '{old.session}' not found"):
+        bot.turn(old.session, "weather in tokyo")
+    assert bot.turn(fresh.session, "weather in tokyo").replies[0].startswith("In tokyo it is")
+    later = bot.open("eve")
+    with conversations.connect() as c:
+        ids = {r[0] for r in c.execute(sa.text("SELECT id FROM sessions"))}
+    assert old.session not in ids and {fresh.session, later.session} <= ids
+    conf = trained / "apps" / "assistant" / "config.yaml"
+    assert not conf.exists()
+    try:
+        conf.write_text("session_idle_hours: 0\n")
+        with pytest.raises(InvalidInput, match="session_idle_hours must be a positive"):
+            assistant.Assistant(h)
+        conf.write_text("session_idle_hours: 0.5\n")
+        assert assistant.Assistant(h).idle_s == 1800
+    finally:
+        conf.unlink(missing_ok=True)

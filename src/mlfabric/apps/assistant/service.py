@@ -29,6 +29,7 @@ MODEL_DIR = "model"  # the live model, on the volume
 CORPUS_DIR = "corpus"  # the data it was trained on, on the volume
 CONFIG = "config.yaml"  # threshold, flows folder, HTTP services
 DEFAULT_THRESHOLD = 0.5
+DEFAULT_SESSION_IDLE_HOURS = 24.0  # a session unused this long is gone
 
 _meta = sa.MetaData()
 SESSIONS = sa.Table(
@@ -125,6 +126,11 @@ class Assistant:
         self.engine = Engine(self.flows, self._understand, self.fulfil,
                              fulfillment.OUTPUTS,
                              threshold=float(conf.get("threshold", DEFAULT_THRESHOLD)))
+        hours = conf.get("session_idle_hours", DEFAULT_SESSION_IDLE_HOURS)
+        if not isinstance(hours, int | float) or isinstance(hours, bool) or hours <= 0:
+            raise InvalidInput(f"{state_dir(home) / CONFIG}: session_idle_hours must be a "
+                               f"positive number of hours, not {hours!r}")
+        self.idle_s = float(hours) * 3600
         self._lock = threading.Lock()
 
     def _understand(self, text: str) -> Any:
@@ -146,6 +152,9 @@ class Assistant:
     def open(self, user: str) -> Session:
         self.model()  # no conversation without a model: say so before the greeting
         sid = secrets.token_urlsafe(12)
+        with self.db.begin() as c:  # what nobody used for idle_s goes (its turns stay logged)
+            c.execute(sa.delete(SESSIONS).where(SESSIONS.c.updated_at
+                                                < time.time() - self.idle_s))
         conv = Conversation()
         turn = self.engine.start(conv)
         self._save(sid, user, conv)
@@ -163,8 +172,8 @@ class Assistant:
     def _load(self, session: str) -> tuple[str, Conversation]:
         with self.db.connect() as c:
             row = c.execute(sa.select(SESSIONS).where(SESSIONS.c.id == session)).first()
-        if row is None:
-            raise NotFound("session", session)
+        if row is None or row.updated_at < time.time() - self.idle_s:
+            raise NotFound("session", session)  # an expired one is as good as gone
         return row.user, Conversation(**json.loads(row.state))
 
     def _save(self, session: str, user: str, conv: Conversation) -> None:
