@@ -5,12 +5,14 @@
    job at a time, on the ``ray`` runtime and on the ``local`` runtime (same command,
    same home layout). Median of ``--starts`` jobs; ratio ray / local.
 2. Throughput of short jobs: ``--jobs`` jobs of a quarter GPU each (command ``true``)
-   through mlfabric on Ray (submitted, then cycles until every one has ended), and the
-   same number of plain Ray tasks with the same resource shape (``num_gpus=0.25``), each
-   running the same command as a subprocess. Jobs per second of each; ratio.
-   Target: mlfabric+Ray within 2x of plain Ray. The two alternate in blocks of
-   ``--block`` (so both see the same load on a shared machine), and the totals so far
-   are printed after each pair of blocks.
+   through mlfabric on Ray, submitted two ways: one ``jobs.submit`` after another, each
+   running its own cycle that starts its job before it returns ("submitted"), and all
+   queued with ``queue_only=True`` ("queued"); then cycles until every one has ended.
+   Against the same number of plain Ray tasks with the same resource shape
+   (``num_gpus=0.25``), each running the same command as a subprocess. Jobs per second
+   of each; ratios. Target: mlfabric+Ray within 2x of plain Ray. The three alternate in
+   blocks of ``--block`` (so all see the same load on a shared machine), and the totals
+   so far are printed after each round of blocks.
 
 Run:  .venv/bin/python bench/ray.py [--jobs 1000] [--block 100] [--starts 10]
 """
@@ -78,12 +80,14 @@ def start_latency(home: str, runtime: str, n: int) -> float:
     return statistics.median(out)
 
 
-def mlfabric_block(home: str, first: int, n: int) -> float:
+def mlfabric_block(home: str, first: int, n: int, *, queued: bool = False) -> float:
     """Seconds for ``n`` quarter-GPU jobs through mlfabric on Ray (``t<first>`` on), with
-    cycles run back to back (as a daemon with no interval) until none runs or waits."""
+    cycles run back to back (as a daemon with no interval) until none runs or waits;
+    ``queued``: submitted without a cycle each (``queue_only``)."""
     t0 = time.perf_counter()
     for i in range(first, first + n):
-        jobs.submit(f"t{i}", project="t", gpus="0.25", command=["true"], home=home)
+        jobs.submit(f"t{i}", project="t", gpus="0.25", command=["true"], queue_only=queued,
+                    home=home)
     _wait(lambda: (lambda r: r.running + r.pending == 0)(jobs.step(home=home)),
           timeout=3 * 3600)
     took = time.perf_counter() - t0
@@ -126,19 +130,22 @@ def main() -> None:
             print(f"start latency (median of {args.starts}): local {local * 1000:.0f} ms, "
                   f"ray {on_ray * 1000:.0f} ms, ratio ray/local {on_ray / local:.1f}x",
                   flush=True)
-            nodes.sync(runtime="ray", address=address, home=thr_home)
-            projects.create("t", quota=8, home=thr_home)
-            done, ours_s, plain_s = 0, 0.0, 0.0
+            queued_home = os.path.join(tmp, "q")
+            for home in (thr_home, queued_home):
+                nodes.sync(runtime="ray", address=address, home=home)
+                projects.create("t", quota=8, home=home)
+            done, ours_s, queued_s, plain_s = 0, 0.0, 0.0, 0.0
             while done < args.jobs:
                 n = min(args.block, args.jobs - done)
                 ours_s += mlfabric_block(thr_home, done, n)
+                queued_s += mlfabric_block(queued_home, done, n, queued=True)
                 plain_s += ray_block(n)
                 done += n
-                ours, plain = done / ours_s, done / plain_s
-                print(f"throughput of {done} quarter-GPU jobs: mlfabric+Ray {ours:.2f} "
-                      f"jobs/s, plain Ray tasks {plain:.2f} tasks/s, ratio "
-                      f"{plain / ours:.2f}x (target <= 2x), load {os.getloadavg()[0]:.1f}",
-                      flush=True)
+                ours, queued, plain = done / ours_s, done / queued_s, done / plain_s
+                print(f"throughput of {done} quarter-GPU jobs: mlfabric+Ray submitted "
+                      f"{ours:.2f} jobs/s (ratio {plain / ours:.2f}x), queued {queued:.2f} "
+                      f"jobs/s (ratio {plain / queued:.2f}x); plain Ray tasks {plain:.2f} "
+                      f"tasks/s (target <= 2x), load {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         import ray
 

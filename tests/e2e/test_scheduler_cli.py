@@ -190,3 +190,23 @@ def test_more_gpus_than_any_node_is_pending_not_an_error(home: Path) -> None:
     job = submit(home, "a", "huge", "9")
     assert job["state"] == "Pending"
     assert job["reason"] == "no node in pool default has 9 GPUs (the largest has 8)"
+
+
+def test_queued_jobs_wait_for_the_next_cycle_and_start_together(home: Path,
+                                                               cli_mode: str) -> None:
+    ok(home, "node", "add", "node-1", "--gpus", "2")
+    ok(home, "project", "create", "team", "--quota", "2")
+    queued = [submit(home, "team", f"q{i}", "0.5", "--queue-only") for i in range(3)]
+    assert [(j["state"], j["reason_code"]) for j in queued] == [("Pending", "new")] * 3
+    if cli_mode == "local":  # (a server's own loop may run a cycle at any moment)
+        assert allocated(home) == {"team": 0.0}  # no cycle ran: nothing placed yet
+        step = ok(home, "scheduler", "step", "--json").json()
+        assert sorted(step["started"]) == ["team/q0", "team/q1", "team/q2"]  # one cycle
+    else:
+        ok(home, "scheduler", "step")
+    states = {j["name"]: j["state"] for j in ok(home, "job", "list", "-p", "team",
+                                                "--json").json()}
+    assert states == {"q0": "Running", "q1": "Running", "q2": "Running"}
+    assert allocated(home) == {"team": 1.5}
+    # without --queue-only a submit runs its own cycle, as before
+    assert submit(home, "team", "now", "0.5")["state"] == "Running"

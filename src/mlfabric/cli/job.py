@@ -81,7 +81,10 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
                                                    "finish after this long, e.g. 30s."),
            engine: str | None = typer.Option(None, "--engine", help="dask: a Dask cluster "
                                              "of --processes N (a scheduler, N-1 workers); "
-                                             "the command, if any, runs once it is up.")
+                                             "the command, if any, runs once it is up."),
+           queue_only: bool = typer.Option(False, "--queue-only", help="Only queue it: the "
+                                           "next cycle (scheduler run or scheduler step) starts "
+                                           "it with everything queued since.")
            ) -> None:
     """Submit a job: ``job submit NAME -p P -g G -- COMMAND ARGS``."""
     if not command and engine is None:
@@ -89,6 +92,7 @@ def submit(name: str = typer.Argument(..., help="Job name (unique in its project
                                  f"job submit {name} -p {project} -- python train.py",
                                  param_hint="COMMAND")
     j = jobs.submit(name, project=project, gpus=gpus, gpu_memory=gpu_memory,
+                    queue_only=queue_only,
                     interactive=interactive, preemptible=True if preemptible else None,
                     processes=processes, command=command or [], env=env or [],
                     volumes=volume or [], datasets=dataset or [],

@@ -122,8 +122,12 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
            volumes: Sequence[str] = (), datasets: Sequence[str] = (),
            snapshot_on_complete: str | None = None, sim_duration: str | float | None = None,
            engine: str | None = None, state_dirs: Sequence[str] = (),
-           host_shm: bool = False, home: str | None = None) -> JobInfo:
+           host_shm: bool = False, queue_only: bool = False,
+           home: str | None = None) -> JobInfo:
     """Queue a job and run a cycle; the job comes back running or pending with a reason.
+    ``queue_only``: no cycle; the job waits (``new``) for the next one, which starts
+    everything queued since together (``scheduler run``, ``scheduler step``): many jobs are
+    submitted without waiting for each one's start.
 
     ``state_dirs`` are folders of a service's own state under the home (a workspace's, an
     inference server's) its confined processes may write; the services set them, a
@@ -161,5 +165,6 @@ def submit(name: str, *, project: str, gpus: str | float | None = None,
         st.catalog.run_write(_write)
     except IntegrityError:
         raise AlreadyExists("job", f"{project}/{name}") from None
-    loop.cycle(home=home)
+    if not queue_only:
+        loop.cycle(home=home)
     return get(name, project=project, home=home)
