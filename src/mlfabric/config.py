@@ -66,6 +66,8 @@ def load_config(home: str | os.PathLike[str] | None = None) -> Config:
 # -- a user's settings (``mlfabric config``): defaults the CLI fills in ---------------------
 SETTINGS_ENV, PROJECT_ENV = "MLFABRIC_CONFIG", "MLFABRIC_PROJECT"
 SETTINGS = {"project": "the project of commands given no --project (MLFABRIC_PROJECT wins)"}
+NO_PROJECT = (f"no project: give --project P, set {PROJECT_ENV}, or run mlfabric config set "
+              "project P")
 
 
 def settings_path() -> Path:

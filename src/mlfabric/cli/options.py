@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from mlfabric.config import PROJECT_ENV
+from mlfabric.config import NO_PROJECT, PROJECT_ENV
 
 _HELP = f"Project (default ${PROJECT_ENV}, then: mlfabric config get project)."
 ONE_PROJECT = (f"One project (default ${PROJECT_ENV}, then: mlfabric config get project; "
@@ -26,8 +26,7 @@ def _default(ctx: Any, param: Any, value: str | None) -> str | None:
 def _required(ctx: Any, param: Any, value: str | None) -> str | None:
     value = _default(ctx, param, value)
     if value is None and not ctx.resilient_parsing:
-        raise typer.BadParameter(f"no project: give --project P, set {PROJECT_ENV}, or run "
-                                 "mlfabric config set project P", param=param)
+        raise typer.BadParameter(NO_PROJECT, param=param)
     return value
 
 

@@ -146,7 +146,7 @@ class Cycle:
 
     def execute(self, out: list[Instruction], deleted: set[tuple[str, str]]) -> None:
         starts = []
-        for ins in out:  # free GPUs first
+        for ins in out:  # stops and preemptions free GPUs first; the starts come after
             key = (ins.project, ins.job)
             ref = f"{ins.project}/{ins.job}"
             if isinstance(ins, Stop):
@@ -187,9 +187,11 @@ class Cycle:
                 failed[key] = (runtime, exc)
                 continue
             prepared[key] = (runtime, run)
+        by_runtime: dict[str, list[tuple[str, str]]] = {}
+        for key, (runtime, _) in prepared.items():
+            by_runtime.setdefault(runtime, []).append(key)
         started: dict[tuple[str, str], tuple[Process, ...]] = {}
-        for runtime in dict.fromkeys(r for r, _ in prepared.values()):
-            keys = [k for k, (r, _) in prepared.items() if r == runtime]
+        for runtime, keys in by_runtime.items():
             results = get_runtime(runtime).start_all([prepared[k][1] for k in keys])
             for key, result in zip(keys, results, strict=True):
                 if isinstance(result, MlfabricError):

@@ -12,7 +12,13 @@ import httpx
 import typer
 
 from mlfabric.apps import callcenter
-from mlfabric.config import PROJECT_ENV, SERVER_ENV, TOKEN_ENV, default_project
+from mlfabric.config import (
+    NO_PROJECT,
+    PROJECT_ENV,
+    SERVER_ENV,
+    TOKEN_ENV,
+    default_project,
+)
 from mlfabric.console import OPTIONS, emit_json, progress, say, table, warn
 from mlfabric.errors import MlfabricError
 
@@ -26,8 +32,7 @@ def _live_project(ctx: typer.Context, param: typer.CallbackParam, value: str | N
     """The project of a live call: ``-p``, else the user's default project."""
     value = value or (None if ctx.resilient_parsing else default_project())
     if value is None and not ctx.resilient_parsing:
-        raise typer.BadParameter(f"no project: give --project P, set {PROJECT_ENV}, or run "
-                                 "mlfabric config set project P", param=param)
+        raise typer.BadParameter(NO_PROJECT, param=param)
     return value
 
 
